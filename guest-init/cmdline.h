@@ -1,0 +1,23 @@
+/* cmdline: parse the ember.* options of the guest kernel command line.
+ *
+ * The kernel hands init only the words it does not recognise, and drops
+ * dotted ones, so ember-init reads /proc/cmdline and picks out its own keys:
+ *   ember.run=PATH    run PATH, print its exit status, power off
+ *   ember.probe=1     print cpus=, mem_kb= and kernel= lines
+ * Values may be double-quoted, as the kernel allows. Other words are ignored;
+ * an unknown ember.* key or an over-long value is an error, reported in
+ * `err` so that a typo does not go unnoticed. Pure function: no I/O. */
+#pragma once
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct init_args {
+	char run[PATH_MAX]; /* "" when ember.run is absent */
+	bool probe;
+};
+
+/* Fills `out` from the NUL-terminated command line `s`. Returns 0, or
+ * -EINVAL with a message in err[errlen]. */
+int cmdline_parse(const char *s, struct init_args *out, char *err, size_t errlen);

@@ -1,0 +1,28 @@
+# ember-init (static, guest PID 1), the initramfs packer, and the initramfs.
+
+INIT_SRCS := guest-init/main.c guest-init/cmdline.c
+$(BIN)/ember-init: $(INIT_SRCS:%.c=$(OBJ)/static/%.o)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ $(STATIC_LDFLAGS)
+
+$(BIN)/mkinitramfs: $(OBJ)/host/guest-init/mkinitramfs.o $(OBJ)/host/guest-init/cpio.o
+	@mkdir -p $(@D)
+	$(CC) $(HOST_CFLAGS) -o $@ $^ $(HOST_LDFLAGS)
+
+# Test guest programs (tests/guests/*.c) are static too, and go to /bin.
+GUEST_PROGS := $(patsubst tests/guests/%.c,$(BIN)/guests/%,$(wildcard tests/guests/*.c))
+$(BIN)/guests/%: $(OBJ)/static/tests/guests/%.o
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ $(STATIC_LDFLAGS)
+
+$(GUEST)/initramfs.spec: guest-init/initramfs.spec Makefile guest-init/rules.mk
+	@mkdir -p $(@D)
+	{ sed 's|@BIN@|$(BIN)|g' $<; \
+	  for p in $(GUEST_PROGS); do echo "file /bin/$${p##*/} 0755 $$p"; done; } >$@
+
+$(GUEST)/initramfs.cpio: $(GUEST)/initramfs.spec $(BIN)/mkinitramfs $(BIN)/ember-init $(GUEST_PROGS)
+	$(BIN)/mkinitramfs $< $@
+
+initramfs: $(GUEST)/initramfs.cpio
+all: $(BIN)/ember-init $(GUEST)/initramfs.cpio
+.PHONY: initramfs
