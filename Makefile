@@ -11,6 +11,8 @@ GUEST := $(BUILD)/guest
 export EMBER_CACHE ?= $(HOME)/.cache/ember
 
 CC ?= gcc
+# Debian's python3, which has python3-pytest (a python3 earlier in PATH may not).
+PYTHON := /usr/bin/python3
 WARN := -Wall -Wextra -Wshadow -Wvla -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes
 ifneq ($(CI),)
 WERROR ?= 1

@@ -1,6 +1,7 @@
 /* cpio: newc archive writer for initramfs images (see cpio.h). */
 #include "cpio.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -8,6 +9,7 @@
 #define NEWC_MAGIC    "070701"
 #define NEWC_ALIGN    4
 #define NEWC_MAX_NAME 4096
+#define NEWC_HDR_LEN  110 /* magic + 13 fields of 8 hex digits */
 
 void cpio_init(struct cpio_writer *w, FILE *out)
 {
@@ -55,15 +57,18 @@ static const char *check_name(const char *name)
 static int entry(struct cpio_writer *w, const char *name, uint32_t mode, uint32_t nlink,
 		 uint32_t rmajor, uint32_t rminor, const void *data, size_t len)
 {
-	char hdr[6 + 13 * 8 + 1];
+	char hdr[128]; /* NEWC_HDR_LEN, with room the compiler can see */
 	size_t namesize = strlen(name) + 1;
 
 	if (len > UINT32_MAX)
 		return -EINVAL;
-	snprintf(hdr, sizeof(hdr),
-		 NEWC_MAGIC "%08X%08X%08X%08X%08X%08X%08zX%08X%08X%08X%08X%08zX%08X", w->next_ino++,
-		 mode, 0u, 0u, nlink, 0u, len, 0u, 0u, rmajor, rminor, namesize, 0u);
-	put(w, hdr, sizeof(hdr) - 1);
+	int n = snprintf(hdr, sizeof(hdr),
+			 NEWC_MAGIC "%08X%08X%08X%08X%08X%08X%08zX%08X%08X%08X%08X%08zX%08X",
+			 w->next_ino++, mode, 0u, 0u, nlink, 0u, len, 0u, 0u, rmajor, rminor,
+			 namesize, 0u);
+	assert(n == NEWC_HDR_LEN);
+	(void)n;
+	put(w, hdr, NEWC_HDR_LEN);
 	put(w, name, namesize);
 	pad(w);
 	put(w, data, len);

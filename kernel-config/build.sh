@@ -57,21 +57,27 @@ if [ ! -f "$dest/vmlinux" ]; then
 	run make -C "$src" O="$obj" ARCH=x86 olddefconfig
 
 	# Every option the fragments ask for must survive olddefconfig; a missing
-	# dependency would otherwise drop it without a word.
-	bad=0
+	# dependency would otherwise drop it without a word. A later fragment
+	# overrides an earlier one, as in merge_config.sh.
+	declare -A want=()
 	while IFS= read -r line; do
 		if [[ $line =~ ^(CONFIG_[A-Za-z0-9_]+)=(.*)$ ]]; then
-			grep -qxF "$line" "$obj/.config" || {
-				echo "build.sh: $name: '$line' did not survive the merge (have: $(grep -E "^(# )?${BASH_REMATCH[1]}[= ]" "$obj/.config" || echo unset))" >&2
-				bad=1
-			}
+			want[${BASH_REMATCH[1]}]=${BASH_REMATCH[2]}
 		elif [[ $line =~ ^#\ (CONFIG_[A-Za-z0-9_]+)\ is\ not\ set$ ]]; then
-			if grep -qE "^${BASH_REMATCH[1]}=" "$obj/.config"; then
-				echo "build.sh: $name: '$line' but the merged config has $(grep -E "^${BASH_REMATCH[1]}=" "$obj/.config")" >&2
-				bad=1
-			fi
+			want[${BASH_REMATCH[1]}]=n
 		fi
 	done < <(cat "${frags[@]}")
+	bad=0
+	for opt in "${!want[@]}"; do
+		have=$(grep -E "^$opt=" "$obj/.config" | cut -d= -f2- || true)
+		if [ "${want[$opt]}" = n ]; then
+			[ -z "$have" ] && continue
+		else
+			[ "$have" = "${want[$opt]}" ] && continue
+		fi
+		echo "build.sh: $name: $opt=${want[$opt]} did not survive the merge (got: ${have:-not set})" >&2
+		bad=1
+	done
 	[ $bad = 0 ] || exit 1
 
 	run make -C "$src" O="$obj" ARCH=x86 -j"$(nproc)" vmlinux bzImage

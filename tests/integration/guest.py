@@ -1,0 +1,42 @@
+"""Helpers to boot the guest kernel + ember-init and read what it prints."""
+import os
+import re
+import subprocess
+
+REPO = os.path.realpath(os.path.join(os.path.dirname(__file__), "..", ".."))
+GUEST = os.path.join(REPO, os.environ.get("BUILD", "build"), "guest")
+VMLINUX = os.path.join(GUEST, "vmlinux")
+BZIMAGE = os.path.join(GUEST, "bzImage")
+INITRAMFS = os.path.join(GUEST, "initramfs.cpio")
+
+# quiet: a full console log costs thousands of port exits (FACTS.md).
+BASE_CMDLINE = "console=ttyS0 quiet panic=-1 reboot=t"
+
+MARKER = re.compile(r"ember-init: up (\d+) us")
+
+
+def qemu_tcg_argv(cmdline, cpus=1, mem_mib=256, kernel=VMLINUX):
+    """QEMU's microvm machine under pure emulation: no KVM needed."""
+    return ["qemu-system-x86_64", "-M", "microvm,x-option-roms=off,isa-serial=on,rtc=on,acpi=off",
+            "-accel", "tcg", "-cpu", "max", "-m", str(mem_mib), "-smp", str(cpus),
+            "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+            "-kernel", kernel, "-initrd", INITRAMFS, "-append", cmdline,
+            "-serial", "stdio"]
+
+
+def boot_qemu_tcg(extra, cpus=1, mem_mib=256, timeout=120):
+    """Boots under QEMU TCG; returns (exit code, console text)."""
+    p = subprocess.run(qemu_tcg_argv(f"{BASE_CMDLINE} {extra}", cpus, mem_mib),
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                       timeout=timeout, errors="replace")
+    return p.returncode, p.stdout + p.stderr
+
+
+def probe_values(console):
+    """The key=value lines ember.probe=1 prints."""
+    return dict(re.findall(r"^(cpus|mem_kb|kernel)=(\S+)\s*$", console, re.M))
+
+
+def init_uptime_us(console):
+    m = MARKER.search(console)
+    return int(m.group(1)) if m else None
