@@ -61,3 +61,6 @@ clean:
 	rm -rf $(BUILD)
 distclean: clean
 	rm -rf $(EMBER_CACHE)/kernel $(EMBER_CACHE)/kbuild
+
+run: all
+	$(PYTHON) tools/run-guest

@@ -12,8 +12,12 @@ passes the same argv in both cases. Host-side clients reach servers in L1
 through kvm.forward(guest_port), which returns a host loopback port.
 """
 import os
+import queue
+import socket
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 
@@ -24,36 +28,7 @@ import testbox  # noqa: E402
 BUILD = os.path.join(REPO, os.environ.get("BUILD", "build"))
 
 
-def cpu_has_hw_virt():
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next((l for l in f if l.startswith("flags")), "").split()
-    except OSError:
-        return False
-    return "vmx" in flags or "svm" in flags
-
-
-def kvm_is_pvm():
-    # PVM runs only guests built with its own patches (FACTS.md).
-    return os.path.exists("/sys/module/kvm_pvm")
-
-
-def choose_kvm_host():
-    """Returns ("direct" | "testbox" | None, reason)."""
-    force = os.environ.get("EMBER_TESTBOX")
-    direct_ok = os.path.exists("/dev/kvm") and cpu_has_hw_virt() and not kvm_is_pvm()
-    if force == "1":
-        return "testbox", "EMBER_TESTBOX=1"
-    if direct_ok:
-        return "direct", "this CPU has VMX/SVM and /dev/kvm"
-    why = ("/dev/kvm is PVM" if kvm_is_pvm() else
-           "no /dev/kvm" if not os.path.exists("/dev/kvm") else "the CPU has no VMX/SVM")
-    if force == "0":
-        return None, f"{why}, and EMBER_TESTBOX=0 forbids the testbox"
-    return "testbox", f"{why}: using the testbox (nested KVM under QEMU TCG)"
-
-
-KVM_WHERE, KVM_REASON = choose_kvm_host()
+KVM_WHERE, KVM_REASON = testbox.choose_kvm_host()
 
 
 def pytest_report_header(config):
@@ -70,8 +45,56 @@ def skip_or_fail(reason):
     pytest.skip(reason)
 
 
+class Spawned:
+    """A command left running on the KVM host, whose stdout a test can wait on."""
+
+    def __init__(self):
+        self.chunks = queue.Queue()
+        self.text = ""
+        self.returncode = None
+        self.done = threading.Event()
+
+    def _finished(self, rc):
+        self.returncode = rc
+        self.done.set()
+        self.chunks.put(None)
+
+    def wait_for(self, needle, timeout):
+        """Waits until stdout contains needle; fails on exit or deadline."""
+        deadline = time.monotonic() + timeout
+        while needle not in self.text:
+            left = deadline - time.monotonic()
+            try:
+                chunk = self.chunks.get(timeout=max(0, left))
+            except queue.Empty:
+                raise AssertionError(f"no {needle!r} in {timeout}s; output: {self.text!r}")
+            if chunk is None:
+                raise AssertionError(f"exited ({self.returncode}) before {needle!r}: "
+                                     f"{self.text!r}")
+            self.text += chunk.decode(errors="replace")
+
+    def wait(self, timeout):
+        if not self.done.wait(timeout):
+            raise AssertionError(f"still running after {timeout}s")
+        return self.returncode
+
+
 class DirectHost:
     where = "direct"
+
+    def spawn(self, argv, env=None):
+        sp = Spawned()
+        proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE,
+                                stdin=subprocess.DEVNULL, env=dict(os.environ, **(env or {})),
+                                start_new_session=True)
+
+        def pump():
+            for chunk in iter(lambda: proc.stdout.read1(65536), b""):
+                sp.chunks.put(chunk)
+            sp._finished(proc.wait())
+        threading.Thread(target=pump, daemon=True).start()
+        sp.stop = lambda: os.killpg(proc.pid, 9) if proc.poll() is None else None
+        return sp
 
     def run(self, argv, timeout=None, env=None):
         return subprocess.run(argv, cwd=REPO, capture_output=True, text=True,
@@ -96,6 +119,28 @@ class TestboxHost:
 
     def forward(self, guest_port):
         return self.box.forward(guest_port)
+
+    def spawn(self, argv, env=None):
+        sp = Spawned()
+        conn = queue.Queue()
+
+        def body():
+            try:
+                rc, _, _ = self.box.run(argv, env=env, out=sp.chunks.put, started=conn.put)
+            except testbox.TestboxError:
+                rc = None
+            sp._finished(rc)
+        threading.Thread(target=body, daemon=True).start()
+        sock = conn.get(timeout=30)
+
+        def stop():
+            if not sp.done.is_set():
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass  # it finished meanwhile
+        sp.stop = stop
+        return sp
 
 
 @pytest.fixture(scope="session")

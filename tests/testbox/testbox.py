@@ -14,6 +14,7 @@ import ctypes
 import json
 import select
 import os
+import re
 import signal
 import socket
 import struct
@@ -27,12 +28,66 @@ BUILD = os.path.join(REPO, os.environ.get("BUILD", "build"))
 KERNEL = os.path.join(BUILD, "testbox", "bzImage")
 INITRAMFS = os.path.join(BUILD, "testbox", "initramfs.cpio")
 AGENT_PORT = 7000
+# FACTS.md's recipe for nested KVM under the emulator.
+L1_CPU = "EPYC,+svm,+npt"
+L1_DEFAULT_MEM = 2048
 READY = b"testbox-agent: ready"
 TIMEOUT_EXIT = 124  # what timeout(1) returns
 
 
 class TestboxError(RuntimeError):
     pass
+
+
+def cpu_has_hw_virt():
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((l for l in f if l.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "vmx" in flags or "svm" in flags
+
+
+def kvm_is_pvm():
+    # PVM runs only guests built with its own patches (FACTS.md).
+    return os.path.exists("/sys/module/kvm_pvm")
+
+
+def choose_kvm_host():
+    """Returns ("direct" | "testbox" | None, reason)."""
+    force = os.environ.get("EMBER_TESTBOX")
+    direct_ok = os.path.exists("/dev/kvm") and cpu_has_hw_virt() and not kvm_is_pvm()
+    if force == "1":
+        return "testbox", "EMBER_TESTBOX=1"
+    if direct_ok:
+        return "direct", "this CPU has VMX/SVM and /dev/kvm"
+    why = ("/dev/kvm is PVM" if kvm_is_pvm() else
+           "no /dev/kvm" if not os.path.exists("/dev/kvm") else "the CPU has no VMX/SVM")
+    if force == "0":
+        return None, f"{why}, and EMBER_TESTBOX=0 forbids the testbox"
+    return "testbox", f"{why}: using the testbox (nested KVM under QEMU TCG)"
+
+
+def host_tsc_khz():
+    """The host's TSC rate, which TCG's rdtsc runs at.
+
+    L1 must not calibrate its TSC itself: under TCG on a loaded host the PIT
+    calibration fails, tsc_khz stays 0, and then KVM in L1 never enters a
+    guest (kvm_guest_time_update re-requests a clock update forever, so
+    KVM_RUN spins with zero exits). tsc_early_khz= skips the calibration."""
+    try:
+        log = subprocess.run(["dmesg"], capture_output=True, text=True).stdout
+        found = re.findall(r"tsc: (?:Refined TSC clocksource calibration|Detected): "
+                           r"([0-9.]+) MHz", log)
+        if found:
+            return int(float(found[-1]) * 1000)
+    except OSError:
+        pass
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("cpu MHz"):
+                return int(float(line.split(":")[1]) * 1000)
+    return 2000000
 
 
 def free_port():
@@ -52,7 +107,7 @@ def _die_with_parent():
 def qemu_argv(mem, cpus, forwards, ctl_port, console_sock, console_log, shell=False,
               monitor_sock=None):
     """The L1 command line: FACTS.md's recipe for nested SVM under TCG."""
-    append = ("console=ttyS0 quiet panic=-1 reboot=t "
+    append = (f"console=ttyS0 quiet panic=-1 reboot=t tsc_early_khz={host_tsc_khz()} "
               "ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off "
               f"testbox.share={REPO} testbox.port={AGENT_PORT}")
     if shell:
@@ -61,7 +116,7 @@ def qemu_argv(mem, cpus, forwards, ctl_port, console_sock, console_log, shell=Fa
     if ctl_port:
         fwd += f",hostfwd=tcp:127.0.0.1:{ctl_port}-:{AGENT_PORT}"
     argv = [
-        "qemu-system-x86_64", "-accel", "tcg", "-cpu", "EPYC,+svm,+npt",
+        "qemu-system-x86_64", "-accel", "tcg", "-cpu", L1_CPU,
         "-M", "microvm,x-option-roms=off,isa-serial=on,rtc=on,acpi=off",
         "-m", str(mem), "-smp", str(cpus),
         "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
@@ -88,7 +143,7 @@ def qemu_argv(mem, cpus, forwards, ctl_port, console_sock, console_log, shell=Fa
 class Testbox:
     """One L1. Start it with boot(), or attach() to a kept one."""
 
-    def __init__(self, statedir, mem=4096, cpus=2, forwards=()):
+    def __init__(self, statedir, mem=L1_DEFAULT_MEM, cpus=2, forwards=()):
         self.statedir = os.path.abspath(statedir)
         self.mem, self.cpus, self.forwards = mem, cpus, list(forwards)
         self.proc = None
@@ -227,12 +282,13 @@ class Testbox:
         return text.split("\n", 1)[1].rsplit("(qemu) ", 1)[0] if "\n" in text else text
 
     # --- commands --------------------------------------------------------
-    def run(self, argv, cwd=None, env=None, timeout=None, out=None, err=None):
+    def run(self, argv, cwd=None, env=None, timeout=None, out=None, err=None, started=None):
         """Runs argv in L1. Returns (exit status, stdout bytes, stderr bytes).
 
         out/err, if given, are called with each chunk as it arrives. On
         timeout the command's process group is killed and TIMEOUT_EXIT
-        returned."""
+        returned. started(sock), if given, gets the connection: shutting it
+        down kills the command."""
         cwd = cwd or REPO
         env = env or {}
         fields = [cwd] + [f"{k}={v}" for k, v in env.items()] + [""] + list(argv)
@@ -241,6 +297,7 @@ class Testbox:
         outs, errs = [], []
         with socket.create_connection(("127.0.0.1", self.ctl_port)) as s:
             s.sendall(struct.pack("<I", len(payload)) + payload)
+            started and started(s)
             reader = _Frames(s, deadline)
             while True:
                 frame = reader.next()
@@ -276,6 +333,8 @@ class _Frames:
                 chunk = self.sock.recv(65536)
             except socket.timeout:
                 self.timed_out = True
+                return False
+            except OSError:
                 return False
             if not chunk:
                 return False
