@@ -24,9 +24,9 @@ def qemu_tcg_argv(cmdline, cpus=1, mem_mib=256, kernel=VMLINUX):
             "-serial", "stdio"]
 
 
-def boot_qemu_tcg(extra, cpus=1, mem_mib=256, timeout=120):
+def boot_qemu_tcg(extra, cpus=1, mem_mib=256, timeout=120, kernel=VMLINUX):
     """Boots under QEMU TCG; returns (exit code, console text)."""
-    p = subprocess.run(qemu_tcg_argv(f"{BASE_CMDLINE} {extra}", cpus, mem_mib),
+    p = subprocess.run(qemu_tcg_argv(f"{BASE_CMDLINE} {extra}", cpus, mem_mib, kernel),
                        stdin=subprocess.DEVNULL, capture_output=True, text=True,
                        timeout=timeout, errors="replace")
     return p.returncode, p.stdout + p.stderr
