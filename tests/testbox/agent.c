@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #define MAX_REQUEST (1u << 20)
-#define MAX_ARGS 4096
+#define MAX_ARGS    4096
 
 static int write_all(int fd, const void *buf, size_t len)
 {
@@ -132,7 +132,9 @@ static void serve(int sock)
 	}
 	close(out[1]);
 	close(err[1]);
-	struct pollfd fds[3] = { { out[0], POLLIN, 0 }, { err[0], POLLIN, 0 }, { sock, POLLIN, 0 } };
+	struct pollfd fds[3] = { { out[0], POLLIN, 0 },
+				 { err[0], POLLIN, 0 },
+				 { sock, POLLIN, 0 } };
 	int open_pipes = 2;
 
 	while (pid > 0 && open_pipes > 0) {
@@ -158,7 +160,8 @@ static void serve(int sock)
 		}
 	}
 	waitpid(pid, &status, 0);
-	code = WIFEXITED(status) ? (uint32_t)WEXITSTATUS(status) : 128u + (uint32_t)WTERMSIG(status);
+	code = WIFEXITED(status) ? (uint32_t)WEXITSTATUS(status)
+				 : 128u + (uint32_t)WTERMSIG(status);
 	unsigned char cb[4] = { code & 0xff, (code >> 8) & 0xff, (code >> 16) & 0xff, code >> 24 };
 	send_frame(sock, 'x', cb, 4);
 }

@@ -1,0 +1,89 @@
+/* Unit tests for vmm/config.c: defaults, setters and the validator. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../../vmm/config.h"
+
+static struct vm_config cfg;
+static char err[CONFIG_ERR_LEN];
+
+static void test_defaults(void **state)
+{
+	(void)state;
+	config_init(&cfg);
+	assert_int_equal(cfg.machine.vcpu_count, 1);
+	assert_int_equal(cfg.machine.mem_size_mib, 128);
+	assert_string_equal(cfg.boot_source.boot_args, CONFIG_DEFAULT_CMDLINE);
+	assert_non_null(strstr(cfg.boot_source.boot_args, "reboot=k"));
+	/* No kernel yet. */
+	assert_int_equal(config_validate(&cfg, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "kernel"));
+	strcpy(cfg.boot_source.kernel_image_path, "/k");
+	assert_int_equal(config_validate(&cfg, err, sizeof(err)), 0);
+}
+
+static void test_ranges(void **state)
+{
+	uint64_t v;
+
+	(void)state;
+	assert_int_equal(config_parse_uint("32", 32, 64, "--mem-mib", &v, err, sizeof(err)), 0);
+	assert_int_equal(v, 32);
+	assert_int_equal(config_parse_uint("31", 32, 64, "--mem-mib", &v, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "--mem-mib"));
+	assert_int_equal(config_parse_uint("", 1, 2, "x", &v, err, sizeof(err)), -EINVAL);
+	assert_int_equal(config_parse_uint("-1", 0, 2, "x", &v, err, sizeof(err)), -EINVAL);
+	assert_int_equal(config_parse_uint("1x", 0, 2, "x", &v, err, sizeof(err)), -EINVAL);
+	assert_int_equal(config_parse_uint("99999999999999999999999", 0, UINT64_MAX, "x", &v, err,
+					   sizeof(err)),
+			 -EINVAL);
+	config_init(&cfg);
+	strcpy(cfg.boot_source.kernel_image_path, "/k");
+	cfg.machine.vcpu_count = 0;
+	assert_int_equal(config_validate(&cfg, err, sizeof(err)), -EINVAL);
+	cfg.machine.vcpu_count = 33;
+	assert_int_equal(config_validate(&cfg, err, sizeof(err)), -EINVAL);
+	cfg.machine.vcpu_count = 32;
+	cfg.machine.mem_size_mib = 16;
+	assert_int_equal(config_validate(&cfg, err, sizeof(err)), -EINVAL);
+	cfg.machine.mem_size_mib = 4096;
+	cfg.machine.smt = true;
+	assert_int_equal(config_validate(&cfg, err, sizeof(err)), -EINVAL);
+}
+
+static void test_strings(void **state)
+{
+	char small[8];
+	char big[LAYOUT_CMDLINE_MAX + 1];
+
+	(void)state;
+	assert_int_equal(config_set_string(small, sizeof(small), "1234567", "x", err, sizeof(err)),
+			 0);
+	assert_int_equal(config_set_string(small, sizeof(small), "12345678", "x", err, sizeof(err)),
+			 -E2BIG);
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(config_set_string(cfg.boot_source.boot_args,
+					   sizeof(cfg.boot_source.boot_args), big, "--cmdline", err,
+					   sizeof(err)),
+			 -E2BIG);
+	assert_non_null(strstr(err, "--cmdline is 2048 bytes"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_ranges),
+		cmocka_unit_test(test_strings),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

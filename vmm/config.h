@@ -1,0 +1,59 @@
+/* config: the typed configuration of one microVM, shaped like Firecracker's GET /vm/config.
+ *
+ * Contract: config_init() sets the defaults. The command line (main.c) fills
+ * the struct today; the --config-file JSON and the API (issue 6) will fill the
+ * same struct through the same setters, and config_validate() is the one
+ * check for all of them. Setters and the validator return 0 or a negative
+ * errno and write one human-readable reason into err (no trailing newline).
+ * Field names follow Firecracker's: boot-source {kernel_image_path,
+ * initrd_path, boot_args}, machine-config {vcpu_count, mem_size_mib, smt}. */
+#ifndef EMBER_CONFIG_H
+#define EMBER_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arch/x86_64/layout.h"
+
+#define CONFIG_MIN_MEM_MIB     32
+#define CONFIG_MAX_MEM_MIB     (1u << 20) /* 1 TiB; the host's overcommit policy may allow less */
+#define CONFIG_DEFAULT_MEM_MIB 128
+#define CONFIG_MIN_VCPUS       1
+#define CONFIG_MAX_VCPUS       32
+#define CONFIG_DEFAULT_CMDLINE "console=ttyS0 reboot=k panic=1 quiet"
+#define CONFIG_ERR_LEN	       256
+
+struct boot_source_config {
+	char kernel_image_path[PATH_MAX];
+	char initrd_path[PATH_MAX]; /* "" for none */
+	char boot_args[LAYOUT_CMDLINE_MAX];
+};
+
+struct machine_config {
+	unsigned vcpu_count;
+	uint64_t mem_size_mib;
+	bool smt; /* Firecracker's field; only false is supported */
+};
+
+struct console_config {
+	char path[PATH_MAX]; /* "" for stdout */
+};
+
+struct vm_config {
+	struct boot_source_config boot_source;
+	struct machine_config machine;
+	struct console_config console;
+};
+
+void config_init(struct vm_config *cfg);
+/* Copies src into a fixed-size field; -E2BIG if it does not fit. */
+int config_set_string(char *dst, size_t cap, const char *src, const char *what, char *err,
+		      size_t errlen);
+/* Parses a decimal in [min, max] for `what`; -EINVAL with a reason otherwise. */
+int config_parse_uint(const char *s, uint64_t min, uint64_t max, const char *what, uint64_t *out,
+		      char *err, size_t errlen);
+int config_validate(const struct vm_config *cfg, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,153 @@
+/* gmem: guest RAM regions and checked gpa ranges (see gmem.h). */
+#include "gmem.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+static bool page_aligned(uint64_t v)
+{
+	return (v & (GMEM_PAGE_SIZE - 1)) == 0;
+}
+
+static int map_region(struct gmem *gm, gpa_t gpa, uint64_t size)
+{
+	/* MAP_NORESERVE: a guest touches only what it uses, so a VM may be larger
+	 * than free memory (as in Firecracker). Under strict overcommit
+	 * (vm.overcommit_memory=2) the kernel ignores the flag and refuses here. */
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (p == MAP_FAILED)
+		return -ENOMEM;
+	gm->regions[gm->nregions++] = (struct gmem_region){ .gpa = gpa, .size = size, .host = p };
+	return 0;
+}
+
+int gmem_create(uint64_t size, gpa_t gap_start, gpa_t gap_end, struct gmem **out)
+{
+	struct gmem *gm;
+	uint64_t low;
+	int ret;
+
+	if (size == 0 || !page_aligned(size) || !page_aligned(gap_start) ||
+	    !page_aligned(gap_end) || gap_start > gap_end || gap_start == 0)
+		return -EINVAL;
+	if (size - 1 > UINT64_MAX - gap_end) /* the high part would overflow */
+		return -EINVAL;
+	gm = calloc(1, sizeof(*gm));
+	if (gm == NULL)
+		return -ENOMEM;
+	low = size < gap_start ? size : gap_start;
+	ret = map_region(gm, 0, low);
+	if (ret < 0)
+		goto err_free;
+	if (size > low) {
+		ret = map_region(gm, gap_end, size - low);
+		if (ret < 0)
+			goto err_unmap;
+	}
+	gm->total = size;
+	*out = gm;
+	return 0;
+
+err_unmap:
+	munmap(gm->regions[0].host, gm->regions[0].size);
+err_free:
+	free(gm);
+	return ret;
+}
+
+gpa_t gmem_layout_top(uint64_t size, gpa_t gap_start, gpa_t gap_end)
+{
+	return size <= gap_start ? size : gap_end + (size - gap_start);
+}
+
+void gmem_destroy(struct gmem *gm)
+{
+	if (gm == NULL)
+		return;
+	for (unsigned i = 0; i < gm->nregions; i++)
+		munmap(gm->regions[i].host, gm->regions[i].size);
+	free(gm);
+}
+
+static const struct gmem_region *find(const struct gmem *gm, gpa_t gpa, uint64_t len)
+{
+	if (len == 0 || gpa > UINT64_MAX - (len - 1))
+		return NULL;
+	for (unsigned i = 0; i < gm->nregions; i++) {
+		const struct gmem_region *r = &gm->regions[i];
+
+		/* gpa in region, and the last byte too: no overflow, r->size > 0. */
+		if (gpa >= r->gpa && gpa - r->gpa < r->size && len <= r->size - (gpa - r->gpa))
+			return r;
+	}
+	return NULL;
+}
+
+void *gmem_slice(const struct gmem *gm, gpa_t gpa, uint64_t len)
+{
+	const struct gmem_region *r = find(gm, gpa, len);
+
+	return r != NULL ? r->host + (gpa - r->gpa) : NULL;
+}
+
+int gmem_read(const struct gmem *gm, void *dst, gpa_t gpa, uint64_t len)
+{
+	const void *src = gmem_slice(gm, gpa, len);
+
+	if (src == NULL)
+		return -EFAULT;
+	memcpy(dst, src, len);
+	return 0;
+}
+
+int gmem_write(const struct gmem *gm, gpa_t gpa, const void *src, uint64_t len)
+{
+	void *dst = gmem_slice(gm, gpa, len);
+
+	if (dst == NULL)
+		return -EFAULT;
+	memcpy(dst, src, len);
+	return 0;
+}
+
+int gmem_fill(const struct gmem *gm, gpa_t gpa, int byte, uint64_t len)
+{
+	void *dst = gmem_slice(gm, gpa, len);
+
+	if (dst == NULL)
+		return -EFAULT;
+	memset(dst, byte, len);
+	return 0;
+}
+
+int gmem_map_file(struct gmem *gm, gpa_t gpa, int fd, uint64_t off, uint64_t len)
+{
+	void *dst = gmem_slice(gm, gpa, len);
+	void *p;
+
+	if (dst == NULL)
+		return -EFAULT;
+	if (!page_aligned(gpa) || !page_aligned(off) || !page_aligned(len))
+		return -EINVAL;
+	p = mmap(dst, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, (off_t)off);
+	if (p == MAP_FAILED) {
+		int err = -errno;
+
+		/* MAP_FIXED may have unmapped part of the region: put zero pages back. */
+		mmap(dst, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
+		     0);
+		return err;
+	}
+	return 0;
+}
+
+gpa_t gmem_region_end(const struct gmem *gm, gpa_t gpa)
+{
+	const struct gmem_region *r = find(gm, gpa, 1);
+
+	return r != NULL ? r->gpa + r->size : 0;
+}

@@ -1,0 +1,64 @@
+/* gmem: guest memory, and the only translation from guest-physical to host addresses.
+ *
+ * Contract:
+ * - Guest RAM is a small array of regions, each an anonymous private mapping
+ *   without swap reservation (pages cost host memory only once touched).
+ *   gmem_create() lays out `size` bytes of RAM from gpa 0, skipping the MMIO
+ *   gap [gap_start, gap_end): whatever does not fit below it goes above it.
+ * - gmem_slice() is the only way to turn a gpa into a pointer. It refuses a
+ *   zero length, gpa+len overflow, and any range that is not entirely inside
+ *   one region. Callers never do pointer arithmetic past the length they
+ *   asked for.
+ * - gmem_map_file() replaces part of a region by a private mapping of a file
+ *   (copy-on-write, so the guest can write it and the file never changes).
+ * - The gmem owns its mappings; gmem_destroy() unmaps them. Thread-safe for
+ *   readers once built; the layout never changes after creation.
+ * Errors: -EINVAL (bad layout), -ENOMEM (the host refused the mapping),
+ * -EFAULT (range outside guest memory). */
+#ifndef EMBER_GMEM_H
+#define EMBER_GMEM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef uint64_t gpa_t;
+
+#define GMEM_MAX_REGIONS 2
+#define GMEM_PAGE_SIZE	 4096ull
+
+struct gmem_region {
+	gpa_t gpa;
+	uint64_t size;
+	uint8_t *host;
+};
+
+struct gmem {
+	struct gmem_region regions[GMEM_MAX_REGIONS];
+	unsigned nregions;
+	uint64_t total;
+};
+
+/* size and the gap bounds must be page-aligned, 0 < gap_start <= gap_end. */
+int gmem_create(uint64_t size, gpa_t gap_start, gpa_t gap_end, struct gmem **out);
+void gmem_destroy(struct gmem *gm);
+
+/* The address just above the highest byte of RAM that gmem_create() would
+ * lay out for these arguments (arguments as for gmem_create). */
+gpa_t gmem_layout_top(uint64_t size, gpa_t gap_start, gpa_t gap_end);
+
+/* Host pointer to [gpa, gpa+len), or NULL if the range is not all guest RAM. */
+void *gmem_slice(const struct gmem *gm, gpa_t gpa, uint64_t len);
+
+int gmem_read(const struct gmem *gm, void *dst, gpa_t gpa, uint64_t len);
+int gmem_write(const struct gmem *gm, gpa_t gpa, const void *src, uint64_t len);
+int gmem_fill(const struct gmem *gm, gpa_t gpa, int byte, uint64_t len);
+
+/* Maps fd[off, off+len) privately at gpa. gpa, off and len must be page-aligned,
+ * and the range inside one region. */
+int gmem_map_file(struct gmem *gm, gpa_t gpa, int fd, uint64_t off, uint64_t len);
+
+/* End of the region that contains gpa, or 0 if gpa is not RAM. */
+gpa_t gmem_region_end(const struct gmem *gm, gpa_t gpa);
+
+#endif

@@ -1,0 +1,126 @@
+/* kvm: open /dev/kvm and check that it offers what ember-vmm needs (see kvm.h). */
+#include "kvm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "../arch/x86_64/cpuid.h"
+#include "log.h"
+
+#define KVM_API_VERSION_EXPECTED 12
+
+struct required_cap {
+	int cap;
+	const char *name;
+	const char *why;
+};
+
+static const struct required_cap required[] = {
+	{ KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY", "guest memory from user space" },
+	{ KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP", "in-kernel PIC, IOAPIC and LAPIC" },
+	{ KVM_CAP_PIT2, "KVM_CAP_PIT2", "in-kernel PIT" },
+	{ KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR", "TSS for Intel VMX" },
+	{ KVM_CAP_SET_IDENTITY_MAP_ADDR, "KVM_CAP_SET_IDENTITY_MAP_ADDR", "identity map" },
+	{ KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID", "KVM_GET_SUPPORTED_CPUID" },
+	{ KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT", "stopping vCPUs without races" },
+	{ KVM_CAP_IRQFD, "KVM_CAP_IRQFD", "device interrupts" },
+	{ KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD", "device notifications" },
+	{ KVM_CAP_TSC_DEADLINE_TIMER, "KVM_CAP_TSC_DEADLINE_TIMER", "fast LAPIC timer" },
+	{ KVM_CAP_MP_STATE, "KVM_CAP_MP_STATE", "SMP bring-up" },
+};
+
+static int get_cpuid(struct kvm *kvm)
+{
+	struct kvm_cpuid2 *c;
+	size_t size = sizeof(*c) + CPUID_MAX_ENTRIES * sizeof(c->entries[0]);
+
+	c = calloc(1, size);
+	if (c == NULL)
+		return -ENOMEM;
+	c->nent = CPUID_MAX_ENTRIES;
+	if (ioctl(kvm->fd, KVM_GET_SUPPORTED_CPUID, c) < 0) {
+		int ret = -errno;
+
+		log_err("KVM_GET_SUPPORTED_CPUID: %s", strerror(errno));
+		free(c);
+		return ret;
+	}
+	kvm->cpuid = c;
+	return 0;
+}
+
+int kvm_open(struct kvm **out)
+{
+	struct kvm *kvm = calloc(1, sizeof(*kvm));
+	int ret, v;
+
+	if (kvm == NULL)
+		return -ENOMEM;
+	kvm->fd = open(KVM_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	if (kvm->fd < 0) {
+		ret = -errno;
+		log_err("%s: %s (is KVM available and are you in the kvm group?)", KVM_DEVICE_PATH,
+			strerror(errno));
+		goto err_free;
+	}
+	v = ioctl(kvm->fd, KVM_GET_API_VERSION, 0);
+	if (v != KVM_API_VERSION_EXPECTED) {
+		log_err("%s: KVM API version %d, need %d", KVM_DEVICE_PATH, v,
+			KVM_API_VERSION_EXPECTED);
+		ret = -ENOTSUP;
+		goto err_close;
+	}
+	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+		if (ioctl(kvm->fd, KVM_CHECK_EXTENSION, required[i].cap) <= 0) {
+			log_err("KVM lacks %s (%s)", required[i].name, required[i].why);
+			ret = -ENOTSUP;
+			goto err_close;
+		}
+	}
+	v = ioctl(kvm->fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (v <= 0) {
+		log_err("KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
+		ret = -ENOTSUP;
+		goto err_close;
+	}
+	kvm->run_size = (size_t)v;
+	v = ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+	if (v <= 0)
+		v = ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
+	kvm->max_vcpus = v > 0 ? (unsigned)v : 1;
+	ret = get_cpuid(kvm);
+	if (ret < 0)
+		goto err_close;
+	*out = kvm;
+	return 0;
+
+err_close:
+	close(kvm->fd);
+err_free:
+	free(kvm);
+	return ret;
+}
+
+unsigned kvm_phys_bits(const struct kvm *kvm)
+{
+	for (uint32_t i = 0; i < kvm->cpuid->nent; i++) {
+		const struct kvm_cpuid_entry2 *e = &kvm->cpuid->entries[i];
+
+		if (e->function == 0x80000008 && (e->eax & 0xff) != 0)
+			return e->eax & 0xff;
+	}
+	return 36; /* the architectural minimum with PAE */
+}
+
+void kvm_close(struct kvm *kvm)
+{
+	if (kvm == NULL)
+		return;
+	free(kvm->cpuid);
+	close(kvm->fd);
+	free(kvm);
+}

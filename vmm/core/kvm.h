@@ -1,0 +1,28 @@
+/* kvm: the /dev/kvm system handle, its API version, capabilities and supported CPUID.
+ *
+ * Contract: kvm_open() opens /dev/kvm, requires API version 12 and every
+ * capability ember-vmm relies on (a missing one fails with its name in the
+ * log and -ENOTSUP), and reads the vCPU mmap size, the vCPU limit and
+ * KVM_GET_SUPPORTED_CPUID once. The struct is read-only afterwards and may be
+ * shared by all threads. kvm_close() releases it. Errors are logged here. */
+#ifndef EMBER_KVM_H
+#define EMBER_KVM_H
+
+#include <linux/kvm.h>
+#include <stddef.h>
+
+#define KVM_DEVICE_PATH "/dev/kvm"
+
+struct kvm {
+	int fd;
+	size_t run_size; /* bytes of each vCPU's struct kvm_run mapping */
+	unsigned max_vcpus;
+	struct kvm_cpuid2 *cpuid; /* supported CPUID, unfiltered */
+};
+
+int kvm_open(struct kvm **out);
+/* Guest-physical address bits a vCPU supports (CPUID 0x80000008), or 36. */
+unsigned kvm_phys_bits(const struct kvm *kvm);
+void kvm_close(struct kvm *kvm);
+
+#endif

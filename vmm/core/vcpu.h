@@ -1,0 +1,61 @@
+/* vcpu: one KVM vCPU, its thread, its KVM_RUN loop and the handling of each exit.
+ *
+ * Contract:
+ * - vcpu_create() makes vCPU `index`, maps its kvm_run area and sets its
+ *   CPUID (the supported table filtered for this index) and boot MSRs/FPU/
+ *   LAPIC. The caller then sets the BSP's entry state (cpu.h).
+ * - vcpu_start() runs the loop on a new thread: port I/O and MMIO exits go to
+ *   the buses (unclaimed reads return all ones, unclaimed writes are dropped,
+ *   both logged at debug level, rate-limited). The loop ends when the VM
+ *   stops. Exits that end the VM call vm_request_stop() with:
+ *   triple fault or guest-reported crash -> VMM_EXIT_GUEST_CRASH; guest
+ *   shutdown/reset event -> VMM_EXIT_OK; KVM failure -> VMM_EXIT_KVM.
+ * - vcpu_kick() (any thread) makes a running or about-to-run KVM_RUN return,
+ *   using immediate_exit and a signal, so no wake-up is lost.
+ * - vcpu_join() waits for the thread; vcpu_destroy() unmaps and closes.
+ * vcpu_init_signals() must run once, before any vCPU thread starts. */
+#ifndef EMBER_VCPU_H
+#define EMBER_VCPU_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bus.h"
+#include "vm.h"
+
+/* Exit codes of ember-vmm (also in --help). */
+enum vmm_exit {
+	VMM_EXIT_OK = 0,	    /* guest powered off or rebooted */
+	VMM_EXIT_CONFIG = 1,	    /* bad command line, config or input file */
+	VMM_EXIT_GUEST_CRASH = 2,   /* triple fault or guest-reported crash */
+	VMM_EXIT_KVM = 3,	    /* KVM or host failure */
+	VMM_EXIT_SIGNAL_BASE = 128, /* + signal number: stopped by SIGINT/SIGTERM/SIGHUP */
+};
+
+struct vcpu_stats {
+	uint64_t exits, io_exits, mmio_exits, unclaimed;
+};
+
+struct vcpu {
+	unsigned index;
+	int fd;
+	struct kvm_run *run;
+	size_t run_size;
+	struct vm *vm;
+	const struct bus *pio;
+	const struct bus *mmio;
+	pthread_t thread;
+	bool started;
+	struct vcpu_stats stats;
+};
+
+int vcpu_init_signals(void);
+int vcpu_create(struct vm *vm, unsigned index, unsigned count, const struct bus *pio,
+		const struct bus *mmio, struct vcpu **out);
+int vcpu_start(struct vcpu *vcpu);
+void vcpu_kick(struct vcpu *vcpu);
+void vcpu_join(struct vcpu *vcpu);
+void vcpu_destroy(struct vcpu *vcpu);
+
+#endif

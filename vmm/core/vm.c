@@ -1,0 +1,132 @@
+/* vm: create the KVM VM and its in-kernel platform, register memory, raise IRQs (see vm.h). */
+#include "vm.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "../arch/x86_64/layout.h"
+#include "log.h"
+
+static int vm_ioctl(struct vm *vm, unsigned long req, const char *name, unsigned long arg)
+{
+	if (ioctl(vm->fd, req, arg) < 0) {
+		int ret = -errno;
+
+		log_err("%s: %s", name, strerror(errno));
+		return ret;
+	}
+	return 0;
+}
+
+int vm_create(struct kvm *kvm, struct vm **out)
+{
+	uint64_t identity = LAYOUT_KVM_IDENTITY_MAP;
+	struct vm *vm = calloc(1, sizeof(*vm));
+	int ret;
+
+	if (vm == NULL)
+		return -ENOMEM;
+	vm->kvm = kvm;
+	atomic_init(&vm->stopping, false);
+	atomic_init(&vm->exit_code, 0);
+	do
+		vm->fd = ioctl(kvm->fd, KVM_CREATE_VM, 0);
+	while (vm->fd < 0 && errno == EINTR);
+	if (vm->fd < 0) {
+		ret = -errno;
+		log_err("KVM_CREATE_VM: %s", strerror(errno));
+		goto err_free;
+	}
+	/* The TSS and identity map sit in the MMIO gap, never in RAM (Intel only,
+	 * harmless elsewhere); both must be set before the first vCPU. */
+	ret = vm_ioctl(vm, KVM_SET_TSS_ADDR, "KVM_SET_TSS_ADDR", (unsigned long)LAYOUT_KVM_TSS);
+	if (ret == 0)
+		ret = vm_ioctl(vm, KVM_SET_IDENTITY_MAP_ADDR, "KVM_SET_IDENTITY_MAP_ADDR",
+			       (unsigned long)&identity);
+	if (ret < 0)
+		goto err_close;
+	*out = vm;
+	return 0;
+
+err_close:
+	close(vm->fd);
+err_free:
+	free(vm);
+	return ret;
+}
+
+int vm_create_irqchip(struct vm *vm)
+{
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	int ret;
+
+	ret = vm_ioctl(vm, KVM_CREATE_IRQCHIP, "KVM_CREATE_IRQCHIP", 0);
+	if (ret == 0)
+		ret = vm_ioctl(vm, KVM_CREATE_PIT2, "KVM_CREATE_PIT2", (unsigned long)&pit);
+	return ret;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (vm == NULL)
+		return;
+	close(vm->fd);
+	free(vm);
+}
+
+int vm_set_memory(struct vm *vm, const struct gmem *gm)
+{
+	for (unsigned i = 0; i < gm->nregions; i++) {
+		const struct gmem_region *r = &gm->regions[i];
+		struct kvm_userspace_memory_region slot = {
+			.slot = i,
+			.guest_phys_addr = r->gpa,
+			.memory_size = r->size,
+			.userspace_addr = (uintptr_t)r->host,
+		};
+		int ret = vm_ioctl(vm, KVM_SET_USER_MEMORY_REGION, "KVM_SET_USER_MEMORY_REGION",
+				   (unsigned long)&slot);
+
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+int vm_irq_line(struct vm *vm, unsigned irq, int level)
+{
+	struct kvm_irq_level l = { .irq = irq, .level = level };
+
+	if (ioctl(vm->fd, KVM_IRQ_LINE, &l) < 0) {
+		int ret = -errno;
+
+		log_ratelimited(LOG_ERR, "KVM_IRQ_LINE %u: %s", irq, strerror(errno));
+		return ret;
+	}
+	return 0;
+}
+
+void vm_set_stop_hook(struct vm *vm, void (*hook)(void *opaque), void *opaque)
+{
+	vm->stop_hook = hook;
+	vm->stop_opaque = opaque;
+}
+
+void vm_request_stop(struct vm *vm, int exit_code)
+{
+	bool expected = false;
+
+	if (!atomic_compare_exchange_strong(&vm->stopping, &expected, true))
+		return;
+	atomic_store(&vm->exit_code, exit_code);
+	if (vm->stop_hook != NULL)
+		vm->stop_hook(vm->stop_opaque);
+}
+
+bool vm_stopping(const struct vm *vm)
+{
+	return atomic_load(&vm->stopping);
+}

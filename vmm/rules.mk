@@ -1,0 +1,27 @@
+# ember-vmm: one KVM microVM per process (issue 4).
+
+VMM_ARCH_SRCS := $(addprefix vmm/arch/x86_64/,loader.c elf.c bzimage.c bootparams.c mptable.c \
+	pagetable.c cpuid.c cpu.c)
+VMM_CORE_SRCS := $(addprefix vmm/core/,gmem.c bus.c evloop.c kvm.c vm.c vcpu.c)
+VMM_DEV_SRCS := $(addprefix vmm/devices/,serial.c i8042.c boot_timer.c)
+VMM_SRCS := vmm/main.c vmm/vmm.c vmm/config.c $(VMM_CORE_SRCS) $(VMM_ARCH_SRCS) \
+	$(VMM_DEV_SRCS) lib/log.c
+
+$(BIN)/ember-vmm: $(VMM_SRCS:%.c=$(OBJ)/host/%.o)
+	@mkdir -p $(@D)
+	$(CC) $(HOST_CFLAGS) -o $@ $^ $(HOST_LDFLAGS) -lpthread
+
+all: $(BIN)/ember-vmm
+
+# Unit tests (tests/unit/rules.mk builds them; no /dev/kvm needed).
+UNIT_DEPS_test_gmem := vmm/core/gmem.c
+UNIT_DEPS_test_loader := vmm/arch/x86_64/loader.c vmm/arch/x86_64/elf.c \
+	vmm/arch/x86_64/bzimage.c vmm/core/gmem.c
+UNIT_DEPS_test_bootparams := vmm/arch/x86_64/bootparams.c vmm/core/gmem.c
+UNIT_DEPS_test_mptable := vmm/arch/x86_64/mptable.c vmm/core/gmem.c
+UNIT_DEPS_test_cpu := vmm/arch/x86_64/cpu.c vmm/arch/x86_64/pagetable.c vmm/core/gmem.c lib/log.c
+UNIT_DEPS_test_cpuid := vmm/arch/x86_64/cpuid.c
+UNIT_DEPS_test_log := lib/log.c
+UNIT_DEPS_test_bus := vmm/core/bus.c
+UNIT_DEPS_test_serial := vmm/devices/serial.c
+UNIT_DEPS_test_config := vmm/config.c
