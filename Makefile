@@ -45,7 +45,9 @@ help:
 deps:
 	@./tools/deps.sh
 
-include $(wildcard */rules.mk */*/rules.mk)
+# Product rules first (they set UNIT_DEPS_*/FUZZ_DEPS_*), test rules (tests/*/) last.
+include $(wildcard */rules.mk */*/*/rules.mk) $(filter-out tests/%,$(wildcard */*/rules.mk)) \
+	$(wildcard tests/*/rules.mk)
 
 -include $(shell find $(OBJ) -name '*.d' 2>/dev/null)
 
