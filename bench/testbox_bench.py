@@ -14,12 +14,12 @@ REPO = os.path.realpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
 sys.path.insert(0, os.path.join(REPO, "tests", "testbox"))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 import testbox  # noqa: E402
-from guest import BASE_CMDLINE, INITRAMFS, VMLINUX  # noqa: E402
+from guest import QEMU_CMDLINE, INITRAMFS, VMLINUX  # noqa: E402
 
 L2 = ["qemu-system-x86_64", "-M", "microvm,x-option-roms=off,isa-serial=on,rtc=on",
       "-accel", "kvm", "-cpu", "host", "-m", "128", "-smp", "1", "-nodefaults",
       "-no-user-config", "-display", "none", "-no-reboot", "-kernel", VMLINUX,
-      "-initrd", INITRAMFS, "-append", BASE_CMDLINE + " noxsave", "-serial", "stdio"]
+      "-initrd", INITRAMFS, "-append", QEMU_CMDLINE + " noxsave", "-serial", "stdio"]
 
 
 def main():

@@ -127,9 +127,9 @@ srv.handle_request()
 def test_guest_boots_under_qemu_kvm_on_the_kvm_host(kvm):
     """Our kernel + ember-init under a VMM with real KVM (QEMU microvm here;
     test_vmm_boot.py does the same with ember-vmm)."""
-    from guest import BASE_CMDLINE, INITRAMFS, VMLINUX, probe_values
+    from guest import QEMU_CMDLINE, INITRAMFS, VMLINUX, probe_values
     # The testbox's emulated SVM does not intercept XSETBV (FACTS.md).
-    cmdline = f"{BASE_CMDLINE} ember.probe=1" + (" noxsave" if kvm.where == "testbox" else "")
+    cmdline = f"{QEMU_CMDLINE} ember.probe=1" + (" noxsave" if kvm.where == "testbox" else "")
     p = kvm.run(["qemu-system-x86_64", "-M", "microvm,x-option-roms=off,isa-serial=on,rtc=on",
                  "-accel", "kvm", "-cpu", "host", "-m", "128", "-smp", "2",
                  "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",

@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""Boot benchmark: ember-vmm against QEMU's microvm machine (issue 4).
+
+Run it on a KVM host that boots Linux: hardware KVM, or inside the testbox:
+
+    tests/testbox/run --timeout 1800 -- python3 bench/vmm_boot.py [--runs 20]
+
+Both VMMs boot the same vmlinux, initramfs and command line, with 1 vCPU and
+128 MiB, interleaved (ember, qemu, ember, ...) so that both see the same state
+of the machine. For each boot it records:
+  init_ms   spawn -> the line "ember-init: up" on the console (wall clock, host side)
+  guest_ms  the guest's own uptime when ember-init starts (from that line)
+  boot_ms   ember-vmm's "guest booted in N us" (the boot-timer port), if ember-init
+            writes it
+  exit_ms   spawn -> process exit (the guest reboots right after ember-init)
+  rss_kib   peak RSS of the VMM process (ru_maxrss)
+and prints medians. ember-vmm also reports (at --log-level debug) its own RSS
+without guest memory.
+
+`--ready` measures, on any KVM host (PVM is enough), spawn -> ember-vmm's
+"ready to run" line (memory mapped, kernel loaded, vCPUs set up), and the
+same time from ember-vmm's main().
+"""
+import argparse
+import os
+import re
+import resource
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+REPO = os.path.realpath(os.path.join(os.path.dirname(__file__), ".."))
+BUILD = os.path.join(REPO, os.environ.get("BUILD", "build"))
+VMM = os.path.join(BUILD, "bin", "ember-vmm")
+VMLINUX = os.path.join(BUILD, "guest", "vmlinux")
+INITRD = os.path.join(BUILD, "guest", "initramfs.cpio")
+MARKER = re.compile(rb"ember-init: up (\d+) us")
+
+
+def cmdline(reboot):
+    extra = " noxsave" if os.environ.get("TESTBOX") == "1" else ""
+    return f"console=ttyS0 reboot={reboot} panic=-1 quiet{extra}"
+
+
+def ember_argv(mem, cpus):
+    return [VMM, "--kernel", VMLINUX, "--initrd", INITRD, "--cmdline", cmdline("k"),
+            "--mem-mib", str(mem), "--vcpus", str(cpus), "--log-level", "debug"]
+
+
+def qemu_argv(mem, cpus):
+    # reboot=t: microvm has no i8042; a triple fault resets, and -no-reboot exits.
+    return ["qemu-system-x86_64", "-M", "microvm,x-option-roms=off,isa-serial=on,rtc=on,acpi=off",
+            "-accel", "kvm", "-cpu", "host", "-m", str(mem), "-smp", str(cpus),
+            "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+            "-kernel", VMLINUX, "-initrd", INITRD, "-append", cmdline("t"), "-serial", "stdio"]
+
+
+def one_boot(argv, timeout):
+    t0 = time.monotonic()
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    init_ms = guest_ms = None
+    out = b""
+    os.set_blocking(p.stdout.fileno(), True)
+    for line in iter(p.stdout.readline, b""):
+        out += line
+        m = MARKER.search(line)
+        if m and init_ms is None:
+            init_ms = (time.monotonic() - t0) * 1e3
+            guest_ms = int(m.group(1)) / 1e3
+    err = p.stderr.read()
+    _, status, ru = os.wait4(p.pid, 0)
+    exit_ms = (time.monotonic() - t0) * 1e3
+    p.returncode = os.waitstatus_to_exitcode(status)
+    boot = re.search(rb"guest booted in (\d+) us", err)
+    own = re.search(rb"own RSS (\d+) KiB", err)
+    if init_ms is None:
+        raise RuntimeError(f"{argv[0]}: no init marker (exit {p.returncode}): {out[-500:]!r} "
+                           f"{err[-500:]!r}")
+    return {"init_ms": init_ms, "guest_ms": guest_ms, "exit_ms": exit_ms,
+            "boot_ms": int(boot.group(1)) / 1e3 if boot else None,
+            "rss_kib": ru.ru_maxrss, "own_rss_kib": int(own.group(1)) if own else None,
+            "rc": p.returncode}
+
+
+def median(rows, key):
+    vals = [r[key] for r in rows if r[key] is not None]
+    return statistics.median(vals) if vals else None
+
+
+def fmt(v, unit):
+    return "n/a" if v is None else f"{v:.1f} {unit}" if isinstance(v, float) else f"{v} {unit}"
+
+
+def boots(args):
+    results = {"ember-vmm": [], "qemu-microvm": []}
+    runners = {"ember-vmm": ember_argv(args.mem, args.cpus),
+               "qemu-microvm": qemu_argv(args.mem, args.cpus)}
+    for name, argv in runners.items():  # warm-up, not counted
+        one_boot(argv, args.timeout)
+    for i in range(args.runs):
+        for name, argv in runners.items():
+            r = one_boot(argv, args.timeout)
+            results[name].append(r)
+            print(f"{i:3d} {name:13s} " + " ".join(
+                f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items()),
+                file=sys.stderr)
+    print(f"# {args.runs} interleaved boots each, {args.cpus} vCPU, {args.mem} MiB, "
+          f"where: {'testbox (L1, nested KVM under TCG)' if os.environ.get('TESTBOX') else 'direct'}")
+    print(f"# cmdline: {cmdline('k')} (qemu: reboot=t)")
+    print("| VMM | spawn->init marker | guest uptime at init | boot timer | spawn->exit | "
+          "peak RSS | own RSS |")
+    print("|---|---|---|---|---|---|---|")
+    for name, rows in results.items():
+        print(f"| {name} | {fmt(median(rows, 'init_ms'), 'ms')} | "
+              f"{fmt(median(rows, 'guest_ms'), 'ms')} | {fmt(median(rows, 'boot_ms'), 'ms')} | "
+              f"{fmt(median(rows, 'exit_ms'), 'ms')} | {fmt(median(rows, 'rss_kib'), 'KiB')} | "
+              f"{fmt(median(rows, 'own_rss_kib'), 'KiB')} |")
+    e, q = median(results["ember-vmm"], "init_ms"), median(results["qemu-microvm"], "init_ms")
+    print(f"ratio ember/qemu, spawn->init: {e / q:.2f}")
+
+
+def ready(args):
+    """Spawn -> "ready to run" (VM set up, not yet running), then stop the VMM."""
+    wall, internal = [], []
+    for _ in range(args.runs):
+        t0 = time.monotonic()
+        p = subprocess.Popen(ember_argv(args.mem, args.cpus), stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for line in iter(p.stderr.readline, b""):
+            m = re.search(rb"ready to run (\d+) us", line)
+            if m:
+                wall.append((time.monotonic() - t0) * 1e3)
+                internal.append(int(m.group(1)) / 1e3)
+                break
+        p.send_signal(signal.SIGTERM)
+        p.communicate()
+    print(f"# {args.runs} runs, {args.cpus} vCPU, {args.mem} MiB, vmlinux + initramfs")
+    print(f"spawn -> ready: median {statistics.median(wall):.2f} ms "
+          f"(min {min(wall):.2f}, max {max(wall):.2f})")
+    print(f"main() -> ready: median {statistics.median(internal):.2f} ms "
+          f"(min {min(internal):.2f}, max {max(internal):.2f})")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--mem", type=int, default=128)
+    ap.add_argument("--cpus", type=int, default=1)
+    ap.add_argument("--timeout", type=float, default=120)
+    ap.add_argument("--ready", action="store_true", help="measure exec -> ready to run")
+    args = ap.parse_args()
+    (ready if args.ready else boots)(args)
+
+
+if __name__ == "__main__":
+    main()
