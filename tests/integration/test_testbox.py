@@ -138,3 +138,10 @@ def test_guest_boots_under_qemu_kvm_on_the_kvm_host(kvm):
     assert p.returncode == 0, p.stdout + p.stderr
     assert "ember-init: up " in p.stdout, p.stdout
     assert probe_values(p.stdout)["cpus"] == "2", p.stdout
+
+
+def test_commands_get_only_stdio(kvm):
+    """No descriptor of the runner leaks into the command (ls's own is 3)."""
+    p = kvm.run(["ls", "/proc/self/fd"], timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["0", "1", "2", "3"]

@@ -28,12 +28,13 @@
 #define MAX_REQUEST (1u << 20)
 #define MAX_ARGS    4096
 
-static int write_all(int fd, const void *buf, size_t len)
+/* Moves exactly len bytes with read(2) or write(2); -1 on error or EOF. */
+static int io_all(ssize_t (*op)(int, void *, size_t), int fd, void *buf, size_t len)
 {
-	const char *p = buf;
+	char *p = buf;
 
 	while (len > 0) {
-		ssize_t n = write(fd, p, len);
+		ssize_t n = op(fd, p, len);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -45,21 +46,19 @@ static int write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+static ssize_t write_op(int fd, void *buf, size_t len)
+{
+	return write(fd, buf, len);
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	return io_all(write_op, fd, (void *)buf, len);
+}
+
 static int read_all(int fd, void *buf, size_t len)
 {
-	char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = read(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return io_all(read, fd, buf, len);
 }
 
 static int send_frame(int fd, char type, const void *data, uint32_t len)
@@ -96,7 +95,7 @@ static void exec_request(char *req, uint32_t len)
 		fprintf(stderr, "testbox-agent: cd %s: %s\n", cwd, strerror(errno));
 		_exit(127);
 	}
-	null = open("/dev/null", O_RDONLY);
+	null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	dup2(null, 0);
 	execvp(argv[0], argv);
 	fprintf(stderr, "testbox-agent: %s: %s\n", argv[0], strerror(errno));
@@ -118,7 +117,8 @@ static void serve(int sock)
 	if (len == 0 || len > MAX_REQUEST)
 		return;
 	req = calloc(1, len + 1);
-	if (req == NULL || read_all(sock, req, len) < 0 || pipe(out) < 0 || pipe(err) < 0)
+	if (req == NULL || read_all(sock, req, len) < 0 || pipe2(out, O_CLOEXEC) < 0 ||
+	    pipe2(err, O_CLOEXEC) < 0)
 		return;
 	pid = fork();
 	if (pid == 0) {
