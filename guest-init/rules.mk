@@ -15,7 +15,8 @@ $(BIN)/guests/%: $(OBJ)/static/tests/guests/%.o
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ $(STATIC_LDFLAGS)
 
-$(GUEST)/initramfs.spec: guest-init/initramfs.spec Makefile guest-init/rules.mk
+# Depends on the programs too, so that a new tests/guests/*.c joins the image.
+$(GUEST)/initramfs.spec: guest-init/initramfs.spec Makefile guest-init/rules.mk $(GUEST_PROGS)
 	@mkdir -p $(@D)
 	{ sed 's|@BIN@|$(BIN)|g' $<; \
 	  for p in $(GUEST_PROGS); do echo "file /bin/$${p##*/} 0755 $$p"; done; } >$@
