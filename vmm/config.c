@@ -14,6 +14,7 @@ void config_init(struct vm_config *cfg)
 	cfg->machine.mem_size_mib = CONFIG_DEFAULT_MEM_MIB;
 	snprintf(cfg->boot_source.boot_args, sizeof(cfg->boot_source.boot_args), "%s",
 		 CONFIG_DEFAULT_CMDLINE);
+	cfg->entropy.enabled = true;
 }
 
 int config_set_string(char *dst, size_t cap, const char *src, const char *what, char *err,
@@ -49,6 +50,51 @@ bad:
 	return -EINVAL;
 }
 
+int config_add_drive(struct vm_config *cfg, const char *spec, char *err, size_t errlen)
+{
+	struct drive_config *d;
+	const char *comma = strchr(spec, ',');
+	size_t plen = comma != NULL ? (size_t)(comma - spec) : strlen(spec);
+
+	if (cfg->ndrives >= CONFIG_MAX_DRIVES) {
+		snprintf(err, errlen, "--drive: at most %u drives", CONFIG_MAX_DRIVES);
+		return -ENOSPC;
+	}
+	if (plen == 0) {
+		snprintf(err, errlen, "--drive '%.64s': no path (expected PATH[,ro][,root])", spec);
+		return -EINVAL;
+	}
+	d = &cfg->drives[cfg->ndrives];
+	memset(d, 0, sizeof(*d));
+	if (plen >= sizeof(d->path_on_host)) {
+		snprintf(err, errlen, "--drive: the path is %zu bytes long; the limit is %zu", plen,
+			 sizeof(d->path_on_host) - 1);
+		return -E2BIG;
+	}
+	memcpy(d->path_on_host, spec, plen);
+	while (comma != NULL) {
+		const char *opt = comma + 1, *next = strchr(opt, ',');
+		size_t olen = next != NULL ? (size_t)(next - opt) : strlen(opt);
+
+		if (olen == 2 && strncmp(opt, "ro", 2) == 0) {
+			d->is_read_only = true;
+		} else if (olen == 4 && strncmp(opt, "root", 4) == 0) {
+			d->is_root_device = true;
+		} else {
+			snprintf(err, errlen,
+				 "--drive '%.64s': unknown option '%.*s' (expected "
+				 "PATH[,ro][,root])",
+				 spec, (int)(olen > 32 ? 32 : olen), opt);
+			return -EINVAL;
+		}
+		comma = next;
+	}
+	/* "vda".."vdz": the name the guest gives it, as long as drives come first. */
+	snprintf(d->drive_id, sizeof(d->drive_id), "vd%c", 'a' + (int)cfg->ndrives);
+	cfg->ndrives++;
+	return 0;
+}
+
 int config_validate(const struct vm_config *cfg, char *err, size_t errlen)
 {
 	const struct machine_config *m = &cfg->machine;
@@ -71,6 +117,29 @@ int config_validate(const struct vm_config *cfg, char *err, size_t errlen)
 	if (m->smt) {
 		snprintf(err, errlen, "smt is not supported");
 		return -EINVAL;
+	}
+	if (cfg->ndrives > CONFIG_MAX_DRIVES) {
+		snprintf(err, errlen, "%u drives; the limit is %u", cfg->ndrives,
+			 CONFIG_MAX_DRIVES);
+		return -EINVAL;
+	}
+	for (unsigned i = 0; i < cfg->ndrives; i++) {
+		const struct drive_config *d = &cfg->drives[i];
+
+		if (d->path_on_host[0] == '\0' || d->drive_id[0] == '\0') {
+			snprintf(err, errlen, "drive %u: no path_on_host or drive_id", i);
+			return -EINVAL;
+		}
+		for (unsigned j = 0; j < i; j++) {
+			if (strcmp(cfg->drives[j].drive_id, d->drive_id) == 0) {
+				snprintf(err, errlen, "drive_id '%s' is used twice", d->drive_id);
+				return -EINVAL;
+			}
+			if (d->is_root_device && cfg->drives[j].is_root_device) {
+				snprintf(err, errlen, "more than one root device");
+				return -EINVAL;
+			}
+		}
 	}
 	return 0;
 }

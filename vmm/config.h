@@ -6,7 +6,8 @@
  * check for all of them. Setters and the validator return 0 or a negative
  * errno and write one human-readable reason into err (no trailing newline).
  * Field names follow Firecracker's: boot-source {kernel_image_path,
- * initrd_path, boot_args}, machine-config {vcpu_count, mem_size_mib, smt}. */
+ * initrd_path, boot_args}, machine-config {vcpu_count, mem_size_mib, smt},
+ * drives[] {drive_id, path_on_host, is_read_only, is_root_device}, entropy. */
 #ifndef EMBER_CONFIG_H
 #define EMBER_CONFIG_H
 
@@ -24,6 +25,10 @@
 #define CONFIG_MAX_VCPUS       32
 #define CONFIG_DEFAULT_CMDLINE "console=ttyS0 reboot=k panic=1 quiet"
 #define CONFIG_ERR_LEN	       256
+/* Drives take the first virtio-mmio slots (/dev/vda, vdb, ...), the entropy
+ * device the next one; IRQs LAYOUT_VIRTIO_IRQ_BASE..15 bound them all. */
+#define CONFIG_MAX_DRIVES   8
+#define CONFIG_DRIVE_ID_LEN 21 /* virtio-blk serial: 20 bytes + NUL */
 
 struct boot_source_config {
 	char kernel_image_path[PATH_MAX];
@@ -41,10 +46,26 @@ struct console_config {
 	char path[PATH_MAX]; /* "" for stdout */
 };
 
+/* Firecracker's drives[]: one virtio-blk device backed by a host file. */
+struct drive_config {
+	char drive_id[CONFIG_DRIVE_ID_LEN]; /* also the GET_ID serial; "vda" ... by default */
+	char path_on_host[PATH_MAX];
+	bool is_read_only;
+	bool is_root_device; /* adds root=/dev/vdX ro|rw to the command line */
+};
+
+/* Firecracker's entropy device; ember always has one unless turned off here. */
+struct entropy_config {
+	bool enabled;
+};
+
 struct vm_config {
 	struct boot_source_config boot_source;
 	struct machine_config machine;
 	struct console_config console;
+	struct drive_config drives[CONFIG_MAX_DRIVES];
+	unsigned ndrives;
+	struct entropy_config entropy;
 };
 
 void config_init(struct vm_config *cfg);
@@ -54,6 +75,11 @@ int config_set_string(char *dst, size_t cap, const char *src, const char *what, 
 /* Parses a decimal in [min, max] for `what`; -EINVAL with a reason otherwise. */
 int config_parse_uint(const char *s, uint64_t min, uint64_t max, const char *what, uint64_t *out,
 		      char *err, size_t errlen);
+/* Appends a drive from "PATH[,ro][,root]" (the --drive syntax); its drive_id
+ * is "vda", "vdb", ... in order. -EINVAL for bad syntax, -ENOSPC past
+ * CONFIG_MAX_DRIVES, -E2BIG for a path too long. The file is checked by the
+ * builder when it opens it. */
+int config_add_drive(struct vm_config *cfg, const char *spec, char *err, size_t errlen);
 int config_validate(const struct vm_config *cfg, char *err, size_t errlen);
 
 #endif

@@ -17,7 +17,8 @@
 
 static const char usage[] =
 	"usage: ember-vmm --kernel PATH [--initrd PATH] [--cmdline ARGS] [--mem-mib N]\n"
-	"                 [--vcpus N] [--console FILE] [--log-level LEVEL]\n"
+	"                 [--vcpus N] [--console FILE] [--drive PATH[,ro][,root]]...\n"
+	"                 [--log-level LEVEL]\n"
 	"\n"
 	"Boots one Linux microVM under KVM and exits when the guest powers off.\n"
 	"\n"
@@ -30,8 +31,16 @@ static const char usage[] =
 	"  --vcpus N         vCPUs, 1 to 32 (default 1)\n"
 	"  --console FILE    write the guest console (COM1) to FILE instead of stdout;\n"
 	"                    stdin always feeds the console's input\n"
+	"  --drive PATH[,ro][,root]\n"
+	"                    a virtio-blk disk backed by the file PATH (repeatable, at most 8);\n"
+	"                    the guest sees them in order as /dev/vda, /dev/vdb, ...;\n"
+	"                    ro: read-only (guest writes fail); root: boot from it\n"
+	"                    (adds root=/dev/vdX ro|rw to the command line)\n"
 	"  --log-level L     error, warn, info (default) or debug; logs go to stderr\n"
 	"  -h, --help        this text\n"
+	"\n"
+	"Every VM also has a virtio-rng device (the guest's /dev/hwrng), fed from\n"
+	"the host's getrandom().\n"
 	"\n"
 	"The guest ends the VM by rebooting: use reboot=k (the i8042 reset) on its\n"
 	"command line. reboot=t is a triple fault, which counts as a crash.\n"
@@ -45,7 +54,16 @@ static const char usage[] =
 	"  3    KVM or host failure\n"
 	"  128+N stopped by signal N (SIGINT, SIGTERM, SIGHUP)\n";
 
-enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_MEM, OPT_VCPUS, OPT_CONSOLE, OPT_LOG };
+enum {
+	OPT_KERNEL = 256,
+	OPT_INITRD,
+	OPT_CMDLINE,
+	OPT_MEM,
+	OPT_VCPUS,
+	OPT_CONSOLE,
+	OPT_DRIVE,
+	OPT_LOG
+};
 
 static const struct option options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -54,6 +72,7 @@ static const struct option options[] = {
 	{ "mem-mib", required_argument, NULL, OPT_MEM },
 	{ "vcpus", required_argument, NULL, OPT_VCPUS },
 	{ "console", required_argument, NULL, OPT_CONSOLE },
+	{ "drive", required_argument, NULL, OPT_DRIVE },
 	{ "log-level", required_argument, NULL, OPT_LOG },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -97,6 +116,9 @@ static int parse_args(int argc, char **argv, struct vm_config *cfg)
 		case OPT_CONSOLE:
 			ret = config_set_string(cfg->console.path, sizeof(cfg->console.path),
 						optarg, "--console", err, sizeof(err));
+			break;
+		case OPT_DRIVE:
+			ret = config_add_drive(cfg, optarg, err, sizeof(err));
 			break;
 		case OPT_LOG:
 			ret = log_parse_level(optarg, &level);

@@ -4,8 +4,10 @@ VMM_ARCH_SRCS := $(addprefix vmm/arch/x86_64/,loader.c elf.c bzimage.c bootparam
 	pagetable.c cpuid.c cpu.c)
 VMM_CORE_SRCS := $(addprefix vmm/core/,gmem.c bus.c evloop.c kvm.c vm.c vcpu.c)
 VMM_DEV_SRCS := $(addprefix vmm/devices/,serial.c i8042.c boot_timer.c)
-VMM_SRCS := vmm/main.c vmm/vmm.c vmm/config.c $(VMM_CORE_SRCS) $(VMM_ARCH_SRCS) \
+VMM_SRCS := vmm/main.c vmm/vmm.c vmm/virtio_slots.c vmm/config.c $(VMM_CORE_SRCS) $(VMM_ARCH_SRCS) \
 	$(VMM_DEV_SRCS) lib/log.c
+# The virtio sources join this link from vmm/devices/virtio/rules.mk, which
+# make reads after this file (prerequisites are expanded as they are read).
 
 $(BIN)/ember-vmm: $(VMM_SRCS:%.c=$(OBJ)/host/%.o)
 	@mkdir -p $(@D)

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/sysinfo.h>
 #include <unistd.h>
@@ -29,6 +30,7 @@
 #include "devices/i8042.h"
 #include "devices/serial.h"
 #include "log.h"
+#include "virtio_slots.h"
 
 #define MIB (1ull << 20)
 
@@ -53,6 +55,7 @@ struct vmm {
 	int rx_fd; /* eventfd: the guest drained the serial FIFO */
 	bool stdin_polled, stdin_paused;
 	int signal_exit;
+	struct virtio_slots virtio;
 };
 
 /* --- callbacks from devices and the VM --- */
@@ -210,7 +213,7 @@ static int load_guest(struct vmm *vmm)
 	const struct vm_config *cfg = vmm->cfg;
 	const char *kpath = cfg->boot_source.kernel_image_path;
 	struct boot_info bi = { 0 };
-	char err[LOADER_ERR_LEN];
+	char err[LOADER_ERR_LEN], cmdline[LAYOUT_CMDLINE_MAX];
 	int ret;
 
 	ret = loader_place(vmm->gm, &vmm->img, vmm->kernel.data, vmm->kernel.len, vmm->kernel.fd,
@@ -226,8 +229,10 @@ static int load_guest(struct vmm *vmm)
 		}
 		bi.initrd_size = vmm->initrd.len;
 	}
-	ret = bootparams_write_cmdline(vmm->gm, &vmm->img, cfg->boot_source.boot_args, &bi, err,
-				       sizeof(err));
+	ret = virtio_slots_cmdline(&vmm->virtio, vmm->cfg, cmdline, sizeof(cmdline));
+	if (ret < 0)
+		return ret;
+	ret = bootparams_write_cmdline(vmm->gm, &vmm->img, cmdline, &bi, err, sizeof(err));
 	if (ret < 0) {
 		log_err("--cmdline: %s", err);
 		return ret;
@@ -373,7 +378,8 @@ int vmm_build(const struct vm_config *cfg, uint64_t start_ns, struct vmm **out)
 	vmm->start_ns = start_ns;
 	vmm->console_fd = vmm->sig_fd = vmm->rx_fd = -1;
 	vmm->kernel.fd = vmm->initrd.fd = -1;
-	if (open_inputs(vmm) < 0)
+	virtio_slots_init(&vmm->virtio);
+	if (open_inputs(vmm) < 0 || virtio_slots_open(&vmm->virtio, cfg) < 0)
 		goto err;
 	if (host_mem_limit_mib() < cfg->machine.mem_size_mib) {
 		log_err("--mem-mib %llu: too much for this host: at most %llu MiB (%u x its RAM + "
@@ -411,7 +417,9 @@ int vmm_build(const struct vm_config *cfg, uint64_t start_ns, struct vmm **out)
 	}
 	if (vcpu_init_signals() < 0 || vm_create(vmm->kvm, &vmm->vm) < 0 ||
 	    vm_set_memory(vmm->vm, vmm->gm) < 0 || vm_create_irqchip(vmm->vm) < 0 ||
-	    add_devices(vmm) < 0 || add_vcpus(vmm) < 0 || setup_loop(vmm) < 0)
+	    add_devices(vmm) < 0 || setup_loop(vmm) < 0 ||
+	    virtio_slots_wire(&vmm->virtio, vmm->vm, vmm->gm, &vmm->mmio, vmm->ev) < 0 ||
+	    add_vcpus(vmm) < 0)
 		goto err;
 	log_debug("ready to run %llu us after start: %s, %s entry, %u vCPUs, %llu MiB",
 		  (unsigned long long)((boot_timer_now_ns() - start_ns) / 1000), vmm->img.format,
@@ -467,6 +475,8 @@ void vmm_destroy(struct vmm *vmm)
 		vcpu_destroy(vmm->vcpus[i]);
 	if (vmm->serial_ready)
 		serial_destroy(&vmm->serial);
+	/* No vCPU runs now, and the loop has returned: nothing uses the devices. */
+	virtio_slots_destroy(&vmm->virtio);
 	vm_destroy(vmm->vm);
 	kvm_close(vmm->kvm);
 	evloop_destroy(vmm->ev);

@@ -21,6 +21,8 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.machine.mem_size_mib, 128);
 	assert_string_equal(cfg.boot_source.boot_args, CONFIG_DEFAULT_CMDLINE);
 	assert_non_null(strstr(cfg.boot_source.boot_args, "reboot=k"));
+	assert_int_equal(cfg.ndrives, 0);
+	assert_true(cfg.entropy.enabled);
 	/* No kernel yet. */
 	assert_int_equal(config_validate(&cfg, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "kernel"));
@@ -77,12 +79,55 @@ static void test_strings(void **state)
 	assert_non_null(strstr(err, "--cmdline is 2048 bytes"));
 }
 
+static void test_drives(void **state)
+{
+	(void)state;
+	config_init(&cfg);
+	strcpy(cfg.boot_source.kernel_image_path, "/k");
+	assert_int_equal(config_add_drive(&cfg, "/a.img", err, sizeof(err)), 0);
+	assert_int_equal(config_add_drive(&cfg, "/b.img,ro", err, sizeof(err)), 0);
+	assert_int_equal(config_add_drive(&cfg, "/c,d.img", err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "unknown option 'd.img'"));
+	assert_int_equal(config_add_drive(&cfg, "/c.img,root,ro", err, sizeof(err)), 0);
+	assert_int_equal(cfg.ndrives, 3);
+	assert_string_equal(cfg.drives[0].path_on_host, "/a.img");
+	assert_string_equal(cfg.drives[0].drive_id, "vda");
+	assert_false(cfg.drives[0].is_read_only);
+	assert_false(cfg.drives[0].is_root_device);
+	assert_string_equal(cfg.drives[1].path_on_host, "/b.img");
+	assert_string_equal(cfg.drives[1].drive_id, "vdb");
+	assert_true(cfg.drives[1].is_read_only);
+	assert_true(cfg.drives[2].is_read_only);
+	assert_true(cfg.drives[2].is_root_device);
+	assert_int_equal(config_validate(&cfg, err, sizeof(err)), 0);
+	/* Malformed specs. */
+	assert_int_equal(config_add_drive(&cfg, "", err, sizeof(err)), -EINVAL);
+	assert_int_equal(config_add_drive(&cfg, ",ro", err, sizeof(err)), -EINVAL);
+	assert_int_equal(config_add_drive(&cfg, "/x,", err, sizeof(err)), -EINVAL);
+	assert_int_equal(config_add_drive(&cfg, "/x,rw", err, sizeof(err)), -EINVAL);
+	assert_int_equal(cfg.ndrives, 3);
+	/* Two roots, and a duplicate id, are refused by the validator. */
+	assert_int_equal(config_add_drive(&cfg, "/d.img,root", err, sizeof(err)), 0);
+	assert_int_equal(config_validate(&cfg, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "root"));
+	cfg.drives[3].is_root_device = false;
+	strcpy(cfg.drives[3].drive_id, "vda");
+	assert_int_equal(config_validate(&cfg, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "vda"));
+	/* The limit. */
+	config_init(&cfg);
+	for (unsigned i = 0; i < CONFIG_MAX_DRIVES; i++)
+		assert_int_equal(config_add_drive(&cfg, "/a", err, sizeof(err)), 0);
+	assert_int_equal(config_add_drive(&cfg, "/a", err, sizeof(err)), -ENOSPC);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_ranges),
 		cmocka_unit_test(test_strings),
+		cmocka_unit_test(test_drives),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,131 @@
+"""virtio-blk in a real guest (issue 5): data both ways, read-only drives, the end of the disk.
+
+The guest side is tests/guests/blk_check.c, started with ember.run=; it reads
+its parameters from the kernel command line and prints "blkcheck: ..." lines.
+Disk images live under build/tests/integration so the testbox sees them.
+"""
+import os
+import re
+import subprocess
+
+import pytest
+
+from guest import INITRAMFS, REPO, VMLINUX
+
+BUILD = os.path.join(REPO, os.environ.get("BUILD", "build"))
+VMM = os.path.join(BUILD, "bin", "ember-vmm")
+WORK = os.path.join(BUILD, "tests", "integration", "virtio_blk")
+EXIT_OK, EXIT_CONFIG = 0, 1
+BOOT_TIMEOUT = 120
+DISK_BYTES = 4 << 20
+PATTERN_BYTES = 1 << 20
+
+
+def pattern(n, seed):
+    # Same formula as blk_check.c: (i/512)*31 + (i%512)*7 + seed, mod 256.
+    return bytes(((i // 512) * 31 + (i % 512) * 7 + seed) & 0xFF for i in range(n))
+
+
+def disk(name, data=b"", size=DISK_BYTES):
+    os.makedirs(WORK, exist_ok=True)
+    path = os.path.join(WORK, name)
+    with open(path, "wb") as f:
+        f.write(data)
+        f.truncate(size)
+    return path
+
+
+def boot(kvm, drives, params, run="/bin/blk_check"):
+    quirks = " noxsave" if kvm.where == "testbox" else ""
+    cmd = f"console=ttyS0 reboot=k panic=-1 quiet{quirks} ember.run={run} {params}"
+    argv = [VMM, "--kernel", VMLINUX, "--initrd", INITRAMFS, "--cmdline", cmd]
+    for d in drives:
+        argv += ["--drive", d]
+    return kvm.run(argv, timeout=BOOT_TIMEOUT)
+
+
+def status(p):
+    m = re.search(r"ember-init: /bin/\w+ exited with status (\d+)", p.stdout)
+    assert m is not None, p.stdout + p.stderr
+    return int(m.group(1))
+
+
+def test_guest_writes_host_reads(kvm):
+    path = disk("gw.img")
+    p = boot(kvm, [path], f"blkcheck.mode=write blkcheck.len={PATTERN_BYTES} blkcheck.seed=5")
+    assert p.returncode == EXIT_OK, p.stderr
+    assert status(p) == 0, p.stdout
+    assert f"blkcheck: size={DISK_BYTES} serial=vda" in p.stdout, p.stdout
+    with open(path, "rb") as f:
+        got = f.read()
+    assert len(got) == DISK_BYTES
+    assert got[:PATTERN_BYTES] == pattern(PATTERN_BYTES, 5)
+    assert got[PATTERN_BYTES:] == bytes(DISK_BYTES - PATTERN_BYTES)
+
+
+def test_host_writes_guest_reads_second_drive(kvm):
+    first = disk("hw0.img")
+    second = disk("hw1.img", pattern(PATTERN_BYTES, 9), size=2 << 20)
+    p = boot(kvm, [first, second + ",ro"],
+             f"blkcheck.dev=vdb blkcheck.mode=read blkcheck.len={PATTERN_BYTES} blkcheck.seed=9")
+    assert p.returncode == EXIT_OK, p.stderr
+    assert f"blkcheck: size={2 << 20} serial=vdb" in p.stdout, p.stdout
+    assert f"blkcheck: verified {PATTERN_BYTES}" in p.stdout, p.stdout
+    assert status(p) == 0
+
+
+def test_read_only_drive_refuses_writes(kvm):
+    data = pattern(PATTERN_BYTES, 3)
+    path = disk("ro.img", data)
+    p = boot(kvm, [path + ",ro"], "blkcheck.mode=ro")
+    assert p.returncode == EXIT_OK, p.stderr
+    assert re.search(r"blkcheck: ro (open|write) refused", p.stdout), p.stdout
+    assert status(p) == 0, p.stdout
+    with open(path, "rb") as f:
+        assert f.read(PATTERN_BYTES) == data
+
+
+def test_reads_past_the_end_fail_cleanly(kvm):
+    path = disk("end.img", size=(1 << 20) + 512)  # not a multiple of 4 KiB
+    p = boot(kvm, [path], "blkcheck.mode=info")
+    assert p.returncode == EXIT_OK, p.stderr
+    assert "blkcheck: at_end=0" in p.stdout, p.stdout
+    assert status(p) == 0, p.stdout
+
+
+def test_bad_drive_arguments():
+    # No KVM needed: argument errors come before the VM exists.
+    for args in (["--drive", "/nonexistent/disk.img"], ["--drive", disk("x.img") + ",bogus"],
+                 ["--drive", ",ro"]):
+        p = subprocess.run([VMM, "--kernel", VMLINUX, *args], capture_output=True, text=True,
+                           timeout=30)
+        assert p.returncode == EXIT_CONFIG, p.stderr
+        assert len(p.stderr.strip().splitlines()) == 1, p.stderr
+        assert "--drive" in p.stderr
+
+
+def test_drive_as_root(kvm, tmp_path):
+    # An ext4 root holding ember-init and /bin/hello, and no initramfs at all.
+    mkfs = "/usr/sbin/mkfs.ext4"
+    if not os.path.exists(mkfs):
+        pytest.skip("mkfs.ext4 (e2fsprogs) is not installed")
+    root = tmp_path / "root"
+    for d in ("dev", "proc", "sys", "tmp", "bin"):
+        (root / d).mkdir(parents=True)
+    if os.geteuid() == 0:
+        os.mknod(root / "dev" / "console", 0o600 | 0o020000, os.makedev(5, 1))
+    with open(os.path.join(BUILD, "bin", "ember-init"), "rb") as f:
+        (root / "init").write_bytes(f.read())
+    with open(os.path.join(BUILD, "bin", "guests", "hello"), "rb") as f:
+        (root / "bin" / "hello").write_bytes(f.read())
+    os.chmod(root / "init", 0o755)
+    os.chmod(root / "bin" / "hello", 0o755)
+    path = disk("root.img", size=16 << 20)
+    subprocess.run([mkfs, "-q", "-F", "-d", str(root), path], check=True, capture_output=True)
+    quirks = " noxsave" if kvm.where == "testbox" else ""
+    cmd = f"console=ttyS0 reboot=k panic=-1 quiet{quirks} init=/init ember.run=/bin/hello"
+    p = kvm.run([VMM, "--kernel", VMLINUX, "--cmdline", cmd, "--drive", path + ",root"],
+                timeout=BOOT_TIMEOUT)
+    assert p.returncode == EXIT_OK, p.stderr + p.stdout
+    assert "hello from the guest" in p.stdout, p.stdout
+    assert "ember-init: /bin/hello exited with status 3" in p.stdout, p.stdout

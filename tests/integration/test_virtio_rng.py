@@ -1,0 +1,25 @@
+"""virtio-rng in a real guest (issue 5): /dev/hwrng is virtio's and yields bytes.
+
+The guest side is tests/guests/rng_check.c, started with ember.run=.
+"""
+import os
+import re
+
+from guest import INITRAMFS, REPO, VMLINUX
+
+BUILD = os.path.join(REPO, os.environ.get("BUILD", "build"))
+VMM = os.path.join(BUILD, "bin", "ember-vmm")
+BOOT_TIMEOUT = 120
+
+
+def test_guest_reads_entropy(kvm):
+    quirks = " noxsave" if kvm.where == "testbox" else ""
+    cmd = f"console=ttyS0 reboot=k panic=-1 quiet{quirks} ember.run=/bin/rng_check"
+    p = kvm.run([VMM, "--kernel", VMLINUX, "--initrd", INITRAMFS, "--cmdline", cmd],
+                timeout=BOOT_TIMEOUT)
+    assert p.returncode == 0, p.stderr
+    m = re.search(r"rngcheck: current=(\S*) bytes=(\d+) distinct=(\d+)", p.stdout)
+    assert m is not None, p.stdout
+    assert m.group(1).startswith("virtio_rng"), p.stdout
+    assert int(m.group(2)) == 4096 and int(m.group(3)) > 200, p.stdout
+    assert "ember-init: /bin/rng_check exited with status 0" in p.stdout, p.stdout

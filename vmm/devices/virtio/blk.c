@@ -1,0 +1,304 @@
+/* blk: virtio-blk device: parses requests from checked chains and does file I/O (see blk.h). */
+#include "blk.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+	for (unsigned i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t get_le64(const uint8_t *p)
+{
+	return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
+}
+
+static void config_read(void *dev, uint32_t off, uint8_t *data, unsigned size)
+{
+	const struct vblk *b = dev;
+
+	/* The transport checked off + size <= VBLK_CFG_SIZE. */
+	memcpy(data, b->config + off, size);
+}
+
+static void config_write(void *dev, uint32_t off, const uint8_t *data, unsigned size)
+{
+	(void)dev;
+	(void)data;
+	log_ratelimited(LOG_WARN, "virtio blk: config write at %u/%u ignored", off, size);
+}
+
+static int activate(void *dev, struct vq *queues, uint64_t features)
+{
+	struct vblk *b = dev;
+
+	(void)features;
+	if (!queues[0].active)
+		return -EINVAL; /* the request queue is required */
+	pthread_mutex_lock(&b->lock);
+	b->vq = &queues[0];
+	pthread_mutex_unlock(&b->lock);
+	return 0;
+}
+
+static void reset(void *dev)
+{
+	struct vblk *b = dev;
+
+	/* Taking the lock waits for a vblk_process() in progress to finish. */
+	pthread_mutex_lock(&b->lock);
+	b->vq = NULL;
+	pthread_mutex_unlock(&b->lock);
+}
+
+static void notify(void *dev, unsigned q)
+{
+	struct vblk *b = dev;
+
+	b->hooks.kick(b->hooks.opaque, q);
+}
+
+const struct vmmio_dev_ops vblk_ops = {
+	.name = "blk",
+	.device_id = VIRTIO_ID_BLOCK,
+	.num_queues = 1,
+	.max_queue_size = VBLK_QUEUE_SIZE,
+	.features = VIRTIO_BIT(VIRTIO_BLK_F_SIZE_MAX) | VIRTIO_BIT(VIRTIO_BLK_F_SEG_MAX) |
+		    VIRTIO_BIT(VIRTIO_BLK_F_FLUSH),
+	.config_size = VBLK_CFG_SIZE,
+	.config_read = config_read,
+	.config_write = config_write,
+	.activate = activate,
+	.notify = notify,
+	.reset = reset,
+};
+
+int vblk_open(struct vblk *b, const char *path, bool read_only, const char *id,
+	      struct vblk_hooks hooks, char *err, size_t errlen)
+{
+	struct stat st;
+	off_t size;
+	int ret;
+
+	memset(b, 0, sizeof(*b));
+	b->fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (b->fd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return ret;
+	}
+	if (fstat(b->fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
+		snprintf(err, errlen, "%s: not a regular file or block device", path);
+		ret = -EINVAL;
+		goto err_close;
+	}
+	size = lseek(b->fd, 0, SEEK_END);
+	if (size < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "%s: cannot find its size: %s", path, strerror(errno));
+		goto err_close;
+	}
+	if (pthread_mutex_init(&b->lock, NULL) != 0) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		ret = -ENOMEM;
+		goto err_close;
+	}
+	b->hooks = hooks;
+	b->read_only = read_only;
+	b->capacity = (uint64_t)size / VBLK_SECTOR_SIZE;
+	/* Zero-padded, with no NUL if it takes all 20 bytes (5.2.6). */
+	memcpy(b->id, id, strnlen(id, sizeof(b->id)));
+	b->ops = vblk_ops;
+	if (read_only)
+		b->ops.features |= VIRTIO_BIT(VIRTIO_BLK_F_RO);
+	put_le32(b->config + VBLK_CFG_CAPACITY, (uint32_t)b->capacity);
+	put_le32(b->config + VBLK_CFG_CAPACITY + 4, (uint32_t)(b->capacity >> 32));
+	put_le32(b->config + VBLK_CFG_SIZE_MAX, VBLK_SIZE_MAX);
+	put_le32(b->config + VBLK_CFG_SEG_MAX, VBLK_SEG_MAX);
+	return 0;
+
+err_close:
+	close(b->fd);
+	b->fd = -1;
+	return ret;
+}
+
+void vblk_close(struct vblk *b)
+{
+	if (b->fd < 0)
+		return;
+	pthread_mutex_destroy(&b->lock);
+	close(b->fd);
+	b->fd = -1;
+}
+
+/* Moves len bytes between the file at pos and the chain's readable part
+ * (write) or writable part (read), starting `off` bytes into that part.
+ * The caller checked that the part holds off + len bytes. 0 or -EIO. */
+static int file_io(struct vblk *b, const struct vq_chain *c, bool write, size_t off, size_t len,
+		   uint64_t pos)
+{
+	unsigned first = write ? 0 : c->nread, end = write ? c->nread : c->nread + c->nwrite;
+
+	for (unsigned i = first; i < end && len > 0; i++) {
+		const struct vq_seg *s = &c->seg[i];
+		size_t n;
+		uint8_t *p;
+
+		if (off >= s->len) {
+			off -= s->len;
+			continue;
+		}
+		p = s->host + off;
+		n = s->len - off < len ? s->len - off : len;
+		off = 0;
+		len -= n;
+		while (n > 0) {
+			ssize_t r = write ? pwrite(b->fd, p, n, (off_t)pos)
+					  : pread(b->fd, p, n, (off_t)pos);
+
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0) {
+				log_ratelimited(LOG_WARN, "virtio blk %s: %s at byte %llu: %s",
+						b->id, write ? "write" : "read",
+						(unsigned long long)pos,
+						r < 0 ? strerror(errno) : "end of file");
+				return -EIO;
+			}
+			p += r;
+			pos += (uint64_t)r;
+			n -= (size_t)r;
+		}
+	}
+	return len == 0 ? 0 : -EIO;
+}
+
+/* Sectors [sector, sector + bytes/512) inside the disk, bytes a multiple of 512. */
+static bool in_range(const struct vblk *b, uint64_t sector, uint64_t bytes)
+{
+	uint64_t n = bytes / VBLK_SECTOR_SIZE;
+
+	return bytes % VBLK_SECTOR_SIZE == 0 && sector <= b->capacity && n <= b->capacity - sector;
+}
+
+/* Handles one request; returns the status and sets *data_written. */
+static uint8_t handle(struct vblk *b, const struct vq_chain *c, uint32_t *data_written)
+{
+	uint8_t hdr[VBLK_HDR_SIZE];
+	uint32_t type;
+	uint64_t sector, len;
+
+	*data_written = 0;
+	/* Copy, then check: the guest may change the header after this. */
+	if (vq_chain_read(c, 0, hdr, sizeof(hdr)) != sizeof(hdr)) {
+		log_ratelimited(LOG_WARN, "virtio blk %s: request header too short", b->id);
+		return VIRTIO_BLK_S_IOERR;
+	}
+	type = get_le32(hdr);
+	sector = get_le64(hdr + 8);
+	switch (type) {
+	case VIRTIO_BLK_T_IN:
+		len = c->write_len - 1u; /* all but the status byte */
+		if (!in_range(b, sector, len))
+			goto range;
+		if (file_io(b, c, false, 0, len, sector * VBLK_SECTOR_SIZE) < 0)
+			return VIRTIO_BLK_S_IOERR;
+		*data_written = (uint32_t)len;
+		return VIRTIO_BLK_S_OK;
+	case VIRTIO_BLK_T_OUT:
+		if (b->read_only) {
+			log_ratelimited(LOG_WARN, "virtio blk %s: write to a read-only drive",
+					b->id);
+			return VIRTIO_BLK_S_IOERR;
+		}
+		len = c->read_len - VBLK_HDR_SIZE;
+		if (!in_range(b, sector, len))
+			goto range;
+		if (file_io(b, c, true, VBLK_HDR_SIZE, len, sector * VBLK_SECTOR_SIZE) < 0)
+			return VIRTIO_BLK_S_IOERR;
+		return VIRTIO_BLK_S_OK;
+	case VIRTIO_BLK_T_FLUSH:
+		if (fdatasync(b->fd) < 0) {
+			log_ratelimited(LOG_WARN, "virtio blk %s: flush: %s", b->id,
+					strerror(errno));
+			return VIRTIO_BLK_S_IOERR;
+		}
+		return VIRTIO_BLK_S_OK;
+	case VIRTIO_BLK_T_GET_ID:
+		len = c->write_len - 1u;
+		*data_written = (uint32_t)vq_chain_write(c, 0, b->id,
+							 len < VBLK_ID_BYTES ? len : VBLK_ID_BYTES);
+		return VIRTIO_BLK_S_OK;
+	}
+	log_ratelimited(LOG_WARN, "virtio blk %s: request type %u unsupported", b->id, type);
+	return VIRTIO_BLK_S_UNSUPP;
+
+range:
+	log_ratelimited(LOG_WARN,
+			"virtio blk %s: sector %llu + %llu bytes outside the disk (%llu "
+			"sectors) or not whole sectors",
+			b->id, (unsigned long long)sector, (unsigned long long)len,
+			(unsigned long long)b->capacity);
+	return VIRTIO_BLK_S_IOERR;
+}
+
+void vblk_process(struct vblk *b, unsigned q)
+{
+	struct vq_chain *c = &b->chain;
+	bool pushed = false, more = false;
+
+	pthread_mutex_lock(&b->lock);
+	if (b->vq == NULL || q != 0)
+		goto out;
+	for (unsigned n = 0; n < b->vq->size; n++) {
+		uint32_t written = 0;
+		uint8_t status;
+		int ret;
+
+		ret = vq_pop(b->vq, c);
+		if (ret == -EAGAIN)
+			break;
+		if (ret < 0)
+			goto broken;
+		if (c->write_len == 0) {
+			log_ratelimited(LOG_WARN, "virtio blk %s: request without a status byte",
+					b->id);
+		} else {
+			status = handle(b, c, &written);
+			/* The status byte goes last, after all data (5.2.6). */
+			vq_chain_write(c, c->write_len - 1u, &status, 1);
+			written += 1;
+		}
+		if (vq_push(b->vq, c->head, written) < 0)
+			goto broken;
+		pushed = true;
+		if (n + 1 == b->vq->size)
+			more = true;
+	}
+	if (pushed)
+		b->hooks.used(b->hooks.opaque, q);
+out:
+	pthread_mutex_unlock(&b->lock);
+	if (more)
+		b->hooks.kick(b->hooks.opaque, q);
+	return;
+broken:
+	if (pushed)
+		b->hooks.used(b->hooks.opaque, q);
+	b->hooks.broken(b->hooks.opaque);
+	pthread_mutex_unlock(&b->lock);
+}

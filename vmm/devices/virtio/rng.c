@@ -1,0 +1,137 @@
+/* rng: virtio-rng device: fills the driver's writable buffers from getrandom() (see rng.h). */
+#include "rng.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "log.h"
+
+static int activate(void *dev, struct vq *queues, uint64_t features)
+{
+	struct vrng *r = dev;
+
+	(void)features;
+	if (!queues[0].active)
+		return -EINVAL; /* 5.4.2: the one queue is required */
+	pthread_mutex_lock(&r->lock);
+	r->vq = &queues[0];
+	pthread_mutex_unlock(&r->lock);
+	return 0;
+}
+
+static void reset(void *dev)
+{
+	struct vrng *r = dev;
+
+	/* Taking the lock waits for a vrng_process() in progress to finish. */
+	pthread_mutex_lock(&r->lock);
+	r->vq = NULL;
+	pthread_mutex_unlock(&r->lock);
+}
+
+static void notify(void *dev, unsigned q)
+{
+	struct vrng *r = dev;
+
+	r->hooks.kick(r->hooks.opaque, q);
+}
+
+const struct vmmio_dev_ops vrng_ops = {
+	.name = "rng",
+	.device_id = VIRTIO_ID_ENTROPY,
+	.num_queues = 1,
+	.max_queue_size = VRNG_QUEUE_SIZE,
+	.features = 0,
+	.config_size = 0,
+	.activate = activate,
+	.notify = notify,
+	.reset = reset,
+};
+
+int vrng_init(struct vrng *r, struct vrng_hooks hooks)
+{
+	memset(r, 0, sizeof(*r));
+	if (pthread_mutex_init(&r->lock, NULL) != 0)
+		return -ENOMEM;
+	r->hooks = hooks;
+	return 0;
+}
+
+void vrng_destroy(struct vrng *r)
+{
+	pthread_mutex_destroy(&r->lock);
+}
+
+/* Fills seg with random bytes; returns bytes written (short only if getrandom fails). */
+static uint32_t fill(uint8_t *p, uint32_t len)
+{
+	uint32_t done = 0;
+
+	while (done < len) {
+		ssize_t n = getrandom(p + done, len - done, 0);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_ratelimited(LOG_WARN, "virtio rng: getrandom: %s", strerror(errno));
+			break;
+		}
+		done += (uint32_t)n;
+	}
+	return done;
+}
+
+void vrng_process(struct vrng *r, unsigned q)
+{
+	struct vq_chain *c = &r->chain;
+	uint32_t budget = VRNG_MAX_BYTES_PER_KICK;
+	bool pushed = false, more = false;
+
+	pthread_mutex_lock(&r->lock);
+	if (r->vq == NULL || q != 0)
+		goto out;
+	for (unsigned n = 0; n < r->vq->size; n++) {
+		uint32_t written = 0;
+		int ret;
+
+		if (budget == 0) {
+			more = true;
+			break;
+		}
+		ret = vq_pop(r->vq, c);
+		if (ret == -EAGAIN)
+			break;
+		if (ret < 0)
+			goto broken;
+		for (unsigned i = c->nread; i < c->nread + c->nwrite && budget > 0; i++) {
+			uint32_t want = c->seg[i].len < budget ? c->seg[i].len : budget;
+			uint32_t got = fill(c->seg[i].host, want);
+
+			written += got;
+			budget -= got;
+			if (got < want) {
+				budget = 0;
+				break;
+			}
+		}
+		if (vq_push(r->vq, c->head, written) < 0)
+			goto broken;
+		r->bytes += written;
+		pushed = true;
+		if (n + 1 == r->vq->size)
+			more = true;
+	}
+	if (pushed)
+		r->hooks.used(r->hooks.opaque, q);
+out:
+	pthread_mutex_unlock(&r->lock);
+	if (more)
+		r->hooks.kick(r->hooks.opaque, q);
+	return;
+broken:
+	if (pushed)
+		r->hooks.used(r->hooks.opaque, q);
+	r->hooks.broken(r->hooks.opaque);
+	pthread_mutex_unlock(&r->lock);
+}

@@ -1,0 +1,73 @@
+/* virtio_slots: the builder's virtio-mmio devices, and their wiring to KVM.
+ *
+ * Slot i is the MMIO window LAYOUT_VIRTIO_MMIO_BASE + i * SIZE with IRQ
+ * LAYOUT_VIRTIO_IRQ_BASE + i: drives first, in --drive order (vda, vdb, ...),
+ * then the entropy device. Each slot gets its transport, an irqfd for its
+ * (edge-triggered) IRQ line, and one ioeventfd per queue on QueueNotify, so a
+ * guest kick costs no exit to this process: the event-loop thread serves the
+ * eventfd and runs the device. Called from the builder's thread only;
+ * virtio_slots_destroy() runs after the vCPUs are joined and the loop is done.
+ * Errors are negative errno values, logged here. */
+#ifndef EMBER_VIRTIO_SLOTS_H
+#define EMBER_VIRTIO_SLOTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "arch/x86_64/layout.h"
+#include "config.h"
+#include "core/bus.h"
+#include "core/evloop.h"
+#include "core/gmem.h"
+#include "core/vm.h"
+#include "devices/virtio/blk.h"
+#include "devices/virtio/mmio.h"
+#include "devices/virtio/rng.h"
+
+/* virtio-mmio slot i: window LAYOUT_VIRTIO_MMIO_BASE + i * SIZE, IRQ
+ * LAYOUT_VIRTIO_IRQ_BASE + i. The ISA IRQs above the base bound the count. */
+#define VIRTIO_MAX_DEVS (LAYOUT_ISA_IRQS - LAYOUT_VIRTIO_IRQ_BASE)
+
+struct vdev;
+
+/* One queue's kick: an eventfd that KVM signals on QueueNotify (ioeventfd). */
+struct vdev_kick {
+	struct vdev *d;
+	unsigned q;
+	int fd;
+};
+
+/* One virtio-mmio device as the builder wires it: transport, IRQ, kicks. */
+struct vdev {
+	struct vmmio t;
+	bool t_ready;
+	const struct vmmio_dev_ops *ops;
+	void *dev;
+	void (*process)(void *dev, unsigned q);
+	int irq_fd;
+	struct vdev_kick kicks[VMMIO_MAX_QUEUES];
+};
+
+struct virtio_slots {
+	struct vdev devs[VIRTIO_MAX_DEVS];
+	unsigned ndevs;
+	struct vblk blks[CONFIG_MAX_DRIVES];
+	unsigned nblks;
+	struct vrng rng;
+	bool rng_ready;
+};
+
+/* Marks every fd closed, so destroy is safe at any point after this. */
+void virtio_slots_init(struct virtio_slots *s);
+/* Opens every drive (a bad path is a config error) and lays out the slots. */
+int virtio_slots_open(struct virtio_slots *s, const struct vm_config *cfg);
+/* The guest command line: the configured one, a virtio_mmio.device= per
+ * slot, then root= for a root drive. -E2BIG if it does not fit in cap. */
+int virtio_slots_cmdline(const struct virtio_slots *s, const struct vm_config *cfg, char *buf,
+			 size_t cap);
+/* Transport, MMIO window, irqfd and ioeventfds for every slot. */
+int virtio_slots_wire(struct virtio_slots *s, struct vm *vm, struct gmem *gm, struct bus *mmio,
+		      struct evloop *ev);
+void virtio_slots_destroy(struct virtio_slots *s);
+
+#endif
