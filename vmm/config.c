@@ -95,6 +95,39 @@ int config_add_drive(struct vm_config *cfg, const char *spec, char *err, size_t 
 	return 0;
 }
 
+int config_set_vsock(struct vm_config *cfg, const char *spec, char *err, size_t errlen)
+{
+	struct vsock_config *v = &cfg->vsock;
+	const char *comma = strchr(spec, ',');
+	char cid[16];
+	size_t clen = comma != NULL ? (size_t)(comma - spec) : 0;
+	uint64_t n;
+	int ret;
+
+	if (v->enabled) {
+		snprintf(err, errlen, "--vsock: only one vsock device is supported");
+		return -EINVAL;
+	}
+	if (comma == NULL || clen == 0 || clen >= sizeof(cid) || comma[1] == '\0') {
+		snprintf(err, errlen, "--vsock '%.64s': expected CID,PATH", spec);
+		return -EINVAL;
+	}
+	memcpy(cid, spec, clen);
+	cid[clen] = '\0';
+	ret = config_parse_uint(cid, CONFIG_VSOCK_CID_MIN, CONFIG_VSOCK_CID_MAX, "--vsock CID", &n,
+				err, errlen);
+	if (ret < 0)
+		return ret;
+	ret = config_set_string(v->uds_path, sizeof(v->uds_path), comma + 1, "--vsock PATH", err,
+				errlen);
+	if (ret < 0)
+		return ret;
+	v->guest_cid = (uint32_t)n;
+	snprintf(v->vsock_id, sizeof(v->vsock_id), "vsock");
+	v->enabled = true;
+	return 0;
+}
+
 int config_validate(const struct vm_config *cfg, char *err, size_t errlen)
 {
 	const struct machine_config *m = &cfg->machine;
@@ -139,6 +172,21 @@ int config_validate(const struct vm_config *cfg, char *err, size_t errlen)
 				snprintf(err, errlen, "more than one root device");
 				return -EINVAL;
 			}
+		}
+	}
+	if (cfg->vsock.enabled) {
+		const struct vsock_config *v = &cfg->vsock;
+		size_t plen = strnlen(v->uds_path, sizeof(v->uds_path));
+
+		if (v->guest_cid < CONFIG_VSOCK_CID_MIN || v->guest_cid > CONFIG_VSOCK_CID_MAX) {
+			snprintf(err, errlen, "vsock guest_cid %u is out of range (%u to %u)",
+				 v->guest_cid, CONFIG_VSOCK_CID_MIN, CONFIG_VSOCK_CID_MAX);
+			return -EINVAL;
+		}
+		if (plen == 0 || plen > CONFIG_VSOCK_PATH_MAX) {
+			snprintf(err, errlen, "vsock uds_path must be 1 to %u bytes long",
+				 CONFIG_VSOCK_PATH_MAX);
+			return -EINVAL;
 		}
 	}
 	return 0;

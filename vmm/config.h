@@ -7,7 +7,8 @@
  * errno and write one human-readable reason into err (no trailing newline).
  * Field names follow Firecracker's: boot-source {kernel_image_path,
  * initrd_path, boot_args}, machine-config {vcpu_count, mem_size_mib, smt},
- * drives[] {drive_id, path_on_host, is_read_only, is_root_device}, entropy. */
+ * drives[] {drive_id, path_on_host, is_read_only, is_root_device}, entropy,
+ * vsock {vsock_id, guest_cid, uds_path}. */
 #ifndef EMBER_CONFIG_H
 #define EMBER_CONFIG_H
 
@@ -59,6 +60,22 @@ struct entropy_config {
 	bool enabled;
 };
 
+/* Firecracker's vsock: one virtio-vsock device whose host side is the Unix
+ * socket uds_path (hybrid vsock). guest_cid is VSOCK_CID_MIN (3) and up, below
+ * 2^32 - 1 (VMADDR_CID_ANY). uds_path is at most CONFIG_VSOCK_PATH_MAX bytes so
+ * that "<uds_path>_4294967295" still fits a sockaddr_un's sun_path. */
+#define CONFIG_VSOCK_CID_MIN  3u
+#define CONFIG_VSOCK_CID_MAX  0xfffffffeu
+#define CONFIG_VSOCK_PATH_MAX 96u
+#define CONFIG_VSOCK_ID_LEN   16u
+
+struct vsock_config {
+	bool enabled;
+	char vsock_id[CONFIG_VSOCK_ID_LEN]; /* "vsock" */
+	uint32_t guest_cid;
+	char uds_path[CONFIG_VSOCK_PATH_MAX + 1];
+};
+
 struct vm_config {
 	struct boot_source_config boot_source;
 	struct machine_config machine;
@@ -66,6 +83,7 @@ struct vm_config {
 	struct drive_config drives[CONFIG_MAX_DRIVES];
 	unsigned ndrives;
 	struct entropy_config entropy;
+	struct vsock_config vsock;
 };
 
 void config_init(struct vm_config *cfg);
@@ -80,6 +98,11 @@ int config_parse_uint(const char *s, uint64_t min, uint64_t max, const char *wha
  * CONFIG_MAX_DRIVES, -E2BIG for a path too long. The file is checked by the
  * builder when it opens it. */
 int config_add_drive(struct vm_config *cfg, const char *spec, char *err, size_t errlen);
+/* Sets the vsock device from "CID,PATH" (the --vsock syntax). -EINVAL for bad
+ * syntax, a CID out of range, an empty path or a second --vsock; -E2BIG for
+ * a path longer than CONFIG_VSOCK_PATH_MAX. The socket itself is the
+ * builder's: it refuses a live one and replaces a stale one. */
+int config_set_vsock(struct vm_config *cfg, const char *spec, char *err, size_t errlen);
 int config_validate(const struct vm_config *cfg, char *err, size_t errlen);
 
 #endif

@@ -18,7 +18,7 @@
 static const char usage[] =
 	"usage: ember-vmm --kernel PATH [--initrd PATH] [--cmdline ARGS] [--mem-mib N]\n"
 	"                 [--vcpus N] [--console FILE] [--drive PATH[,ro][,root]]...\n"
-	"                 [--log-level LEVEL]\n"
+	"                 [--vsock CID,PATH] [--log-level LEVEL]\n"
 	"\n"
 	"Boots one Linux microVM under KVM and exits when the guest powers off.\n"
 	"\n"
@@ -36,6 +36,12 @@ static const char usage[] =
 	"                    the guest sees them in order as /dev/vda, /dev/vdb, ...;\n"
 	"                    ro: read-only (guest writes fail); root: boot from it\n"
 	"                    (adds root=/dev/vdX ro|rw to the command line)\n"
+	"  --vsock CID,PATH  a virtio-vsock device with guest CID (3 to 4294967294) whose\n"
+	"                    host side is the Unix socket PATH (at most 96 bytes), as in\n"
+	"                    Firecracker: connect to PATH and send \"CONNECT <port>\\n\" to reach\n"
+	"                    a guest port (answer \"OK <n>\\n\"); a guest connection to CID 2\n"
+	"                    port P goes to the socket PATH_P. A stale PATH is replaced,\n"
+	"                    one in use is an error; PATH is removed at exit\n"
 	"  --log-level L     error, warn, info (default) or debug; logs go to stderr\n"
 	"  -h, --help        this text\n"
 	"\n"
@@ -62,6 +68,7 @@ enum {
 	OPT_VCPUS,
 	OPT_CONSOLE,
 	OPT_DRIVE,
+	OPT_VSOCK,
 	OPT_LOG
 };
 
@@ -73,6 +80,7 @@ static const struct option options[] = {
 	{ "vcpus", required_argument, NULL, OPT_VCPUS },
 	{ "console", required_argument, NULL, OPT_CONSOLE },
 	{ "drive", required_argument, NULL, OPT_DRIVE },
+	{ "vsock", required_argument, NULL, OPT_VSOCK },
 	{ "log-level", required_argument, NULL, OPT_LOG },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -119,6 +127,9 @@ static int parse_args(int argc, char **argv, struct vm_config *cfg)
 			break;
 		case OPT_DRIVE:
 			ret = config_add_drive(cfg, optarg, err, sizeof(err));
+			break;
+		case OPT_VSOCK:
+			ret = config_set_vsock(cfg, optarg, err, sizeof(err));
 			break;
 		case OPT_LOG:
 			ret = log_parse_level(optarg, &level);

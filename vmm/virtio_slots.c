@@ -8,6 +8,9 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -60,6 +63,19 @@ static void rng_process(void *dev, unsigned q)
 	vrng_process(dev, q);
 }
 
+static void vsock_process(void *dev, unsigned q)
+{
+	(void)q; /* vsock_run() serves every queue and the host sockets */
+	vsock_run(dev);
+}
+
+static void on_vsock(void *opaque, int fd, uint32_t events)
+{
+	(void)fd;
+	(void)events;
+	vsock_run(opaque);
+}
+
 static void on_kick(void *opaque, int fd, uint32_t events)
 {
 	struct vdev_kick *k = opaque;
@@ -107,6 +123,72 @@ int virtio_slots_cmdline(const struct virtio_slots *s, const struct vm_config *c
 	return 0;
 }
 
+/* Makes room for the vsock device's socket U: nothing there is fine; a socket
+ * that refuses connections is a leftover of a VMM that died, and goes; a
+ * socket someone answers on, or any other file, stays and is an error. */
+static int claim_uds(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd, ret;
+
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		ret = -errno;
+		log_err("--vsock %s: %s", path, strerror(errno));
+		return ret;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		log_err("--vsock %s: the file exists and is not a socket", path);
+		return -EEXIST;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	/* The config bounds the path well below sizeof(sun_path). */
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	ret = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ? 0 : -errno;
+	close(fd);
+	if (ret == -ECONNREFUSED) {
+		log_info("--vsock %s: replacing a stale socket", path);
+		if (unlink(path) < 0 && errno != ENOENT) {
+			ret = -errno;
+			log_err("--vsock %s: removing a stale socket: %s", path, strerror(errno));
+			return ret;
+		}
+		return 0;
+	}
+	log_err("--vsock %s: the socket is in use (another VMM?)", path);
+	return -EADDRINUSE;
+}
+
+/* The vsock slot: its device now (U listens from here on), its transport at
+ * wire time. The device's hooks go to the slot's transport. */
+static int open_vsock(struct virtio_slots *s, const struct vsock_config *vc)
+{
+	struct vdev *d = &s->devs[s->ndevs];
+	int ret;
+
+	ret = claim_uds(vc->uds_path);
+	if (ret < 0)
+		return ret;
+	ret = vsock_create(
+		vc->guest_cid, vc->uds_path,
+		(struct vsock_hooks){ .used = vdev_used, .broken = vdev_broken, .opaque = d },
+		&s->vsock);
+	if (ret < 0) {
+		log_err("--vsock %s: %s", vc->uds_path, strerror(-ret));
+		return ret;
+	}
+	s->vsock_path = vc->uds_path;
+	d->ops = &vsock_ops;
+	d->dev = s->vsock;
+	d->process = vsock_process;
+	s->ndevs++;
+	return 0;
+}
+
 /* Opens every drive (bad paths are config errors) and lays out the virtio
  * slots: drives first, in order, then the entropy device. */
 int virtio_slots_open(struct virtio_slots *s, const struct vm_config *cfg)
@@ -114,7 +196,8 @@ int virtio_slots_open(struct virtio_slots *s, const struct vm_config *cfg)
 	char err[CONFIG_ERR_LEN];
 	int ret;
 
-	if (cfg->ndrives + (cfg->entropy.enabled ? 1u : 0u) > VIRTIO_MAX_DEVS) {
+	if (cfg->ndrives + (cfg->entropy.enabled ? 1u : 0u) + (cfg->vsock.enabled ? 1u : 0u) >
+	    VIRTIO_MAX_DEVS) {
 		log_err("too many virtio devices (at most %u)", VIRTIO_MAX_DEVS);
 		return -ENOSPC;
 	}
@@ -148,6 +231,8 @@ int virtio_slots_open(struct virtio_slots *s, const struct vm_config *cfg)
 		d->process = rng_process;
 		s->ndevs++;
 	}
+	if (cfg->vsock.enabled)
+		return open_vsock(s, &cfg->vsock);
 	return 0;
 }
 
@@ -211,6 +296,15 @@ int virtio_slots_wire(struct virtio_slots *s, struct vm *vm, struct gmem *gm, st
 			return ret;
 		}
 	}
+	/* Host connections and the device's own wake-ups; kicks come through
+	 * the slot's ioeventfds like every other device's. */
+	if (s->vsock != NULL) {
+		ret = evloop_add(ev, vsock_fd(s->vsock), EPOLLIN, on_vsock, s->vsock);
+		if (ret < 0) {
+			log_err("vsock: %s", strerror(-ret));
+			return ret;
+		}
+	}
 	return 0;
 }
 
@@ -231,4 +325,9 @@ void virtio_slots_destroy(struct virtio_slots *s)
 		vblk_close(&s->blks[i]);
 	if (s->rng_ready)
 		vrng_destroy(&s->rng);
+	if (s->vsock != NULL) {
+		vsock_destroy(s->vsock);
+		if (unlink(s->vsock_path) < 0 && errno != ENOENT)
+			log_warn("--vsock %s: unlink: %s", s->vsock_path, strerror(errno));
+	}
 }

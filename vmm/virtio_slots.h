@@ -2,10 +2,14 @@
  *
  * Slot i is the MMIO window LAYOUT_VIRTIO_MMIO_BASE + i * SIZE with IRQ
  * LAYOUT_VIRTIO_IRQ_BASE + i: drives first, in --drive order (vda, vdb, ...),
- * then the entropy device. Each slot gets its transport, an irqfd for its
+ * then the entropy device, then the vsock device. Each slot gets its transport, an irqfd for its
  * (edge-triggered) IRQ line, and one ioeventfd per queue on QueueNotify, so a
  * guest kick costs no exit to this process: the event-loop thread serves the
- * eventfd and runs the device. Called from the builder's thread only;
+ * eventfd and runs the device. The vsock device also has its own epoll fd
+ * (host sockets, its wake eventfd) in the loop; both run vsock_run(). Its
+ * Unix socket U is ours: a stale U (a socket nobody answers on) is replaced,
+ * a live one or any other file is a config error, and U is unlinked at
+ * destroy. Called from the builder's thread only;
  * virtio_slots_destroy() runs after the vCPUs are joined and the loop is done.
  * Errors are negative errno values, logged here. */
 #ifndef EMBER_VIRTIO_SLOTS_H
@@ -23,6 +27,7 @@
 #include "devices/virtio/blk.h"
 #include "devices/virtio/mmio.h"
 #include "devices/virtio/rng.h"
+#include "devices/vsock/vsock.h"
 
 /* virtio-mmio slot i: window LAYOUT_VIRTIO_MMIO_BASE + i * SIZE, IRQ
  * LAYOUT_VIRTIO_IRQ_BASE + i. The ISA IRQs above the base bound the count. */
@@ -55,6 +60,8 @@ struct virtio_slots {
 	unsigned nblks;
 	struct vrng rng;
 	bool rng_ready;
+	struct vsock_dev *vsock; /* NULL without --vsock */
+	const char *vsock_path;	 /* U, unlinked at destroy once vsock exists */
 };
 
 /* Marks every fd closed, so destroy is safe at any point after this. */

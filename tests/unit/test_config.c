@@ -121,13 +121,58 @@ static void test_drives(void **state)
 	assert_int_equal(config_add_drive(&cfg, "/a", err, sizeof(err)), -ENOSPC);
 }
 
+static void test_vsock(void **state)
+{
+	char path[CONFIG_VSOCK_PATH_MAX + 4]; /* "3," + 97 bytes + NUL */
+
+	(void)state;
+	config_init(&cfg);
+	assert_false(cfg.vsock.enabled);
+	strcpy(cfg.boot_source.kernel_image_path, "/k");
+	/* Bad syntax and CIDs out of range, one by one. */
+	assert_int_equal(config_set_vsock(&cfg, "", err, sizeof(err)), -EINVAL);
+	assert_int_equal(config_set_vsock(&cfg, "3", err, sizeof(err)), -EINVAL);
+	assert_int_equal(config_set_vsock(&cfg, "3,", err, sizeof(err)), -EINVAL);
+	assert_int_equal(config_set_vsock(&cfg, ",/v.sock", err, sizeof(err)), -EINVAL);
+	assert_int_equal(config_set_vsock(&cfg, "2,/v.sock", err, sizeof(err)), -EINVAL);
+	assert_int_equal(config_set_vsock(&cfg, "4294967295,/v.sock", err, sizeof(err)), -EINVAL);
+	assert_int_equal(config_set_vsock(&cfg, "-3,/v.sock", err, sizeof(err)), -EINVAL);
+	assert_int_equal(config_set_vsock(&cfg, "x,/v.sock", err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "--vsock"));
+	/* A path that leaves no room for "_4294967295" in sun_path. */
+	memset(path, 'p', sizeof(path) - 1);
+	path[0] = '3';
+	path[1] = ',';
+	path[sizeof(path) - 1] = '\0';
+	assert_int_equal(config_set_vsock(&cfg, path, err, sizeof(err)), -E2BIG);
+	path[sizeof(path) - 2] = '\0'; /* exactly CONFIG_VSOCK_PATH_MAX */
+	assert_false(cfg.vsock.enabled);
+	assert_int_equal(config_set_vsock(&cfg, path, err, sizeof(err)), 0);
+	assert_int_equal(strlen(cfg.vsock.uds_path), CONFIG_VSOCK_PATH_MAX);
+	/* Good ones, and only one device. */
+	config_init(&cfg);
+	strcpy(cfg.boot_source.kernel_image_path, "/k");
+	assert_int_equal(config_set_vsock(&cfg, "4294967294,/tmp/v,1.sock", err, sizeof(err)), 0);
+	assert_true(cfg.vsock.enabled);
+	assert_int_equal(cfg.vsock.guest_cid, 4294967294u);
+	assert_string_equal(cfg.vsock.uds_path, "/tmp/v,1.sock");
+	assert_string_equal(cfg.vsock.vsock_id, "vsock");
+	assert_int_equal(config_validate(&cfg, err, sizeof(err)), 0);
+	assert_int_equal(config_set_vsock(&cfg, "3,/other", err, sizeof(err)), -EINVAL);
+	/* The validator checks what the other setters (API, config file) fill in. */
+	cfg.vsock.guest_cid = 2;
+	assert_int_equal(config_validate(&cfg, err, sizeof(err)), -EINVAL);
+	cfg.vsock.guest_cid = 3;
+	cfg.vsock.uds_path[0] = '\0';
+	assert_int_equal(config_validate(&cfg, err, sizeof(err)), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_ranges),
-		cmocka_unit_test(test_strings),
-		cmocka_unit_test(test_drives),
+		cmocka_unit_test(test_defaults), cmocka_unit_test(test_ranges),
+		cmocka_unit_test(test_strings),	 cmocka_unit_test(test_drives),
+		cmocka_unit_test(test_vsock),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
