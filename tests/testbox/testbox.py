@@ -74,7 +74,11 @@ def host_tsc_khz():
     L1 must not calibrate its TSC itself: under TCG on a loaded host the PIT
     calibration fails, tsc_khz stays 0, and then KVM in L1 never enters a
     guest (kvm_guest_time_update re-requests a clock update forever, so
-    KVM_RUN spins with zero exits). tsc_early_khz= skips the calibration."""
+    KVM_RUN spins with zero exits). tsc_early_khz= skips the calibration.
+    tsc=reliable goes with it: TCG's TSC is the host's, synchronized across
+    vCPUs, but L1's sync check fails under emulation and falls back to the
+    jiffies clocksource, which makes every timing taken in L1 a multiple of
+    4 ms."""
     try:
         log = subprocess.run(["dmesg"], capture_output=True, text=True).stdout
         found = re.findall(r"tsc: (?:Refined TSC clocksource calibration|Detected): "
@@ -107,7 +111,7 @@ def _die_with_parent():
 def qemu_argv(mem, cpus, forwards, ctl_port, console_sock, console_log, shell=False,
               monitor_sock=None):
     """The L1 command line: FACTS.md's recipe for nested SVM under TCG."""
-    append = (f"console=ttyS0 quiet panic=-1 reboot=t tsc_early_khz={host_tsc_khz()} "
+    append = (f"console=ttyS0 quiet panic=-1 reboot=t tsc_early_khz={host_tsc_khz()} tsc=reliable "
               "ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off "
               f"testbox.share={REPO} testbox.port={AGENT_PORT}")
     if shell:
