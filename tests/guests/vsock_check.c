@@ -5,12 +5,14 @@
  *   vsockcheck.port=P   the guest port to listen on, or the host port to reach
  *   vsockcheck.count=N  echo-server: exit after N connections ended (0: never)
  *   vsockcheck.len=N    source: bytes to send
+ *   vsockcheck.hash=0   sink/source: skip the SHA-256 (for throughput benchmarks)
  * Every line it prints starts with "vsockcheck: ". A server prints
  * "vsockcheck: listening port=P" once it listens. Bulk data is the pattern
  * byte(i) = ((i % 65536) * 131 + (i % 65536) / 256) & 0xff, and the
  * transfers print "bytes=N sha256=HEX". Exit status 0 on success. */
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -267,7 +269,7 @@ static int connect_host(unsigned port)
 }
 
 /* Reads one connection to its end and prints its size and SHA-256. */
-static int sink(unsigned port)
+static int sink(unsigned port, bool hash)
 {
 	static uint8_t buf[BUF_SIZE];
 	int lfd = listen_on(port), fd = accept_one(lfd);
@@ -278,8 +280,10 @@ static int sink(unsigned port)
 
 	sha256_init(&s);
 	while ((n = read(fd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
-		if (n > 0)
+		if (n > 0 && hash)
 			sha256_update(&s, buf, (size_t)n);
+		else if (n > 0)
+			s.total += (uint64_t)n;
 	if (n < 0) {
 		printf("vsockcheck: sink read: %s\n", strerror(errno));
 		return 1;
@@ -293,7 +297,7 @@ static int sink(unsigned port)
 
 /* Sends len pattern bytes on one connection, then waits for the peer to
  * close, so the VM does not end before the host has read everything. */
-static int source(unsigned port, unsigned long long len)
+static int source(unsigned port, unsigned long long len, bool hash)
 {
 	int lfd = listen_on(port), fd = accept_one(lfd);
 	unsigned long long sent = 0;
@@ -309,7 +313,8 @@ static int source(unsigned port, unsigned long long len)
 			printf("vsockcheck: source write: %s\n", strerror(errno));
 			return 1;
 		}
-		sha256_update(&s, pattern_block, n);
+		if (hash)
+			sha256_update(&s, pattern_block, n);
 		sent += n;
 	}
 	sha256_hex(&s, hex);
@@ -325,6 +330,7 @@ int main(void)
 {
 	const char *mode;
 	unsigned port;
+	bool hash;
 	FILE *f = fopen("/proc/cmdline", "r");
 
 	setvbuf(stdout, NULL, _IONBF, 0);
@@ -341,10 +347,11 @@ int main(void)
 		return echo_server(port, strtoul(param("vsockcheck.count", "0"), NULL, 10));
 	if (strcmp(mode, "connect-host") == 0)
 		return connect_host(port);
+	hash = strcmp(param("vsockcheck.hash", "1"), "0") != 0;
 	if (strcmp(mode, "sink") == 0)
-		return sink(port);
+		return sink(port, hash);
 	if (strcmp(mode, "source") == 0)
-		return source(port, strtoull(param("vsockcheck.len", "1048576"), NULL, 10));
+		return source(port, strtoull(param("vsockcheck.len", "1048576"), NULL, 10), hash);
 	printf("vsockcheck: unknown mode '%s'\n", mode);
 	return 1;
 }
