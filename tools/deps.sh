@@ -9,6 +9,8 @@ pkgs=(
 	libcjson-dev libcap-ng-dev libfdt-dev libseccomp-dev libevent-dev libarchive-dev
 	# tests
 	libcmocka-dev python3 python3-pytest curl valgrind clang-format file
+	# make fuzz: libFuzzer builds (make test replays the corpora with gcc)
+	clang libclang-rt-14-dev
 	# guest kernel build
 	linux-source-6.1 bc flex bison libelf-dev libssl-dev xz-utils lz4 cpio dwarves rsync
 	# images
