@@ -19,27 +19,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-static char cmdline[4096];
-
-/* The value of key=... on the command line (a fresh copy), or def. */
-static const char *param(const char *key, const char *def)
-{
-	char val[256];
-	size_t klen = strlen(key);
-
-	for (char *p = cmdline; (p = strstr(p, key)) != NULL; p += klen) {
-		if ((p != cmdline && p[-1] != ' ') || p[klen] != '=')
-			continue;
-		p += klen + 1;
-		size_t n = strcspn(p, " \n");
-		if (n >= sizeof(val))
-			n = sizeof(val) - 1;
-		memcpy(val, p, n);
-		val[n] = '\0';
-		return strdup(val);
-	}
-	return def;
-}
+#include "guest_param.h"
 
 static uint8_t pattern(uint64_t i, unsigned seed)
 {
@@ -81,18 +61,15 @@ int main(void)
 	int fd, cfd;
 	ssize_t n;
 
-	cfd = open("/proc/cmdline", O_RDONLY);
-	if (cfd < 0 || (n = read(cfd, cmdline, sizeof(cmdline) - 1)) < 0) {
+	if (guest_param_load() < 0) {
 		printf("blkcheck: cannot read /proc/cmdline: %s\n", strerror(errno));
 		return 1;
 	}
-	close(cfd);
-	cmdline[n] = '\0';
-	dev = param("blkcheck.dev", "vda");
+	dev = guest_param("blkcheck.dev", "vda");
 	snprintf(path, sizeof(path), "/dev/%s", dev);
-	mode = param("blkcheck.mode", "info");
-	len = strtoul(param("blkcheck.len", "1048576"), NULL, 0);
-	seed = (unsigned)strtoul(param("blkcheck.seed", "1"), NULL, 0);
+	mode = guest_param("blkcheck.mode", "info");
+	len = strtoul(guest_param("blkcheck.len", "1048576"), NULL, 0);
+	seed = (unsigned)strtoul(guest_param("blkcheck.seed", "1"), NULL, 0);
 
 	fd = open(path, O_RDONLY);
 	if (fd < 0) {

@@ -15,20 +15,13 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "guest_param.h"
+
 #define WINDOW	     0x1000
 #define REG_SPAN     0x200 /* registers and the start of config space */
 #define STATUS	     0x70
 #define QUEUE_NOTIFY 0x50
 #define VDA_BYTES    65536
-
-static char cmdline[4096];
-
-static unsigned long long param(const char *key, unsigned long long def)
-{
-	const char *p = strstr(cmdline, key);
-
-	return p != NULL && p[strlen(key)] == '=' ? strtoull(p + strlen(key) + 1, NULL, 0) : def;
-}
 
 /* xorshift64: deterministic garbage, so a failure can be replayed. */
 static uint64_t rnd(uint64_t *s)
@@ -67,15 +60,13 @@ static void scribble(volatile uint8_t *win, unsigned long long rounds, unsigned 
 int main(void)
 {
 	unsigned long long n = 0, addr;
-	int fd = open("/proc/cmdline", O_RDONLY);
-	ssize_t len = fd >= 0 ? read(fd, cmdline, sizeof(cmdline) - 1) : -1;
+	int fd;
 	static unsigned char buf[VDA_BYTES];
 	uint32_t sum = 0;
 
-	if (len <= 0)
+	if (guest_param_load() < 0)
 		return 1;
-	close(fd);
-	addr = param("mmiogarbage.addr", 0);
+	addr = strtoull(guest_param("mmiogarbage.addr", "0"), NULL, 0);
 	fd = open("/dev/mem", O_RDWR | O_SYNC);
 	void *win =
 		fd >= 0 ? mmap(NULL, WINDOW, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)addr)
@@ -84,7 +75,7 @@ int main(void)
 		perror("mmio_garbage: /dev/mem");
 		return 1;
 	}
-	scribble(win, param("mmiogarbage.rounds", 2000), &n);
+	scribble(win, strtoull(guest_param("mmiogarbage.rounds", "2000"), NULL, 0), &n);
 	printf("mmio_garbage: wrote %llu registers\n", n);
 	fflush(stdout);
 

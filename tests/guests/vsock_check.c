@@ -21,33 +21,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "guest_param.h"
+
 #include <linux/vm_sockets.h>
 
 #define BUF_SIZE     65536
 #define HOST_CID     2u
 #define LISTEN_QUEUE 256
-
-static char cmdline[4096];
-
-/* The value of key=... on the command line (a fresh copy), or def. */
-static const char *param(const char *key, const char *def)
-{
-	char val[256];
-	size_t klen = strlen(key);
-
-	for (char *p = cmdline; (p = strstr(p, key)) != NULL; p += klen) {
-		if ((p != cmdline && p[-1] != ' ') || p[klen] != '=')
-			continue;
-		p += klen + 1;
-		size_t n = strcspn(p, " \n");
-		if (n >= sizeof(val))
-			n = sizeof(val) - 1;
-		memcpy(val, p, n);
-		val[n] = '\0';
-		return strdup(val);
-	}
-	return def;
-}
 
 /* --- SHA-256 (FIPS 180-4), enough for checking a transfer --- */
 
@@ -331,27 +311,26 @@ int main(void)
 	const char *mode;
 	unsigned port;
 	bool hash;
-	FILE *f = fopen("/proc/cmdline", "r");
 
 	setvbuf(stdout, NULL, _IONBF, 0);
-	if (f == NULL || fgets(cmdline, sizeof(cmdline), f) == NULL) {
+	if (guest_param_load() < 0) {
 		printf("vsockcheck: cannot read /proc/cmdline\n");
 		return 1;
 	}
-	fclose(f);
 	for (size_t i = 0; i < BUF_SIZE; i++)
 		pattern_block[i] = (uint8_t)((i * 131 + i / 256) & 0xff);
-	mode = param("vsockcheck.mode", "echo-server");
-	port = (unsigned)strtoul(param("vsockcheck.port", "1234"), NULL, 10);
+	mode = guest_param("vsockcheck.mode", "echo-server");
+	port = (unsigned)strtoul(guest_param("vsockcheck.port", "1234"), NULL, 10);
 	if (strcmp(mode, "echo-server") == 0)
-		return echo_server(port, strtoul(param("vsockcheck.count", "0"), NULL, 10));
+		return echo_server(port, strtoul(guest_param("vsockcheck.count", "0"), NULL, 10));
 	if (strcmp(mode, "connect-host") == 0)
 		return connect_host(port);
-	hash = strcmp(param("vsockcheck.hash", "1"), "0") != 0;
+	hash = strcmp(guest_param("vsockcheck.hash", "1"), "0") != 0;
 	if (strcmp(mode, "sink") == 0)
 		return sink(port, hash);
 	if (strcmp(mode, "source") == 0)
-		return source(port, strtoull(param("vsockcheck.len", "1048576"), NULL, 10), hash);
+		return source(port, strtoull(guest_param("vsockcheck.len", "1048576"), NULL, 10),
+			      hash);
 	printf("vsockcheck: unknown mode '%s'\n", mode);
 	return 1;
 }
