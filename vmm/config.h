@@ -40,7 +40,8 @@ struct boot_source_config {
 struct machine_config {
 	unsigned vcpu_count;
 	uint64_t mem_size_mib;
-	bool smt; /* Firecracker's field; only false is supported */
+	bool smt;		/* Firecracker's field; only false is supported */
+	bool track_dirty_pages; /* Firecracker's field; for Diff snapshots (later work) */
 };
 
 struct console_config {

@@ -4,7 +4,8 @@
 # needed. `make fuzz` builds real libFuzzer binaries with clang, when clang is
 # installed, and fuzzes each harness for FUZZ_SECONDS (new inputs go to
 # build/fuzz-corpus/<name>/; copy the interesting ones into the corpus).
-# Each harness lists the product sources it links in FUZZ_DEPS_<name>.
+# Each harness lists the product sources it links in FUZZ_DEPS_<name>, and
+# extra libraries (-l flags) in FUZZ_LIBS_<name>.
 
 FUZZ_DEPS_kernel_loader := vmm/arch/x86_64/loader.c vmm/arch/x86_64/elf.c \
 	vmm/arch/x86_64/bzimage.c vmm/arch/x86_64/bootparams.c vmm/core/gmem.c lib/log.c
@@ -23,10 +24,10 @@ define fuzz_rule
 $(BUILD)/tests/fuzz-replay/$(1): $(OBJ)/san/tests/fuzz/fuzz_$(1).o $(OBJ)/san/tests/fuzz/replay.o \
 		$$(FUZZ_DEPS_$(1):%.c=$(OBJ)/san/%.o)
 	@mkdir -p $$(@D)
-	$$(CC) $$(HOST_CFLAGS) $$(SAN_FLAGS) -o $$@ $$^
+	$$(CC) $$(HOST_CFLAGS) $$(SAN_FLAGS) -o $$@ $$^ $$(FUZZ_LIBS_$(1))
 $(BUILD)/tests/fuzz/$(1): $(OBJ)/fuzz/tests/fuzz/fuzz_$(1).o $$(FUZZ_DEPS_$(1):%.c=$(OBJ)/fuzz/%.o)
 	@mkdir -p $$(@D)
-	$(CLANG) $$(FUZZ_CFLAGS) -fsanitize=fuzzer -o $$@ $$^
+	$(CLANG) $$(FUZZ_CFLAGS) -fsanitize=fuzzer -o $$@ $$^ $$(FUZZ_LIBS_$(1))
 endef
 $(foreach h,$(FUZZ_HARNESSES),$(eval $(call fuzz_rule,$(h))))
 
