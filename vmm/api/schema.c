@@ -268,19 +268,9 @@ int schema_boot_put_json(const cJSON *obj, const char *ctx, void *out, char *err
 {
 	struct boot_source_config tmp = { .boot_args = CONFIG_DEFAULT_CMDLINE };
 	struct field f[] = {
-		{ .name = "kernel_image_path",
-		  .type = FT_STR,
-		  .required = true,
-		  .str = tmp.kernel_image_path,
-		  .cap = sizeof(tmp.kernel_image_path) },
-		{ .name = "initrd_path",
-		  .type = FT_STR,
-		  .str = tmp.initrd_path,
-		  .cap = sizeof(tmp.initrd_path) },
-		{ .name = "boot_args",
-		  .type = FT_STR,
-		  .str = tmp.boot_args,
-		  .cap = sizeof(tmp.boot_args) },
+		FIELD_STR("kernel_image_path", tmp.kernel_image_path, true),
+		FIELD_STR("initrd_path", tmp.initrd_path, false),
+		FIELD_STR("boot_args", tmp.boot_args, false),
 	};
 	int ret = schema_fields(obj, ctx, f, ARRAY_LEN(f), err, errlen);
 
@@ -318,16 +308,8 @@ int schema_drive_put_json(const cJSON *obj, const char *ctx, const char *path_id
 {
 	struct drive_config tmp = { .is_read_only = false };
 	struct field f[] = {
-		{ .name = "drive_id",
-		  .type = FT_STR,
-		  .required = true,
-		  .str = tmp.drive_id,
-		  .cap = sizeof(tmp.drive_id) },
-		{ .name = "path_on_host",
-		  .type = FT_STR,
-		  .required = true,
-		  .str = tmp.path_on_host,
-		  .cap = sizeof(tmp.path_on_host) },
+		FIELD_STR("drive_id", tmp.drive_id, true),
+		FIELD_STR("path_on_host", tmp.path_on_host, true),
 		{ .name = "is_root_device",
 		  .type = FT_BOOL,
 		  .required = true,
@@ -361,15 +343,8 @@ int schema_drive_patch(const char *body, const char *path_id, struct drive_confi
 {
 	struct drive_config tmp = *inout;
 	struct field f[] = {
-		{ .name = "drive_id",
-		  .type = FT_STR,
-		  .required = true,
-		  .str = tmp.drive_id,
-		  .cap = sizeof(tmp.drive_id) },
-		{ .name = "path_on_host",
-		  .type = FT_STR,
-		  .str = tmp.path_on_host,
-		  .cap = sizeof(tmp.path_on_host) },
+		FIELD_STR("drive_id", tmp.drive_id, true),
+		FIELD_STR("path_on_host", tmp.path_on_host, false),
 	};
 	cJSON *root;
 	int ret = schema_parse_body(body, &root, err, errlen);
@@ -403,15 +378,8 @@ int schema_vsock_put_json(const cJSON *obj, const char *ctx, void *out, char *er
 		  .u = &cid,
 		  .min = CONFIG_VSOCK_CID_MIN,
 		  .max = CONFIG_VSOCK_CID_MAX },
-		{ .name = "uds_path",
-		  .type = FT_STR,
-		  .required = true,
-		  .str = tmp.uds_path,
-		  .cap = sizeof(tmp.uds_path) },
-		{ .name = "vsock_id",
-		  .type = FT_STR,
-		  .str = tmp.vsock_id,
-		  .cap = sizeof(tmp.vsock_id) },
+		FIELD_STR("uds_path", tmp.uds_path, true),
+		FIELD_STR("vsock_id", tmp.vsock_id, false),
 	};
 	int ret = schema_fields(obj, ctx, f, ARRAY_LEN(f), err, errlen);
 

@@ -69,11 +69,7 @@ static int logger_json(const cJSON *obj, const char *ctx, void *out, char *err, 
 	struct schema_logger tmp = { .level = LOG_INFO };
 	int lvl = 2;
 	struct field f[] = {
-		{ .name = "log_path",
-		  .type = FT_STR,
-		  .required = true,
-		  .str = tmp.log_path,
-		  .cap = sizeof(tmp.log_path) },
+		FIELD_STR("log_path", tmp.log_path, true),
 		{ .name = "level", .type = FT_ENUM, .e = &lvl, .names = names },
 		{ .name = "show_level", .type = FT_BOOL, .b = &tmp.show_level },
 		{ .name = "show_log_origin", .type = FT_BOOL, .b = &tmp.show_log_origin },
@@ -96,11 +92,7 @@ static int metrics_json(const cJSON *obj, const char *ctx, void *out, char *err,
 {
 	struct schema_metrics tmp = { .metrics_path = "" };
 	struct field f[] = {
-		{ .name = "metrics_path",
-		  .type = FT_STR,
-		  .required = true,
-		  .str = tmp.metrics_path,
-		  .cap = sizeof(tmp.metrics_path) },
+		FIELD_STR("metrics_path", tmp.metrics_path, true),
 	};
 	int ret = schema_fields(obj, ctx, f, ARRAY_LEN(f), err, errlen);
 
@@ -126,16 +118,8 @@ static int snap_create_json(const cJSON *obj, const char *ctx, void *out, char *
 	struct schema_snapshot_create tmp = { .snapshot_type = SCHEMA_SNAPSHOT_FULL };
 	int type = SCHEMA_SNAPSHOT_FULL;
 	struct field f[] = {
-		{ .name = "snapshot_path",
-		  .type = FT_STR,
-		  .required = true,
-		  .str = tmp.snapshot_path,
-		  .cap = sizeof(tmp.snapshot_path) },
-		{ .name = "mem_file_path",
-		  .type = FT_STR,
-		  .required = true,
-		  .str = tmp.mem_file_path,
-		  .cap = sizeof(tmp.mem_file_path) },
+		FIELD_STR("snapshot_path", tmp.snapshot_path, true),
+		FIELD_STR("mem_file_path", tmp.mem_file_path, true),
 		{ .name = "snapshot_type", .type = FT_ENUM, .e = &type, .names = names },
 	};
 	int ret = schema_fields(obj, ctx, f, ARRAY_LEN(f), err, errlen);
@@ -166,16 +150,9 @@ static int snap_load_json(const cJSON *obj, const char *ctx, void *out, char *er
 	bool diff = false, dirty = false;
 	int type = SCHEMA_MEM_BACKEND_FILE;
 	struct field f[] = {
-		{ .name = "snapshot_path",
-		  .type = FT_STR,
-		  .required = true,
-		  .str = tmp.snapshot_path,
-		  .cap = sizeof(tmp.snapshot_path) },
+		FIELD_STR("snapshot_path", tmp.snapshot_path, true),
 		{ .name = "mem_backend", .type = FT_OBJ, .obj = &backend },
-		{ .name = "mem_file_path",
-		  .type = FT_STR,
-		  .str = mem_file_path,
-		  .cap = sizeof(mem_file_path) },
+		FIELD_STR("mem_file_path", mem_file_path, false),
 		{ .name = "enable_diff_snapshots", .type = FT_BOOL, .b = &diff },
 		{ .name = "track_dirty_pages", .type = FT_BOOL, .b = &dirty },
 		{ .name = "resume_vm", .type = FT_BOOL, .b = &tmp.resume_vm },
@@ -186,11 +163,7 @@ static int snap_load_json(const cJSON *obj, const char *ctx, void *out, char *er
 		  .required = true,
 		  .e = &type,
 		  .names = names },
-		{ .name = "backend_path",
-		  .type = FT_STR,
-		  .required = true,
-		  .str = tmp.backend_path,
-		  .cap = sizeof(tmp.backend_path) },
+		FIELD_STR("backend_path", tmp.backend_path, true),
 	};
 	int ret = schema_fields(obj, ctx, f, ARRAY_LEN(f), err, errlen);
 

@@ -55,4 +55,11 @@ int schema_drive_put_json(const cJSON *obj, const char *ctx, const char *path_id
 int schema_vsock_put_json(const cJSON *obj, const char *ctx, void *out, char *err, size_t errlen);
 int schema_entropy_put_json(const cJSON *obj, const char *ctx, void *out, char *err, size_t errlen);
 
+/* A string field stored in the char array `buf`: its capacity comes from the
+ * array itself, so the two can never disagree. */
+#define FIELD_STR(n, buf, req)                                                                     \
+	{                                                                                          \
+		.name = (n), .type = FT_STR, .required = (req), .str = (buf), .cap = sizeof(buf)   \
+	}
+
 #endif
