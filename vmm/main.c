@@ -1,7 +1,8 @@
-/* ember-vmm: boot one Linux microVM under KVM (wiring only: argv -> vm_config -> vmm). */
+/* ember-vmm: boot one Linux microVM under KVM (wiring only: argv, config file, API -> vmm). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,19 +10,36 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "api/api.h"
+#include "api/schema.h"
+#include "api/server.h"
 #include "config.h"
+#include "control.h"
+#include "lifecycle.h"
+#include "metrics.h"
 #include "core/vcpu.h"
 #include "devices/boot_timer.h"
 #include "log.h"
-#include "vmm.h"
 
 static const char usage[] =
-	"usage: ember-vmm --kernel PATH [--initrd PATH] [--cmdline ARGS] [--mem-mib N]\n"
-	"                 [--vcpus N] [--console FILE] [--drive PATH[,ro][,root]]...\n"
-	"                 [--vsock CID,PATH] [--log-level LEVEL]\n"
+	"usage: ember-vmm [--api-sock PATH] [--id ID] [--config-file FILE | --no-api]\n"
+	"                 [--kernel PATH [--initrd PATH] [--cmdline ARGS] [--mem-mib N]\n"
+	"                  [--vcpus N] [--drive PATH[,ro][,root]]... [--vsock CID,PATH]]\n"
+	"                 [--console FILE] [--log-level LEVEL]\n"
 	"\n"
 	"Boots one Linux microVM under KVM and exits when the guest powers off.\n"
+	"The VM is configured in one of three ways, as in Firecracker: through the\n"
+	"API (--api-sock, then InstanceStart), from a JSON file (--config-file, the\n"
+	"shape of GET /vm/config), or with the options below (--kernel ...). The last\n"
+	"two boot at once; with --api-sock as well, the API then serves the running VM.\n"
 	"\n"
+	"  --api-sock PATH   serve Firecracker's REST API (HTTP/1.1) on the Unix socket\n"
+	"                    PATH; a stale socket is replaced, a live one is an error.\n"
+	"                    See vmm/api/API.md\n"
+	"  --id ID           the instance id GET / reports (default anonymous-instance)\n"
+	"  --config-file FILE  boot from FILE: {\"boot-source\", \"machine-config\",\n"
+	"                    \"drives\", \"vsock\", \"entropy\", ...}\n"
+	"  --no-api          no API socket (the default without --api-sock)\n"
 	"  --kernel PATH     ELF vmlinux (PVH note or 64-bit entry) or bzImage (protocol >= 2.06)\n"
 	"  --initrd PATH     initramfs, placed at the top of low memory\n"
 	"  --cmdline ARGS    guest kernel command line (at most 2047 bytes)\n"
@@ -69,7 +87,11 @@ enum {
 	OPT_CONSOLE,
 	OPT_DRIVE,
 	OPT_VSOCK,
-	OPT_LOG
+	OPT_LOG,
+	OPT_API_SOCK,
+	OPT_ID,
+	OPT_CONFIG_FILE,
+	OPT_NO_API,
 };
 
 static const struct option options[] = {
@@ -82,12 +104,65 @@ static const struct option options[] = {
 	{ "drive", required_argument, NULL, OPT_DRIVE },
 	{ "vsock", required_argument, NULL, OPT_VSOCK },
 	{ "log-level", required_argument, NULL, OPT_LOG },
+	{ "api-sock", required_argument, NULL, OPT_API_SOCK },
+	{ "id", required_argument, NULL, OPT_ID },
+	{ "config-file", required_argument, NULL, OPT_CONFIG_FILE },
+	{ "no-api", no_argument, NULL, OPT_NO_API },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
 
-/* Fills cfg from argv. Returns 0, 1 for --help, or -EINVAL after one error line. */
-static int parse_args(int argc, char **argv, struct vm_config *cfg)
+/* What argv asks for besides the VM's config. */
+struct opts {
+	const char *api_sock;
+	const char *id;
+	const char *config_file;
+	bool no_api;
+	bool vm_options; /* --kernel and the other VM options */
+};
+
+#define CONFIG_FILE_MAX (1u << 20)
+
+/* Reads and parses --config-file into cfg (keeping cfg's console). */
+static int load_config_file(const char *path, struct vm_config *cfg, char *err, size_t errlen)
+{
+	struct console_config console = cfg->console;
+	char *buf = NULL, why[CONFIG_ERR_LEN / 2];
+	size_t len = 0;
+	ssize_t n;
+	int fd, ret;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "--config-file %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	buf = malloc(CONFIG_FILE_MAX + 1);
+	ret = buf == NULL ? -ENOMEM : 0;
+	while (ret == 0 && (n = read(fd, buf + len, CONFIG_FILE_MAX + 1 - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	if (ret == 0 && len > CONFIG_FILE_MAX) {
+		snprintf(err, errlen, "--config-file %s: larger than %u bytes", path,
+			 CONFIG_FILE_MAX);
+		ret = -E2BIG;
+	} else if (ret == 0) {
+		buf[len] = '\0';
+		ret = memchr(buf, '\0', len) != NULL ? -EINVAL : 0;
+		if (ret < 0)
+			snprintf(why, sizeof(why), "the file contains a NUL byte");
+		else
+			ret = schema_parse_config_file(buf, cfg, why, sizeof(why));
+		if (ret < 0)
+			snprintf(err, errlen, "--config-file %s: %s", path, why);
+	}
+	free(buf);
+	cfg->console = console;
+	return ret;
+}
+
+/* Fills cfg and o from argv. Returns 0, 1 for --help, or -EINVAL after one error line. */
+static int parse_args(int argc, char **argv, struct vm_config *cfg, struct opts *o)
 {
 	struct boot_source_config *bs = &cfg->boot_source;
 	char err[CONFIG_ERR_LEN];
@@ -99,24 +174,29 @@ static int parse_args(int argc, char **argv, struct vm_config *cfg)
 	while (ret == 0 && (opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		switch (opt) {
 		case OPT_KERNEL:
+			o->vm_options = true;
 			ret = config_set_string(bs->kernel_image_path,
 						sizeof(bs->kernel_image_path), optarg, "--kernel",
 						err, sizeof(err));
 			break;
 		case OPT_INITRD:
+			o->vm_options = true;
 			ret = config_set_string(bs->initrd_path, sizeof(bs->initrd_path), optarg,
 						"--initrd", err, sizeof(err));
 			break;
 		case OPT_CMDLINE:
+			o->vm_options = true;
 			ret = config_set_string(bs->boot_args, sizeof(bs->boot_args), optarg,
 						"--cmdline", err, sizeof(err));
 			break;
 		case OPT_MEM:
+			o->vm_options = true;
 			ret = config_parse_uint(optarg, CONFIG_MIN_MEM_MIB, CONFIG_MAX_MEM_MIB,
 						"--mem-mib", &v, err, sizeof(err));
 			cfg->machine.mem_size_mib = v;
 			break;
 		case OPT_VCPUS:
+			o->vm_options = true;
 			ret = config_parse_uint(optarg, CONFIG_MIN_VCPUS, CONFIG_MAX_VCPUS,
 						"--vcpus", &v, err, sizeof(err));
 			cfg->machine.vcpu_count = (unsigned)v;
@@ -126,9 +206,11 @@ static int parse_args(int argc, char **argv, struct vm_config *cfg)
 						optarg, "--console", err, sizeof(err));
 			break;
 		case OPT_DRIVE:
+			o->vm_options = true;
 			ret = config_add_drive(cfg, optarg, err, sizeof(err));
 			break;
 		case OPT_VSOCK:
+			o->vm_options = true;
 			ret = config_set_vsock(cfg, optarg, err, sizeof(err));
 			break;
 		case OPT_LOG:
@@ -140,6 +222,18 @@ static int parse_args(int argc, char **argv, struct vm_config *cfg)
 					 optarg);
 			else
 				log_set_level(level);
+			break;
+		case OPT_API_SOCK:
+			o->api_sock = optarg;
+			break;
+		case OPT_ID:
+			o->id = optarg;
+			break;
+		case OPT_CONFIG_FILE:
+			o->config_file = optarg;
+			break;
+		case OPT_NO_API:
+			o->no_api = true;
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -157,7 +251,23 @@ static int parse_args(int argc, char **argv, struct vm_config *cfg)
 			 argv[optind]);
 		ret = -EINVAL;
 	}
-	if (ret == 0)
+	if (ret == 0 && o->config_file != NULL && o->vm_options) {
+		snprintf(err, sizeof(err),
+			 "--config-file replaces --kernel, --initrd, --cmdline, --mem-mib, "
+			 "--vcpus, --drive and --vsock: give one or the other");
+		ret = -EINVAL;
+	} else if (ret == 0 && o->no_api && o->api_sock != NULL) {
+		snprintf(err, sizeof(err), "--no-api and --api-sock contradict each other");
+		ret = -EINVAL;
+	} else if (ret == 0 && o->api_sock == NULL && o->config_file == NULL && !o->vm_options) {
+		snprintf(
+			err, sizeof(err),
+			"nothing to boot: give --kernel, --config-file or --api-sock (see --help)");
+		ret = -EINVAL;
+	}
+	if (ret == 0 && o->config_file != NULL)
+		ret = load_config_file(o->config_file, cfg, err, sizeof(err));
+	else if (ret == 0 && o->vm_options)
 		ret = config_validate(cfg, err, sizeof(err));
 	if (ret < 0) {
 		log_err("%s", err);
@@ -183,31 +293,61 @@ static void guard_std_fds(void)
 	}
 }
 
+/* Blocks the signals the VMM turns into a clean stop, before any thread
+ * exists, so every thread inherits the mask and only signalfds see them. */
+static void block_stop_signals(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
 int main(int argc, char **argv)
 {
 	uint64_t start_ns = boot_timer_now_ns();
-	struct vm_config *cfg;
-	struct vmm *vmm;
+	struct api_server *server = NULL;
+	struct opts o = { .id = "anonymous-instance" };
+	struct metrics metrics;
+	struct ctl *ctl;
+	struct api api;
 	int ret;
 
 	guard_std_fds();
 	log_init("ember-vmm", LOG_INFO);
-	/* A console on a closed pipe must not kill the VMM. */
+	/* A console or API client on a closed pipe must not kill the VMM. */
 	signal(SIGPIPE, SIG_IGN);
-	cfg = malloc(sizeof(*cfg));
-	if (cfg == NULL)
+	/* struct ctl holds the whole config: too big for the stack. */
+	ctl = malloc(sizeof(*ctl));
+	if (ctl == NULL || ctl_init(ctl) < 0) {
+		free(ctl);
 		return VMM_EXIT_KVM;
-	config_init(cfg);
-	ret = parse_args(argc, argv, cfg);
+	}
+	ret = parse_args(argc, argv, &ctl->cfg, &o);
 	if (ret != 0) {
-		free(cfg);
+		ctl_destroy(ctl);
+		free(ctl);
 		return ret > 0 ? 0 : VMM_EXIT_CONFIG;
 	}
-	ret = vmm_build(cfg, start_ns, &vmm);
-	if (ret == VMM_EXIT_OK) {
-		ret = vmm_run(vmm);
-		vmm_destroy(vmm);
+	block_stop_signals();
+	metrics_init(&metrics, api_route_names, api_nroutes);
+	api_init(&api, ctl, &metrics, o.id);
+	if (o.api_sock != NULL) {
+		ret = api_server_create(o.api_sock, &api, &server);
+		if (ret == 0)
+			ret = api_server_start(server);
 	}
-	free(cfg);
+	if (ret == 0)
+		ret = lifecycle_run(ctl, &metrics, start_ns, o.config_file != NULL || o.vm_options);
+	else
+		ret = ret == -ENOMEM ? VMM_EXIT_KVM : VMM_EXIT_CONFIG;
+	api_server_destroy(server);
+	api_destroy(&api);
+	metrics_destroy(&metrics);
+	ctl_destroy(ctl);
+	free(ctl);
 	return ret;
 }

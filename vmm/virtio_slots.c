@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "uds.h"
 
 /* --- hooks from the devices and the transport to KVM and the loop --- */
 
@@ -123,46 +124,6 @@ int virtio_slots_cmdline(const struct virtio_slots *s, const struct vm_config *c
 	return 0;
 }
 
-/* Makes room for the vsock device's socket U: nothing there is fine; a socket
- * that refuses connections is a leftover of a VMM that died, and goes; a
- * socket someone answers on, or any other file, stays and is an error. */
-static int claim_uds(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct stat st;
-	int fd, ret;
-
-	if (lstat(path, &st) < 0) {
-		if (errno == ENOENT)
-			return 0;
-		ret = -errno;
-		log_err("--vsock %s: %s", path, strerror(errno));
-		return ret;
-	}
-	if (!S_ISSOCK(st.st_mode)) {
-		log_err("--vsock %s: the file exists and is not a socket", path);
-		return -EEXIST;
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	/* The config bounds the path well below sizeof(sun_path). */
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	ret = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ? 0 : -errno;
-	close(fd);
-	if (ret == -ECONNREFUSED) {
-		log_info("--vsock %s: replacing a stale socket", path);
-		if (unlink(path) < 0 && errno != ENOENT) {
-			ret = -errno;
-			log_err("--vsock %s: removing a stale socket: %s", path, strerror(errno));
-			return ret;
-		}
-		return 0;
-	}
-	log_err("--vsock %s: the socket is in use (another VMM?)", path);
-	return -EADDRINUSE;
-}
-
 /* The vsock slot: its device now (U listens from here on), its transport at
  * wire time. The device's hooks go to the slot's transport. */
 static int open_vsock(struct virtio_slots *s, const struct vsock_config *vc)
@@ -170,7 +131,7 @@ static int open_vsock(struct virtio_slots *s, const struct vsock_config *vc)
 	struct vdev *d = &s->devs[s->ndevs];
 	int ret;
 
-	ret = claim_uds(vc->uds_path);
+	ret = uds_claim(vc->uds_path, "--vsock");
 	if (ret < 0)
 		return ret;
 	ret = vsock_create(

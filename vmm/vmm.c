@@ -491,3 +491,58 @@ void vmm_destroy(struct vmm *vmm)
 	loader_file_close(&vmm->kernel);
 	free(vmm);
 }
+
+struct evloop *vmm_loop(struct vmm *vmm)
+{
+	return vmm->ev;
+}
+
+int vmm_pause(struct vmm *vmm)
+{
+	vm_pause_request(vmm->vm);
+	for (unsigned i = 0; i < vmm->nvcpus; i++)
+		vcpu_kick(vmm->vcpus[i]);
+	return vm_pause_wait(vmm->vm, vmm->nvcpus);
+}
+
+void vmm_resume(struct vmm *vmm)
+{
+	vm_resume(vmm->vm);
+}
+
+int vmm_ctrl_alt_del(struct vmm *vmm)
+{
+	(void)vmm; /* MERGE: i8042_send_ctrl_alt_del(&vmm->i8042) from branch cad */
+	return -ENOTSUP;
+}
+
+void vmm_get_stats(struct vmm *vmm, struct vmm_stats *out)
+{
+	struct virtio_slots *vs = &vmm->virtio;
+
+	memset(out, 0, sizeof(*out));
+	out->boot_us = atomic_load(&vmm->boot_timer.boot_us);
+	for (unsigned i = 0; i < vmm->nvcpus; i++) {
+		const struct vcpu_stats *s = &vmm->vcpus[i]->stats;
+
+		out->vcpu.exits += __atomic_load_n(&s->exits, __ATOMIC_RELAXED);
+		out->vcpu.io_exits += __atomic_load_n(&s->io_exits, __ATOMIC_RELAXED);
+		out->vcpu.mmio_exits += __atomic_load_n(&s->mmio_exits, __ATOMIC_RELAXED);
+		out->vcpu.intr_exits += __atomic_load_n(&s->intr_exits, __ATOMIC_RELAXED);
+		out->vcpu.unclaimed += __atomic_load_n(&s->unclaimed, __ATOMIC_RELAXED);
+	}
+	for (unsigned i = 0; i < vs->nblks; i++) {
+		pthread_mutex_lock(&vs->blks[i].lock);
+		out->drives[i].s = vs->blks[i].stats;
+		pthread_mutex_unlock(&vs->blks[i].lock);
+		snprintf(out->drives[i].id, sizeof(out->drives[i].id), "%s",
+			 vmm->cfg->drives[i].drive_id);
+	}
+	out->ndrives = vs->nblks;
+	if (vs->vsock != NULL) {
+		out->vsock_enabled = true;
+		pthread_mutex_lock(&vs->vsock->lock);
+		out->vsock = vs->vsock->conns.stats;
+		pthread_mutex_unlock(&vs->vsock->lock);
+	}
+}

@@ -19,18 +19,46 @@
  * - vmm_run() starts one thread per vCPU and runs the event loop (console
  *   input, signals, virtio queues and their file I/O) on the calling thread until the VM stops; then it stops
  *   and joins every vCPU thread and returns the exit code (vcpu.h).
- * - vmm_destroy() closes every fd and frees all memory. Main thread only. */
+ * - vmm_destroy() closes every fd and frees all memory. Main thread only.
+ * - While vmm_run() runs, its event loop (vmm_loop) may get more handlers,
+ *   and those handlers (on the loop thread) may call vmm_pause() (returns
+ *   once every vCPU is parked outside KVM_RUN; -ESHUTDOWN if the VM stops
+ *   meanwhile), vmm_resume(), vmm_ctrl_alt_del() (the i8042 key sequence)
+ *   and vmm_get_stats(). */
 #ifndef EMBER_VMM_H
 #define EMBER_VMM_H
 
 #include <stdint.h>
 
 #include "config.h"
+#include "core/evloop.h"
+#include "core/vcpu.h"
+#include "devices/virtio/blk.h"
+#include "devices/vsock/conn.h"
+
+/* Counters for metrics, totals since the start. */
+struct vmm_stats {
+	uint64_t boot_us;	/* 0 until ember-init writes the boot timer */
+	struct vcpu_stats vcpu; /* summed over vCPUs */
+	unsigned ndrives;
+	struct {
+		char id[CONFIG_DRIVE_ID_LEN];
+		struct vblk_stats s;
+	} drives[CONFIG_MAX_DRIVES];
+	bool vsock_enabled;
+	struct vsock_stats vsock;
+};
 
 struct vmm;
 
 int vmm_build(const struct vm_config *cfg, uint64_t start_ns, struct vmm **out);
 int vmm_run(struct vmm *vmm);
 void vmm_destroy(struct vmm *vmm);
+
+struct evloop *vmm_loop(struct vmm *vmm);
+int vmm_pause(struct vmm *vmm);
+void vmm_resume(struct vmm *vmm);
+int vmm_ctrl_alt_del(struct vmm *vmm);
+void vmm_get_stats(struct vmm *vmm, struct vmm_stats *out);
 
 #endif

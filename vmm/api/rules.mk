@@ -1,7 +1,9 @@
-# vmm/api: the Control API (issue 6). For now only the JSON schema layer, not linked into
-# ember-vmm yet; the unit test and the fuzz harness link it with libcjson.
+# vmm/api: Firecracker's control API (issue 6): JSON schemas (cJSON), routes, and the
+# HTTP server (libevent's evhttp). ember-vmm links them with -lcjson -levent (vmm/rules.mk).
 
 API_SCHEMA_SRCS := vmm/api/schema.c vmm/api/schema_ops.c vmm/api/schema_config.c
+API_SRCS := $(API_SCHEMA_SRCS) vmm/api/routes.c vmm/api/server.c
+$(BIN)/ember-vmm: $(API_SRCS:%.c=$(OBJ)/host/%.o)
 
 UNIT_DEPS_test_api_schema := $(API_SCHEMA_SRCS) vmm/config.c
 UNIT_LIBS_test_api_schema := -lcjson

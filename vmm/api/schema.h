@@ -119,6 +119,8 @@ int schema_snapshot_load_put(const char *body, struct schema_snapshot_load *out,
  * "entropy", "network-interfaces", "logger", "metrics"}; a disabled vsock or
  * entropy device is null. NULL if out of memory. */
 char *schema_vm_config_to_json(const struct vm_config *cfg);
+/* GET /machine-config: {"vcpu_count", "mem_size_mib", "smt", "track_dirty_pages"}. */
+char *schema_machine_config_to_json(const struct machine_config *m);
 /* --config-file: the same shape. Starts from config_init(), applies each
  * section through the PUT parsers above, then runs config_validate(). A
  * missing or null "entropy" means no entropy device (Firecracker's meaning);

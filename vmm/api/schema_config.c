@@ -109,6 +109,17 @@ char *schema_vm_config_to_json(const struct vm_config *cfg)
 	return s;
 }
 
+char *schema_machine_config_to_json(const struct machine_config *m)
+{
+	cJSON *obj = machine_to_json(m);
+	char *s = NULL;
+
+	if (obj != NULL)
+		s = cJSON_PrintUnformatted(obj);
+	cJSON_Delete(obj);
+	return s;
+}
+
 static int apply_drives(const cJSON *arr, struct vm_config *cfg, char *err, size_t errlen)
 {
 	const cJSON *it;

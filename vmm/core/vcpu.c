@@ -15,6 +15,9 @@
 
 #define VCPU_KICK_SIGNAL (SIGRTMIN + 0)
 #define VCPU_STACK_SIZE	 (256 * 1024)
+/* Only this vCPU's thread writes its counters; others read them (metrics). */
+#define STAT_INC(x)                                                                                \
+	__atomic_store_n(&(x), __atomic_load_n(&(x), __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED)
 
 static void kick_handler(int sig)
 {
@@ -97,7 +100,7 @@ static void handle_io(struct vcpu *vcpu)
 	uint64_t bytes = (uint64_t)size * run->io.count;
 	uint8_t *data = (uint8_t *)run + run->io.data_offset;
 
-	vcpu->stats.io_exits++;
+	STAT_INC(vcpu->stats.io_exits);
 	/* The kernel sets these; check them anyway before touching memory. */
 	if (run->io.data_offset > vcpu->run_size || bytes > vcpu->run_size - run->io.data_offset)
 		return;
@@ -112,7 +115,7 @@ static void handle_io(struct vcpu *vcpu)
 			claimed = bus_write(vcpu->pio, run->io.port, data, size);
 		}
 		if (!claimed) {
-			vcpu->stats.unclaimed++;
+			STAT_INC(vcpu->stats.unclaimed);
 			log_ratelimited(LOG_DEBUG, "vCPU %u: unclaimed port %s %#x/%u", vcpu->index,
 					run->io.direction == KVM_EXIT_IO_IN ? "read" : "write",
 					run->io.port, size);
@@ -126,7 +129,7 @@ static void handle_mmio(struct vcpu *vcpu)
 	unsigned len = run->mmio.len;
 	bool claimed;
 
-	vcpu->stats.mmio_exits++;
+	STAT_INC(vcpu->stats.mmio_exits);
 	if (len == 0 || len > sizeof(run->mmio.data))
 		return;
 	if (run->mmio.is_write) {
@@ -137,7 +140,7 @@ static void handle_mmio(struct vcpu *vcpu)
 			memset(run->mmio.data, 0xff, len);
 	}
 	if (!claimed) {
-		vcpu->stats.unclaimed++;
+		STAT_INC(vcpu->stats.unclaimed);
 		log_ratelimited(LOG_DEBUG, "vCPU %u: unclaimed MMIO %s %#llx/%u", vcpu->index,
 				run->mmio.is_write ? "write" : "read",
 				(unsigned long long)run->mmio.phys_addr, len);
@@ -171,7 +174,7 @@ static bool handle_exit(struct vcpu *vcpu)
 {
 	struct kvm_run *run = vcpu->run;
 
-	vcpu->stats.exits++;
+	STAT_INC(vcpu->stats.exits);
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
 		handle_io(vcpu);
@@ -180,6 +183,7 @@ static bool handle_exit(struct vcpu *vcpu)
 		handle_mmio(vcpu);
 		return true;
 	case KVM_EXIT_INTR:
+		STAT_INC(vcpu->stats.intr_exits);
 		return true;
 	case KVM_EXIT_SHUTDOWN:
 		/* A triple fault: what a crashed kernel does, and reboot=t. */
@@ -215,8 +219,15 @@ static void *vcpu_thread(void *arg)
 	struct vcpu *vcpu = arg;
 
 	while (!vm_stopping(vcpu->vm)) {
+		/* A pause kicks us out of KVM_RUN (immediate_exit covers the gap
+		 * between this check and the ioctl). */
+		if (atomic_load(&vcpu->vm->pause_req)) {
+			vm_park(vcpu->vm);
+			continue;
+		}
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
+				STAT_INC(vcpu->stats.intr_exits);
 				__atomic_store_n(&vcpu->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 				continue;
 			}

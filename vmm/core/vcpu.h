@@ -33,8 +33,9 @@ enum vmm_exit {
 	VMM_EXIT_SIGNAL_BASE = 128, /* + signal number: stopped by SIGINT/SIGTERM/SIGHUP */
 };
 
+/* Written by the vCPU's thread only; read with __atomic_load_n (relaxed). */
 struct vcpu_stats {
-	uint64_t exits, io_exits, mmio_exits, unclaimed;
+	uint64_t exits, io_exits, mmio_exits, intr_exits, unclaimed;
 };
 
 struct vcpu {

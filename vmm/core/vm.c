@@ -32,6 +32,9 @@ int vm_create(struct kvm *kvm, struct vm **out)
 	vm->kvm = kvm;
 	atomic_init(&vm->stopping, false);
 	atomic_init(&vm->exit_code, 0);
+	atomic_init(&vm->pause_req, false);
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	pthread_cond_init(&vm->pause_cond, NULL);
 	do
 		vm->fd = ioctl(kvm->fd, KVM_CREATE_VM, 0);
 	while (vm->fd < 0 && errno == EINTR);
@@ -54,6 +57,8 @@ int vm_create(struct kvm *kvm, struct vm **out)
 err_close:
 	close(vm->fd);
 err_free:
+	pthread_cond_destroy(&vm->pause_cond);
+	pthread_mutex_destroy(&vm->pause_lock);
 	free(vm);
 	return ret;
 }
@@ -74,6 +79,8 @@ void vm_destroy(struct vm *vm)
 	if (vm == NULL)
 		return;
 	close(vm->fd);
+	pthread_cond_destroy(&vm->pause_cond);
+	pthread_mutex_destroy(&vm->pause_lock);
 	free(vm);
 }
 
@@ -122,6 +129,10 @@ void vm_request_stop(struct vm *vm, int exit_code)
 	if (!atomic_compare_exchange_strong(&vm->stopping, &expected, true))
 		return;
 	atomic_store(&vm->exit_code, exit_code);
+	/* Parked vCPUs and a waiting pauser must see the stop. */
+	pthread_mutex_lock(&vm->pause_lock);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
 	if (vm->stop_hook != NULL)
 		vm->stop_hook(vm->stop_opaque);
 }
@@ -129,4 +140,39 @@ void vm_request_stop(struct vm *vm, int exit_code)
 bool vm_stopping(const struct vm *vm)
 {
 	return atomic_load(&vm->stopping);
+}
+
+void vm_pause_request(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	atomic_store(&vm->pause_req, true);
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+int vm_pause_wait(struct vm *vm, unsigned count)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	while (vm->parked < count && !vm_stopping(vm))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	pthread_mutex_unlock(&vm->pause_lock);
+	return vm_stopping(vm) ? -ESHUTDOWN : 0;
+}
+
+void vm_resume(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	atomic_store(&vm->pause_req, false);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+void vm_park(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->parked++;
+	pthread_cond_broadcast(&vm->pause_cond);
+	while (atomic_load(&vm->pause_req) && !vm_stopping(vm))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	vm->parked--;
+	pthread_mutex_unlock(&vm->pause_lock);
 }

@@ -14,10 +14,17 @@
  *   ones are ignored. It then calls the stop hook (set once, before any vCPU
  *   runs), which wakes the event loop. vm_stopping() is the flag vCPU threads
  *   poll. Thread-safe.
+ * - Pausing: vm_pause_request() raises the pause gate; the caller then kicks
+ *   every vCPU (vcpu_kick) and vm_pause_wait() returns once `count` vCPU
+ *   threads sit parked in vm_park(), which each vCPU thread calls between
+ *   exits while the gate is up. vm_resume() lowers the gate and wakes them.
+ *   A stop also wakes them (vm_pause_wait then returns -ESHUTDOWN). The
+ *   pause calls come from one control thread at a time.
  * Errors: negative errno, logged here. */
 #ifndef EMBER_VM_H
 #define EMBER_VM_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 
@@ -31,6 +38,11 @@ struct vm {
 	atomic_int exit_code;
 	void (*stop_hook)(void *opaque);
 	void *stop_opaque;
+	/* The pause gate (vm_pause_request .. vm_resume). */
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond;
+	atomic_bool pause_req;
+	unsigned parked;
 };
 
 int vm_create(struct kvm *kvm, struct vm **out);
@@ -42,5 +54,11 @@ int vm_irq_line(struct vm *vm, unsigned irq, int level);
 void vm_set_stop_hook(struct vm *vm, void (*hook)(void *opaque), void *opaque);
 void vm_request_stop(struct vm *vm, int exit_code);
 bool vm_stopping(const struct vm *vm);
+
+void vm_pause_request(struct vm *vm);
+int vm_pause_wait(struct vm *vm, unsigned count);
+void vm_resume(struct vm *vm);
+/* vCPU threads: wait here while the pause gate is up. */
+void vm_park(struct vm *vm);
 
 #endif

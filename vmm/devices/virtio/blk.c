@@ -218,6 +218,8 @@ static uint8_t handle(struct vblk *b, const struct vq_chain *c, uint32_t *data_w
 		if (file_io(b, c, false, 0, len, sector * VBLK_SECTOR_SIZE) < 0)
 			return VIRTIO_BLK_S_IOERR;
 		*data_written = (uint32_t)len;
+		b->stats.read_ops++;
+		b->stats.read_bytes += len;
 		return VIRTIO_BLK_S_OK;
 	case VIRTIO_BLK_T_OUT:
 		if (b->read_only) {
@@ -230,6 +232,8 @@ static uint8_t handle(struct vblk *b, const struct vq_chain *c, uint32_t *data_w
 			goto range;
 		if (file_io(b, c, true, VBLK_HDR_SIZE, len, sector * VBLK_SECTOR_SIZE) < 0)
 			return VIRTIO_BLK_S_IOERR;
+		b->stats.write_ops++;
+		b->stats.write_bytes += len;
 		return VIRTIO_BLK_S_OK;
 	case VIRTIO_BLK_T_FLUSH:
 		if (fdatasync(b->fd) < 0) {
@@ -237,6 +241,7 @@ static uint8_t handle(struct vblk *b, const struct vq_chain *c, uint32_t *data_w
 					strerror(errno));
 			return VIRTIO_BLK_S_IOERR;
 		}
+		b->stats.flush_ops++;
 		return VIRTIO_BLK_S_OK;
 	case VIRTIO_BLK_T_GET_ID:
 		len = c->write_len - 1u;

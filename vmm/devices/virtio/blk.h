@@ -77,8 +77,14 @@ struct vblk_hooks {
 	void *opaque;
 };
 
+/* Successful requests, for metrics; under the lock. */
+struct vblk_stats {
+	uint64_t read_ops, read_bytes, write_ops, write_bytes, flush_ops;
+};
+
 struct vblk {
 	pthread_mutex_t lock;
+	struct vblk_stats stats;
 	struct vblk_hooks hooks;
 	struct vmmio_dev_ops ops; /* vblk_ops, with RO added for a read-only drive */
 	int fd;

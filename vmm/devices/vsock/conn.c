@@ -51,6 +51,7 @@ struct vsock_conn *vsock_conn_alloc(struct vsock_conns *t, int fd, enum vsock_co
 		c->fd = fd;
 		c->events = EPOLLIN;
 		t->nconns++;
+		t->stats.conns++;
 		return c;
 	}
 	return NULL;
@@ -254,6 +255,7 @@ static void guest_rw(struct vsock_conns *t, struct vsock_conn *c, const struct v
 	}
 	c->rx_cnt += h->len;
 	c->fwd_cnt += sent;
+	t->stats.guest_to_host_bytes += h->len;
 	if (sent < h->len && ring_put(c, ch, VSOCK_HDR_SIZE + sent, NULL, h->len - sent) < 0) {
 		vsock_conn_reset(t, c);
 		return;
@@ -475,6 +477,7 @@ static bool produce(struct vsock_conns *t, struct vsock_conn *c, const struct vq
 			h->op = VSOCK_OP_RW;
 			h->len = (uint32_t)r;
 			c->tx_cnt += (uint32_t)r;
+			t->stats.host_to_guest_bytes += (uint64_t)r;
 		}
 	} else if (c->pending & VSOCK_PEND_CREDIT) {
 		h->op = VSOCK_OP_CREDIT_UPDATE;

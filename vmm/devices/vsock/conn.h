@@ -96,7 +96,13 @@ struct vsock_conn {
 	uint32_t line_len;
 };
 
+/* For metrics: connections set up, payload bytes each way. */
+struct vsock_stats {
+	uint64_t conns, host_to_guest_bytes, guest_to_host_bytes;
+};
+
 struct vsock_conns {
+	struct vsock_stats stats;
 	uint64_t guest_cid;
 	int epfd;
 	char uds_path[sizeof(((struct sockaddr_un *)0)->sun_path)];

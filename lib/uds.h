@@ -1,0 +1,16 @@
+/* uds: claim and listen on a Unix socket path that this process will own.
+ *
+ * Contract: uds_claim() makes room for a socket at path. Nothing there is
+ * fine; a socket that refuses connections is a leftover of a process that
+ * died, and is removed; a socket someone answers on, or any other kind of
+ * file, stays and is an error (-EADDRINUSE / -EEXIST). Errors are logged as
+ * "<what> <path>: <reason>". uds_listen() claims, binds and listens
+ * (non-blocking, close-on-exec); -ENAMETOOLONG if path does not fit a
+ * sockaddr_un. Any thread. */
+#ifndef EMBER_UDS_H
+#define EMBER_UDS_H
+
+int uds_claim(const char *path, const char *what);
+int uds_listen(const char *path, const char *what, int backlog, int *fd);
+
+#endif

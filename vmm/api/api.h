@@ -1,0 +1,61 @@
+/* api: Firecracker's REST endpoints on ember-vmm: route table, state rules, and the actions they take.
+ *
+ * Contract:
+ * - api_handle() serves one request that the HTTP layer (server.h) has
+ *   already bounded: method, path (no query), and the body as a
+ *   NUL-terminated string of body_len bytes. It fills *out with the status
+ *   (200, 204 or 400) and a malloc'd JSON body (NULL for 204), which the
+ *   caller frees. Errors are {"fault_message": "..."} and name the field,
+ *   the path or the state that was wrong.
+ * - Routes are a table: method, path (exact, or a prefix ending in '/' with
+ *   one id after it), the state it needs, and a handler. A path that is in
+ *   the table with another method, or not at all, gets 400 "Invalid request
+ *   method and/or path"; Firecracker endpoints ember lacks get 400 "not
+ *   supported". "Pre" routes are refused once InstanceStart was accepted,
+ *   "Post" routes before it (Firecracker's messages).
+ * - Request bodies go through schema.h; the files a config names are opened
+ *   once here (kernel, initrd, drives) so a bad path fails at its PUT.
+ * - Acting on the running VM goes through ctl_call() (control.h): the main
+ *   thread runs it. Every request bumps its route's metrics counter.
+ * Thread: the API thread only (one request at a time). */
+#ifndef EMBER_API_H
+#define EMBER_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "../control.h"
+#include "../metrics.h"
+
+enum api_method {
+	API_GET,
+	API_PUT,
+	API_PATCH,
+	API_OTHER, /* any other HTTP method: always refused */
+};
+
+struct api_reply {
+	int status;
+	char *body; /* malloc'd, or NULL */
+};
+
+struct api {
+	struct ctl *ctl;
+	struct metrics *metrics;
+	const char *id; /* --id, Firecracker's instance id */
+	bool logger_set;
+	int log_fd;
+};
+
+/* The metrics names of the routes ("GET /", "PUT /machine-config", ...). */
+extern const char *const api_route_names[];
+extern const unsigned api_nroutes;
+
+void api_init(struct api *api, struct ctl *ctl, struct metrics *m, const char *id);
+void api_destroy(struct api *api);
+void api_handle(struct api *api, enum api_method method, const char *method_name, const char *path,
+		const char *body, size_t body_len, struct api_reply *out);
+/* The periodic flush (METRICS_PERIOD_SECONDS), when metrics are configured. */
+void api_flush_metrics(struct api *api);
+
+#endif

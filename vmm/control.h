@@ -1,0 +1,76 @@
+/* control: hands API requests from the API thread to the VMM's main thread, and keeps the VM state.
+ *
+ * Contract:
+ * - The API thread owns request handling; the main thread owns the VM
+ *   (building it, then its event loop). struct ctl is the only state they
+ *   share, under ctl->lock.
+ * - Before InstanceStart, the API thread edits ctl->cfg under the lock
+ *   (ctl_lock/ctl_unlock). From InstanceStart on, cfg is frozen: the main
+ *   thread's VM reads it without the lock, and nothing writes it.
+ * - ctl_call() (API thread) posts one command, signals cmd_fd (an eventfd
+ *   the main thread polls: before the start together with its signals, later
+ *   in its event loop) and blocks until the main thread answers with
+ *   ctl_finish(), or until ctl_close(). Commands are serialised: a second
+ *   caller waits for the first. Returns the main thread's 0 / negative
+ *   errno and its message in err; -ESHUTDOWN once the VM has stopped.
+ * - The main thread takes a command with ctl_take(), runs it, answers with
+ *   ctl_finish(), and sets the state (ctl_set_state) as it goes. ctl_close()
+ *   marks the VM stopped and fails every waiting and later call.
+ * Errors: negative errno. */
+#ifndef EMBER_CONTROL_H
+#define EMBER_CONTROL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "config.h"
+
+enum ctl_state {
+	CTL_NOT_STARTED,
+	CTL_RUNNING,
+	CTL_PAUSED,
+	CTL_STOPPED,
+};
+
+enum ctl_cmd {
+	CTL_CMD_NONE,
+	CTL_CMD_START, /* build the VM from cfg and run it */
+	CTL_CMD_PAUSE,
+	CTL_CMD_RESUME,
+	CTL_CMD_CTRL_ALT_DEL,
+	CTL_CMD_FLUSH_METRICS,
+};
+
+struct ctl {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct vm_config cfg;
+	enum ctl_state state;
+	enum ctl_cmd cmd;  /* posted, not yet answered */
+	bool cmd_busy;	   /* a caller owns the mailbox */
+	bool cmd_done;
+	int cmd_ret;
+	char cmd_err[CONFIG_ERR_LEN];
+	int cmd_fd; /* eventfd, readable while a command waits */
+	bool closed;
+};
+
+int ctl_init(struct ctl *ctl);
+void ctl_destroy(struct ctl *ctl);
+
+void ctl_lock(struct ctl *ctl);
+void ctl_unlock(struct ctl *ctl);
+/* "Not started", "Running", "Paused" (Firecracker's words) or "Stopped". */
+const char *ctl_state_name(enum ctl_state st);
+
+/* API thread. */
+int ctl_call(struct ctl *ctl, enum ctl_cmd cmd, char *err, size_t errlen);
+
+/* Main thread. */
+enum ctl_cmd ctl_take(struct ctl *ctl);
+void ctl_finish(struct ctl *ctl, int ret, const char *err);
+void ctl_set_state(struct ctl *ctl, enum ctl_state st);
+enum ctl_state ctl_get_state(struct ctl *ctl);
+void ctl_close(struct ctl *ctl);
+
+#endif

@@ -1,0 +1,147 @@
+/* lifecycle: pre-boot wait, build, run, and the VM commands (see lifecycle.h). */
+#include "lifecycle.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "core/vcpu.h"
+#include "log.h"
+#include "vmm.h"
+
+struct life {
+	struct ctl *ctl;
+	struct metrics *metrics;
+	struct vmm *vmm;
+};
+
+static void flush_metrics(struct life *l, char *err, size_t errlen, int *ret)
+{
+	struct vmm_stats st;
+
+	vmm_get_stats(l->vmm, &st);
+	*ret = metrics_flush(l->metrics, &st, err, errlen);
+}
+
+/* A command from the API thread, on the VM's event loop. */
+static void on_command(void *opaque, int fd, uint32_t events)
+{
+	struct life *l = opaque;
+	char err[CONFIG_ERR_LEN] = "";
+	int ret = 0;
+
+	(void)fd, (void)events;
+	switch (ctl_take(l->ctl)) {
+	case CTL_CMD_NONE:
+		return;
+	case CTL_CMD_START:
+		snprintf(err, sizeof(err), "InstanceStart: the microVM is already running");
+		ret = -EINVAL;
+		break;
+	case CTL_CMD_PAUSE:
+		ret = vmm_pause(l->vmm);
+		if (ret == 0)
+			ctl_set_state(l->ctl, CTL_PAUSED);
+		else
+			snprintf(err, sizeof(err), "the microVM stopped while pausing");
+		break;
+	case CTL_CMD_RESUME:
+		vmm_resume(l->vmm);
+		ctl_set_state(l->ctl, CTL_RUNNING);
+		break;
+	case CTL_CMD_CTRL_ALT_DEL:
+		ret = vmm_ctrl_alt_del(l->vmm);
+		if (ret < 0)
+			snprintf(err, sizeof(err), "SendCtrlAltDel: %s", strerror(-ret));
+		break;
+	case CTL_CMD_FLUSH_METRICS:
+		flush_metrics(l, err, sizeof(err), &ret);
+		break;
+	}
+	ctl_finish(l->ctl, ret, err);
+}
+
+static int build(struct life *l, uint64_t start_ns)
+{
+	int code;
+
+	log_clear_last_error();
+	code = vmm_build(&l->ctl->cfg, start_ns, &l->vmm);
+	if (code != VMM_EXIT_OK)
+		return code;
+	if (evloop_add(vmm_loop(l->vmm), l->ctl->cmd_fd, EPOLLIN, on_command, l) < 0) {
+		log_err("adding the API's commands to the event loop failed");
+		vmm_destroy(l->vmm);
+		l->vmm = NULL;
+		return VMM_EXIT_KVM;
+	}
+	ctl_set_state(l->ctl, CTL_RUNNING);
+	return VMM_EXIT_OK;
+}
+
+/* Waits for InstanceStart and builds the VM; 0, or 128 + N on signal N. */
+static int wait_for_start(struct life *l, uint64_t start_ns)
+{
+	struct signalfd_siginfo si;
+	struct pollfd p[2];
+	sigset_t set;
+	int sfd, ret = 0;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0) {
+		log_err("signalfd: %s", strerror(errno));
+		return VMM_EXIT_KVM;
+	}
+	p[0] = (struct pollfd){ .fd = l->ctl->cmd_fd, .events = POLLIN };
+	p[1] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+	while (l->vmm == NULL && ret == 0) {
+		if (poll(p, 2, -1) < 0 && errno != EINTR) {
+			ret = VMM_EXIT_KVM;
+		} else if (p[1].revents && read(sfd, &si, sizeof(si)) == sizeof(si)) {
+			log_info("stopping on signal %u", si.ssi_signo);
+			ret = VMM_EXIT_SIGNAL_BASE + (int)si.ssi_signo;
+		} else if (p[0].revents) {
+			enum ctl_cmd cmd = ctl_take(l->ctl);
+
+			if (cmd == CTL_CMD_START && build(l, start_ns) == VMM_EXIT_OK)
+				ctl_finish(l->ctl, 0, NULL);
+			else if (cmd == CTL_CMD_START)
+				ctl_finish(l->ctl, -EINVAL, log_last_error());
+			else if (cmd != CTL_CMD_NONE)
+				ctl_finish(l->ctl, -EINVAL, "the microVM is not running");
+		}
+	}
+	close(sfd);
+	return ret;
+}
+
+int lifecycle_run(struct ctl *ctl, struct metrics *m, uint64_t start_ns, bool boot_now)
+{
+	struct life l = { .ctl = ctl, .metrics = m };
+	char err[CONFIG_ERR_LEN];
+	int code;
+
+	code = boot_now ? build(&l, start_ns) : wait_for_start(&l, start_ns);
+	if (code == VMM_EXIT_OK) {
+		code = vmm_run(l.vmm);
+		if (metrics_enabled(m)) {
+			int ret;
+
+			flush_metrics(&l, err, sizeof(err), &ret);
+			if (ret < 0)
+				log_warn("final metrics flush: %s", err);
+		}
+	}
+	ctl_close(ctl);
+	vmm_destroy(l.vmm);
+	return code;
+}
