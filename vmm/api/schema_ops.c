@@ -69,7 +69,7 @@ static int logger_json(const cJSON *obj, const char *ctx, void *out, char *err, 
 	struct schema_logger tmp = { .level = LOG_INFO };
 	int lvl = 2;
 	struct field f[] = {
-		FIELD_STR("log_path", tmp.log_path, true),
+		FIELD_STR("log_path", tmp.log_path, false), /* optional since Firecracker 1.5 */
 		{ .name = "level", .type = FT_ENUM, .e = &lvl, .names = names },
 		{ .name = "show_level", .type = FT_BOOL, .b = &tmp.show_level },
 		{ .name = "show_log_origin", .type = FT_BOOL, .b = &tmp.show_log_origin },

@@ -183,6 +183,7 @@ int api_server_start(struct api_server *s)
 		return ret;
 	}
 	s->started = true;
+	log_info("API listening on %s", s->path);
 	return 0;
 }
 
