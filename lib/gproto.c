@@ -341,7 +341,8 @@ int gproto_decode(const struct gproto_hdr *h, const uint8_t *body, struct gproto
 	struct cur c = { body, h->len, 0 };
 	int ret;
 
-	if (d == NULL || h->len > gproto_body_max(h->type) || (body == NULL && h->len))
+	if (d == NULL || h->len > gproto_body_max(h->type) || (body == NULL && h->len) ||
+	    (d->need_req && h->req_id == 0))
 		return fail(why, "frame header not validated", -EINVAL);
 	m->type = h->type;
 	m->req_id = h->req_id;

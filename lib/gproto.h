@@ -45,14 +45,18 @@
  *                  str key (1..GPROTO_ENV_KEY_MAX, no '=') and str value
  *                  (<= GPROTO_ENV_VALUE_MAX); all keys and values together
  *                  <= GPROTO_ENV_BYTES_MAX. The guest derives the Lambda
- *                  variables (AWS_REGION, AWS_LAMBDA_LOG_GROUP_NAME, ...) from
- *                  the named fields; env carries the user's variables.
+ *                  variables from the named fields (_HANDLER, AWS_REGION and
+ *                  AWS_DEFAULT_REGION, AWS_LAMBDA_FUNCTION_NAME/_VERSION/
+ *                  _MEMORY_SIZE, AWS_LAMBDA_LOG_GROUP_NAME/_STREAM_NAME,
+ *                  AWS_EXECUTION_ENV=AWS_Lambda_<runtime>); env carries the
+ *                  user's variables and any credentials.
  *   READY       G  empty: the runtime waits in /runtime/invocation/next.
  *   INVOKE      H  req_id != 0. hdrstr request_id (1..GPROTO_REQUEST_ID_MAX,
  *                  only [A-Za-z0-9._-]); u64 deadline_ms (ms since the epoch);
  *                  hdrstr invoked_arn (<= GPROTO_NAME_MAX); hdrstr trace_id
  *                  (<= GPROTO_TRACE_ID_MAX); hdrstr client_context and hdrstr
- *                  cognito_identity (<= GPROTO_CONTEXT_MAX; empty = absent);
+ *                  cognito_identity (<= GPROTO_CONTEXT_MAX; empty = absent;
+ *                  JSON on one line, as they become Runtime API headers);
  *                  bytes payload (<= GPROTO_PAYLOAD_MAX).
  *   RESULT      G  req_id != 0. bytes payload (<= GPROTO_RESULT_MAX).
  *   ERROR       G  req_id != 0. hdrstr error_type (<= GPROTO_ERROR_TYPE_MAX,
