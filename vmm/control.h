@@ -46,8 +46,8 @@ struct ctl {
 	pthread_cond_t cond;
 	struct vm_config cfg;
 	enum ctl_state state;
-	enum ctl_cmd cmd;  /* posted, not yet answered */
-	bool cmd_busy;	   /* a caller owns the mailbox */
+	enum ctl_cmd cmd; /* posted, not yet answered */
+	bool cmd_busy;	  /* a caller owns the mailbox */
 	bool cmd_done;
 	int cmd_ret;
 	char cmd_err[CONFIG_ERR_LEN];

@@ -33,14 +33,16 @@ int metrics_open(struct metrics *m, const char *path, char *err, size_t errlen)
 
 	pthread_mutex_lock(&m->lock);
 	if (m->fd >= 0) {
-		snprintf(err, errlen, "metrics are already configured (metrics_path %.128s)", m->path);
+		snprintf(err, errlen, "metrics are already configured (metrics_path %.128s)",
+			 m->path);
 		ret = -EEXIST;
 		goto out;
 	}
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0644);
 	if (fd < 0) {
 		ret = -errno;
-		snprintf(err, errlen, "metrics_path: cannot open %.128s: %s", path, strerror(errno));
+		snprintf(err, errlen, "metrics_path: cannot open %.128s: %s", path,
+			 strerror(errno));
 		goto out;
 	}
 	m->fd = fd;
@@ -112,7 +114,8 @@ static char *render(struct metrics *m, const struct vmm_stats *vs)
 	if (root == NULL)
 		return NULL;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	add_u64(root, "utc_timestamp_ms", (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+	add_u64(root, "utc_timestamp_ms",
+		(uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
 	add_u64(root, "boot_time_us", vs != NULL ? vs->boot_us : 0);
 	api = cJSON_AddObjectToObject(root, "api_requests");
 	for (unsigned i = 0; api != NULL && i < m->napi; i++)

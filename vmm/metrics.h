@@ -24,7 +24,7 @@
 
 #include "vmm.h"
 
-#define METRICS_API_MAX	      64
+#define METRICS_API_MAX	       64
 #define METRICS_PERIOD_SECONDS 60
 
 struct metrics {

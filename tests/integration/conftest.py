@@ -74,8 +74,15 @@ class Spawned:
             self.text += chunk.decode(errors="replace")
 
     def wait(self, timeout):
+        """Waits for the exit; self.text then holds all of stdout."""
         if not self.done.wait(timeout):
             raise AssertionError(f"still running after {timeout}s")
+        while True:
+            chunk = self.chunks.get()
+            if chunk is None:
+                break
+            self.text += chunk.decode(errors="replace")
+        self.chunks.put(None)  # a later wait_for still sees the end
         return self.returncode
 
 

@@ -27,8 +27,8 @@ enum when {
 
 /* A handler returns 0 with out->status (and body) set, or a negative errno
  * with the reason in err (400). id is the path's {id} part, else NULL. */
-typedef int (*handler_fn)(struct api *api, const char *id, const char *body,
-			  struct api_reply *out, char *err);
+typedef int (*handler_fn)(struct api *api, const char *id, const char *body, struct api_reply *out,
+			  char *err);
 
 struct route {
 	enum api_method method;
@@ -127,8 +127,8 @@ static int put_machine(struct api *api, const char *id, const char *body, struct
 	return ret;
 }
 
-static int patch_machine(struct api *api, const char *id, const char *body,
-			 struct api_reply *out, char *err)
+static int patch_machine(struct api *api, const char *id, const char *body, struct api_reply *out,
+			 char *err)
 {
 	(void)id, (void)out;
 	return schema_machine_config_patch(body, &api->ctl->cfg.machine, err, ERR_LEN);
@@ -173,7 +173,8 @@ static int put_drive(struct api *api, const char *id, const char *body, struct a
 		;
 	for (unsigned j = 0; d.is_root_device && j < cfg->ndrives; j++) {
 		if (j != i && cfg->drives[j].is_root_device) {
-			snprintf(err, ERR_LEN, "is_root_device: drive '%s' is already the root device",
+			snprintf(err, ERR_LEN,
+				 "is_root_device: drive '%s' is already the root device",
 				 cfg->drives[j].drive_id);
 			return -EINVAL;
 		}
@@ -241,8 +242,8 @@ static int put_logger(struct api *api, const char *id, const char *body, struct 
 	}
 	if (l.log_path[0] != '\0') {
 		/* O_NONBLOCK: a FIFO nobody reads yet must not hang the VMM. */
-		fd = open(l.log_path, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC | O_NOCTTY,
-			  0644);
+		fd = open(l.log_path,
+			  O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0644);
 		if (fd < 0) {
 			ret = -errno;
 			snprintf(err, ERR_LEN, "log_path: cannot open %.128s: %s", l.log_path,
@@ -337,8 +338,8 @@ static int patch_vm(struct api *api, const char *id, const char *body, struct ap
 			ERR_LEN);
 }
 
-static int patch_drive(struct api *api, const char *id, const char *body,
-		       struct api_reply *out, char *err)
+static int patch_drive(struct api *api, const char *id, const char *body, struct api_reply *out,
+		       char *err)
 {
 	struct drive_config d;
 	unsigned i;
@@ -416,10 +417,22 @@ static const struct route routes[] = {
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
 const char *const api_route_names[] = {
-	"GET /",	       "GET /version",	     "PUT /actions",	"PUT /boot-source",
-	"GET /machine-config", "PUT /machine-config", "PATCH /machine-config", "PUT /drives",
-	"PATCH /drives",       "PUT /vsock",	     "PUT /entropy",	"PUT /logger",
-	"PUT /metrics",	       "PATCH /vm",	     "GET /vm/config",	"PUT /snapshot/create",
+	"GET /",
+	"GET /version",
+	"PUT /actions",
+	"PUT /boot-source",
+	"GET /machine-config",
+	"PUT /machine-config",
+	"PATCH /machine-config",
+	"PUT /drives",
+	"PATCH /drives",
+	"PUT /vsock",
+	"PUT /entropy",
+	"PUT /logger",
+	"PUT /metrics",
+	"PATCH /vm",
+	"GET /vm/config",
+	"PUT /snapshot/create",
 	"PUT /snapshot/load",
 };
 const unsigned api_nroutes = NROUTES;
@@ -485,18 +498,21 @@ void api_handle(struct api *api, enum api_method method, const char *method_name
 	out->body = NULL;
 	r = find(method, path, &id, &known);
 	if (r == NULL) {
-		for (size_t i = 0; !known && i < sizeof(unsupported) / sizeof(unsupported[0]); i++) {
+		for (size_t i = 0; !known && i < sizeof(unsupported) / sizeof(unsupported[0]);
+		     i++) {
 			size_t n = strlen(unsupported[i]);
 
 			if (strncmp(path, unsupported[i], n) == 0 &&
 			    (path[n] == '\0' || path[n] == '/')) {
-				snprintf(err, sizeof(err), "%.64s: not supported by ember-vmm", path);
+				snprintf(err, sizeof(err), "%.64s: not supported by ember-vmm",
+					 path);
 				break;
 			}
 		}
 		if (err[0] == '\0')
-			snprintf(err, sizeof(err), "Invalid request method and/or path: %.16s %.128s.",
-				 method_name, path);
+			snprintf(err, sizeof(err),
+				 "Invalid request method and/or path: %.16s %.128s.", method_name,
+				 path);
 		metrics_count_api(api->metrics, UINT32_MAX, true);
 		goto fail;
 	}

@@ -36,9 +36,9 @@ static const struct {
 	enum api_method method;
 	const char *name;
 } methods[] = {
-	{ EVHTTP_REQ_GET, API_GET, "GET" },	    { EVHTTP_REQ_PUT, API_PUT, "PUT" },
-	{ EVHTTP_REQ_PATCH, API_PATCH, "PATCH" },   { EVHTTP_REQ_POST, API_OTHER, "POST" },
-	{ EVHTTP_REQ_HEAD, API_OTHER, "HEAD" },	    { EVHTTP_REQ_DELETE, API_OTHER, "DELETE" },
+	{ EVHTTP_REQ_GET, API_GET, "GET" },	      { EVHTTP_REQ_PUT, API_PUT, "PUT" },
+	{ EVHTTP_REQ_PATCH, API_PATCH, "PATCH" },     { EVHTTP_REQ_POST, API_OTHER, "POST" },
+	{ EVHTTP_REQ_HEAD, API_OTHER, "HEAD" },	      { EVHTTP_REQ_DELETE, API_OTHER, "DELETE" },
 	{ EVHTTP_REQ_OPTIONS, API_OTHER, "OPTIONS" }, { EVHTTP_REQ_TRACE, API_OTHER, "TRACE" },
 	{ EVHTTP_REQ_CONNECT, API_OTHER, "CONNECT" },
 };
@@ -79,7 +79,7 @@ static void on_request(struct evhttp_request *req, void *opaque)
 		}
 	}
 	TAILQ_FOREACH(kv, hdrs, next)
-		nhdrs++;
+	nhdrs++;
 	if (nhdrs > API_MAX_HEADERS) {
 		send_json(req, 400, "{\"fault_message\":\"too many request headers\"}");
 		return;

@@ -1,0 +1,160 @@
+"""Firecracker's control API driving a real guest (issue 6).
+
+ember-vmm runs where KVM is (the testbox here), and so does the client: plain
+curl --unix-socket, as in Firecracker's getting-started guide. The guest runs
+tests/guests/ticker ("tick N" every 20 ms), so a pause and a resume are
+visible on the console. Every wait is on an event (a console line, an exit).
+"""
+import json
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from api_client import BUILD, VMM, check_example, doc_examples
+from guest import BASE_CMDLINE, INITRAMFS, VMLINUX
+
+BOOT_TIMEOUT = 120
+CALL_TIMEOUT = 60
+I8042 = "i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd"
+TICKER_ARGS = f"{BASE_CMDLINE} {I8042} ember.run=/bin/ticker"
+
+
+def curl(kvm, sock, method, path, body=None):
+    """(status, parsed JSON or None, raw body) of one curl call where ember-vmm runs."""
+    argv = ["curl", "-sS", "--unix-socket", sock, "-X", method, "-w", "\\n%{http_code}",
+            f"http://localhost{path}"]
+    if body is not None:
+        argv += ["-H", "Content-Type: application/json", "--data-binary", body]
+    p = kvm.run(argv, timeout=CALL_TIMEOUT)
+    assert p.returncode == 0, (argv, p.stderr)
+    raw, _, code = p.stdout.rpartition("\n")
+    try:
+        parsed = json.loads(raw) if raw.strip() else None
+    except ValueError:
+        parsed = None
+    return int(code), parsed, raw
+
+
+def ticks(text):
+    return [int(n) for n in re.findall(r"^tick (\d+)\s*$", text, re.M)]
+
+
+@pytest.fixture
+def scratch(kvm, request):
+    """A directory in the checkout (which L1 shares) and an L1-local socket path."""
+    work = pathlib.Path(BUILD, "tests", "integration", "api_boot", request.node.name)
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    sock = f"/tmp/ember-api-{os.getpid()}-{request.node.name}.sock"
+    yield work, sock
+    kvm.run(["rm", "-f", sock], timeout=CALL_TIMEOUT)
+
+
+def spawn_api_vmm(kvm, sock, *extra):
+    vm = kvm.spawn(["sh", "-c", f'exec "$0" --api-sock "$@" 2>&1', VMM, sock, *extra])
+    vm.wait_for("API listening on", BOOT_TIMEOUT)
+    return vm
+
+
+def rootfs_image(tmp_path):
+    img = tmp_path / "rootfs.ext4"
+    subprocess.run(["mkfs.ext4", "-q", "-F", str(img), "8M"], check=True)
+    return str(img)
+
+
+def test_getting_started_with_curl(kvm, scratch):
+    """Firecracker's getting-started sequence, then pause, resume and Ctrl-Alt-Del."""
+    tmp_path, sock = scratch
+    vm = spawn_api_vmm(kvm, sock)
+    try:
+        ok = [
+            ("PUT", "/machine-config", {"vcpu_count": 2, "mem_size_mib": 128}),
+            ("PUT", "/boot-source", {"kernel_image_path": VMLINUX, "initrd_path": INITRAMFS,
+                                     "boot_args": TICKER_ARGS}),
+            ("PUT", "/drives/rootfs", {"drive_id": "rootfs",
+                                       "path_on_host": rootfs_image(tmp_path),
+                                       "is_root_device": True, "is_read_only": False}),
+            ("PUT", "/metrics", {"metrics_path": str(tmp_path / "metrics.json")}),
+            ("PUT", "/actions", {"action_type": "InstanceStart"}),
+        ]
+        for method, path, body in ok:
+            status, parsed, raw = curl(kvm, sock, method, path, json.dumps(body))
+            assert status == 204, (path, status, raw)
+        vm.wait_for("tick 5", BOOT_TIMEOUT)
+        assert curl(kvm, sock, "GET", "/")[1]["state"] == "Running"
+
+        # The documented post-boot behaviour, example by example (pause included).
+        for method, path, body, status, expected in doc_examples("running", {}):
+            check_example(curl(kvm, sock, method, path, body), status, expected)
+
+        # Paused means no guest progress: ticks stop between two observations
+        # that are whole API round trips apart, and start again on resume.
+        assert curl(kvm, sock, "PATCH", "/vm", '{"state": "Paused"}')[0] == 204
+        assert curl(kvm, sock, "GET", "/")[1]["state"] == "Paused"
+        seen = max(ticks(vm.text))
+        for _ in range(3):
+            assert curl(kvm, sock, "GET", "/machine-config")[0] == 200
+        vm.wait_for(f"tick {seen}", 1)
+        frozen = max(ticks(vm.text))
+        for _ in range(3):
+            assert curl(kvm, sock, "GET", "/vm/config")[0] == 200
+        assert max(ticks(vm.text)) == frozen, "the guest ran while paused"
+        assert curl(kvm, sock, "PATCH", "/vm", '{"state": "Resumed"}')[0] == 204
+        vm.wait_for(f"tick {frozen + 5}", BOOT_TIMEOUT)
+
+        # Metrics carry the VM's counters.
+        assert curl(kvm, sock, "PUT", "/actions", '{"action_type": "FlushMetrics"}')[0] == 204
+        line = json.loads((tmp_path / "metrics.json").read_text().splitlines()[-1])
+        assert line["vcpu"]["exits"] > 0 and line["boot_time_us"] > 0, line
+        assert line["block"]["rootfs"]["read_ops"] > 0, line
+        assert line["api_requests"]["PATCH /vm"] >= 4, line
+
+        config = curl(kvm, sock, "GET", "/vm/config")[1]
+        (tmp_path / "vm.json").write_text(json.dumps(config))
+
+        assert curl(kvm, sock, "PUT", "/actions", '{"action_type": "SendCtrlAltDel"}')[0] == 204
+        assert vm.wait(BOOT_TIMEOUT) == 0, vm.text
+    finally:
+        vm.stop()
+    # The final flush on exit appended one more line.
+    assert len((tmp_path / "metrics.json").read_text().splitlines()) >= 2
+
+
+def test_config_file_boots_like_the_api(kvm, scratch):
+    """The same configuration through --config-file (no API) and through the API."""
+    tmp_path, sock = scratch
+    args = f"{BASE_CMDLINE} {I8042} ember.probe=1"
+    cfg = {"boot-source": {"kernel_image_path": VMLINUX, "initrd_path": INITRAMFS,
+                           "boot_args": args},
+           "machine-config": {"vcpu_count": 2, "mem_size_mib": 256},
+           "drives": [{"drive_id": "rootfs", "path_on_host": rootfs_image(tmp_path),
+                       "is_root_device": False, "is_read_only": True}],
+           "entropy": {}}
+    path = tmp_path / "vm.json"
+    path.write_text(json.dumps(cfg))
+    by_file = kvm.run([VMM, "--config-file", str(path), "--no-api"], timeout=BOOT_TIMEOUT)
+    assert by_file.returncode == 0, by_file.stderr
+
+    vm = spawn_api_vmm(kvm, sock)
+    try:
+        for section in ("machine-config", "boot-source"):
+            assert curl(kvm, sock, "PUT", f"/{section}", json.dumps(cfg[section]))[0] == 204
+        assert curl(kvm, sock, "PUT", "/drives/rootfs", json.dumps(cfg["drives"][0]))[0] == 204
+        assert curl(kvm, sock, "PUT", "/entropy", "{}")[0] == 204
+        got = curl(kvm, sock, "GET", "/vm/config")[1]
+        assert curl(kvm, sock, "PUT", "/actions", '{"action_type": "InstanceStart"}')[0] == 204
+        assert vm.wait(BOOT_TIMEOUT) == 0, vm.text
+    finally:
+        vm.stop()
+    # GET /vm/config shows what the file said (plus the defaults it left out).
+    assert got["machine-config"].items() >= cfg["machine-config"].items()
+    assert got["boot-source"] == cfg["boot-source"]
+    assert [d.items() >= c.items() for d, c in zip(got["drives"], cfg["drives"])] == [True]
+    probe = r"^(cpus|mem_kb|kernel)=(\S+)"
+    assert re.findall(probe, by_file.stdout, re.M) == re.findall(probe, vm.text, re.M), \
+        (by_file.stdout, vm.text)
+    assert re.findall(probe, vm.text, re.M)
