@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <stdint.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,9 +76,15 @@ int main(int argc, char **argv)
 {
 	unsigned count = 0;
 
-	for (int i = 1; i < argc; i++)
-		if (run_path(argv[i], &count) < 0)
+	for (int i = 1; i < argc; i++) {
+		/* Absolute, because a harness may chdir (into its scratch directory). */
+		char *abs = realpath(argv[i], NULL);
+		int ret = run_path(abs != NULL ? abs : argv[i], &count);
+
+		free(abs);
+		if (ret < 0)
 			return 1;
+	}
 	if (count == 0) {
 		fprintf(stderr, "replay: no inputs\n");
 		return 1;

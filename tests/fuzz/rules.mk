@@ -5,7 +5,8 @@
 # installed, and fuzzes each harness for FUZZ_SECONDS (new inputs go to
 # build/fuzz-corpus/<name>/; copy the interesting ones into the corpus).
 # Each harness lists the product sources it links in FUZZ_DEPS_<name>, and
-# extra libraries (-l flags) in FUZZ_LIBS_<name>.
+# extra libraries (-l flags) in FUZZ_LIBS_<name>. Corpus paths are absolute,
+# because a harness may chdir into its own scratch directory.
 
 FUZZ_DEPS_kernel_loader := vmm/arch/x86_64/loader.c vmm/arch/x86_64/elf.c \
 	vmm/arch/x86_64/bzimage.c vmm/arch/x86_64/bootparams.c vmm/core/gmem.c lib/log.c
@@ -42,7 +43,8 @@ fuzz:
 		$(MAKE) --no-print-directory $(BUILD)/tests/fuzz/$$h; \
 		mkdir -p $(BUILD)/fuzz-corpus/$$h; \
 		$(BUILD)/tests/fuzz/$$h -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
-			-rss_limit_mb=2048 $(BUILD)/fuzz-corpus/$$h tests/fuzz/corpus/$$h; \
+			-rss_limit_mb=2048 $(abspath $(BUILD))/fuzz-corpus/$$h \
+			$(abspath tests/fuzz/corpus)/$$h; \
 	done
 
 .PHONY: fuzz-replay fuzz

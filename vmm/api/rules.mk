@@ -9,3 +9,8 @@ UNIT_DEPS_test_api_schema := $(API_SCHEMA_SRCS) vmm/config.c
 UNIT_LIBS_test_api_schema := -lcjson
 FUZZ_DEPS_api_schema := $(API_SCHEMA_SRCS) vmm/config.c
 FUZZ_LIBS_api_schema := -lcjson
+
+# The HTTP request path: the real server and routes, no VM.
+API_HTTP_SRCS := $(API_SRCS) vmm/control.c vmm/metrics.c vmm/config.c lib/log.c lib/uds.c
+FUZZ_DEPS_api_http := $(API_HTTP_SRCS)
+FUZZ_LIBS_api_http := -lcjson -levent -lpthread
