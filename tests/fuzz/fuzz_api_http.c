@@ -46,9 +46,18 @@ static void *no_vm(void *arg)
 	return NULL;
 }
 
+static char dir[] = "/tmp/ember-fuzz-api-XXXXXX";
+
+/* Leaves no socket behind (the server thread itself ends with the process). */
+static void cleanup(void)
+{
+	unlink(addr.sun_path);
+	if (chdir("/") == 0)
+		rmdir(dir);
+}
+
 static void setup(void)
 {
-	static char dir[] = "/tmp/ember-fuzz-api-XXXXXX";
 	struct api_server *server;
 	pthread_t t;
 
@@ -56,6 +65,7 @@ static void setup(void)
 	if (mkdtemp(dir) == NULL || chdir(dir) < 0 || ctl_init(&ctl) < 0)
 		abort();
 	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/api.sock", dir);
+	atexit(cleanup);
 	metrics_init(&metrics, api_route_names, api_nroutes);
 	api_init(&api, &ctl, &metrics, "fuzz");
 	if (api_server_create(addr.sun_path, &api, &server) < 0 || api_server_start(server) < 0 ||
