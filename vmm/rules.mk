@@ -28,3 +28,5 @@ UNIT_DEPS_test_log := lib/log.c
 UNIT_DEPS_test_bus := vmm/core/bus.c
 UNIT_DEPS_test_serial := vmm/devices/serial.c
 UNIT_DEPS_test_config := vmm/config.c
+UNIT_DEPS_test_control := vmm/control.c vmm/metrics.c vmm/config.c
+UNIT_LIBS_test_control := -lcjson -lpthread
