@@ -56,7 +56,8 @@ const char *ctl_state_name(enum ctl_state st)
 	return "Stopped";
 }
 
-int ctl_call(struct ctl *ctl, enum ctl_cmd cmd, char *err, size_t errlen)
+int ctl_call(struct ctl *ctl, enum ctl_cmd cmd, const struct ctl_args *args, char *err,
+	     size_t errlen)
 {
 	uint64_t one = 1;
 	int ret;
@@ -71,6 +72,8 @@ int ctl_call(struct ctl *ctl, enum ctl_cmd cmd, char *err, size_t errlen)
 	}
 	ctl->cmd_busy = true;
 	ctl->cmd = cmd;
+	if (args != NULL)
+		ctl->args = *args;
 	ctl->cmd_done = false;
 	ctl->cmd_err[0] = '\0';
 	pthread_mutex_unlock(&ctl->lock);

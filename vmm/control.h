@@ -7,7 +7,7 @@
  * - Before InstanceStart, the API thread edits ctl->cfg under the lock
  *   (ctl_lock/ctl_unlock). From InstanceStart on, cfg is frozen: the main
  *   thread's VM reads it without the lock, and nothing writes it.
- * - ctl_call() (API thread) posts one command, signals cmd_fd (an eventfd
+ * - ctl_call() (API thread) posts one command (with its args, if any), signals cmd_fd (an eventfd
  *   the main thread polls: before the start together with its signals, later
  *   in its event loop) and blocks until the main thread answers with
  *   ctl_finish(), or until ctl_close(). Commands are serialised: a second
@@ -39,6 +39,13 @@ enum ctl_cmd {
 	CTL_CMD_RESUME,
 	CTL_CMD_CTRL_ALT_DEL,
 	CTL_CMD_FLUSH_METRICS,
+	CTL_CMD_UPDATE_DRIVE, /* args: drive index and its new path_on_host */
+};
+
+/* A command's arguments, copied in by ctl_call(); stable until ctl_finish(). */
+struct ctl_args {
+	unsigned drive;
+	char path[PATH_MAX];
 };
 
 struct ctl {
@@ -47,7 +54,8 @@ struct ctl {
 	struct vm_config cfg;
 	enum ctl_state state;
 	enum ctl_cmd cmd; /* posted, not yet answered */
-	bool cmd_busy;	  /* a caller owns the mailbox */
+	struct ctl_args args;
+	bool cmd_busy; /* a caller owns the mailbox */
 	bool cmd_done;
 	int cmd_ret;
 	char cmd_err[CONFIG_ERR_LEN];
@@ -64,9 +72,10 @@ void ctl_unlock(struct ctl *ctl);
 const char *ctl_state_name(enum ctl_state st);
 
 /* API thread. */
-int ctl_call(struct ctl *ctl, enum ctl_cmd cmd, char *err, size_t errlen);
+int ctl_call(struct ctl *ctl, enum ctl_cmd cmd, const struct ctl_args *args, char *err,
+	     size_t errlen);
 
-/* Main thread. */
+/* Main thread. ctl->args belongs to the taken command until ctl_finish(). */
 enum ctl_cmd ctl_take(struct ctl *ctl);
 void ctl_finish(struct ctl *ctl, int ret, const char *err);
 void ctl_set_state(struct ctl *ctl, enum ctl_state st);

@@ -62,6 +62,10 @@ static void on_command(void *opaque, int fd, uint32_t events)
 	case CTL_CMD_FLUSH_METRICS:
 		flush_metrics(l, err, sizeof(err), &ret);
 		break;
+	case CTL_CMD_UPDATE_DRIVE:
+		ret = vmm_replace_drive(l->vmm, l->ctl->args.drive, l->ctl->args.path, err,
+					sizeof(err));
+		break;
 	}
 	ctl_finish(l->ctl, ret, err);
 }

@@ -292,3 +292,19 @@ void virtio_slots_destroy(struct virtio_slots *s)
 			log_warn("--vsock %s: unlink: %s", s->vsock_path, strerror(errno));
 	}
 }
+
+int virtio_slots_replace_drive(struct virtio_slots *s, unsigned i, const char *path, char *err,
+			       size_t errlen)
+{
+	int ret;
+
+	if (i >= s->nblks) {
+		snprintf(err, errlen, "no drive %u", i);
+		return -ENOENT;
+	}
+	ret = vblk_replace_backing(&s->blks[i], path, err, errlen);
+	/* Drive i sits in slot i; the guest re-reads the capacity on this. */
+	if (ret == 0 && s->devs[i].t_ready)
+		vmmio_config_changed(&s->devs[i].t);
+	return ret;
+}

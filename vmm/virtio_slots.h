@@ -76,5 +76,9 @@ int virtio_slots_cmdline(const struct virtio_slots *s, const struct vm_config *c
 int virtio_slots_wire(struct virtio_slots *s, struct vm *vm, struct gmem *gm, struct bus *mmio,
 		      struct evloop *ev);
 void virtio_slots_destroy(struct virtio_slots *s);
+/* Drive i (in config order) is served from path from now on, and the guest
+ * gets a config-change interrupt. Event-loop thread. */
+int virtio_slots_replace_drive(struct virtio_slots *s, unsigned i, const char *path, char *err,
+			       size_t errlen);
 
 #endif

@@ -516,6 +516,11 @@ int vmm_ctrl_alt_del(struct vmm *vmm)
 	return -ENOTSUP;
 }
 
+int vmm_replace_drive(struct vmm *vmm, unsigned index, const char *path, char *err, size_t errlen)
+{
+	return virtio_slots_replace_drive(&vmm->virtio, index, path, err, errlen);
+}
+
 void vmm_get_stats(struct vmm *vmm, struct vmm_stats *out)
 {
 	struct virtio_slots *vs = &vmm->virtio;

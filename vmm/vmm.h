@@ -23,8 +23,8 @@
  * - While vmm_run() runs, its event loop (vmm_loop) may get more handlers,
  *   and those handlers (on the loop thread) may call vmm_pause() (returns
  *   once every vCPU is parked outside KVM_RUN; -ESHUTDOWN if the VM stops
- *   meanwhile), vmm_resume(), vmm_ctrl_alt_del() (the i8042 key sequence)
- *   and vmm_get_stats(). */
+ *   meanwhile), vmm_resume(), vmm_ctrl_alt_del() (the i8042 key sequence),
+ *   vmm_replace_drive() and vmm_get_stats(). */
 #ifndef EMBER_VMM_H
 #define EMBER_VMM_H
 
@@ -59,6 +59,8 @@ struct evloop *vmm_loop(struct vmm *vmm);
 int vmm_pause(struct vmm *vmm);
 void vmm_resume(struct vmm *vmm);
 int vmm_ctrl_alt_del(struct vmm *vmm);
+/* PATCH /drives: drive `index` (config order) now reads and writes path. */
+int vmm_replace_drive(struct vmm *vmm, unsigned index, const char *path, char *err, size_t errlen);
 void vmm_get_stats(struct vmm *vmm, struct vmm_stats *out);
 
 #endif

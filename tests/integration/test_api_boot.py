@@ -113,8 +113,19 @@ def test_getting_started_with_curl(kvm, scratch):
         assert line["block"]["rootfs"]["read_ops"] > 0, line
         assert line["api_requests"]["PATCH /vm"] >= 4, line
 
-        config = curl(kvm, sock, "GET", "/vm/config")[1]
-        (tmp_path / "vm.json").write_text(json.dumps(config))
+        # PATCH /drives: a new backing file, and the guest sees its size.
+        vm.wait_for("ticker: vda size 8388608", BOOT_TIMEOUT)
+        bigger = tmp_path / "bigger.img"
+        with open(bigger, "wb") as f:
+            f.truncate(16 << 20)
+        patch = {"drive_id": "rootfs", "path_on_host": str(bigger)}
+        assert curl(kvm, sock, "PATCH", "/drives/rootfs", json.dumps(patch))[0] == 204
+        vm.wait_for("ticker: vda size 16777216", BOOT_TIMEOUT)
+        drives = curl(kvm, sock, "GET", "/vm/config")[1]["drives"]
+        assert drives[0]["path_on_host"] == str(bigger)
+        patch["path_on_host"] = str(tmp_path / "missing.img")
+        status, body, _ = curl(kvm, sock, "PATCH", "/drives/rootfs", json.dumps(patch))
+        assert status == 400 and "missing.img" in body["fault_message"], body
 
         assert curl(kvm, sock, "PUT", "/actions", '{"action_type": "SendCtrlAltDel"}')[0] == 204
         assert vm.wait(BOOT_TIMEOUT) == 0, vm.text

@@ -26,7 +26,7 @@ static void *call_thread(void *arg)
 {
 	struct caller *c = arg;
 
-	c->ret = c->ctl->cmd_fd >= 0 ? ctl_call(c->ctl, c->cmd, c->err, sizeof(c->err)) : -1;
+	c->ret = c->ctl->cmd_fd >= 0 ? ctl_call(c->ctl, c->cmd, NULL, c->err, sizeof(c->err)) : -1;
 	return NULL;
 }
 
@@ -76,7 +76,7 @@ static void test_close_fails_waiting_and_later_calls(void **state)
 	pthread_join(t, NULL);
 	assert_int_equal(c.ret, -ESHUTDOWN);
 	assert_non_null(strstr(c.err, "stopped"));
-	assert_int_equal(ctl_call(&ctl, CTL_CMD_PAUSE, err, sizeof(err)), -ESHUTDOWN);
+	assert_int_equal(ctl_call(&ctl, CTL_CMD_PAUSE, NULL, err, sizeof(err)), -ESHUTDOWN);
 	assert_int_equal(ctl_get_state(&ctl), CTL_STOPPED);
 	ctl_destroy(&ctl);
 }

@@ -356,6 +356,37 @@ static void test_reset_stops(void **state)
 	assert_int_equal(f->kicks, 1);
 }
 
+static void test_replace_backing(void **state)
+{
+	struct fx *f = *state;
+	char path[] = "/tmp/ember-test-vblk2-XXXXXX", err[128];
+	uint64_t cap = 0;
+	uint8_t buf[512];
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 2 * SECTORS * 512), 0);
+	assert_int_equal(pwrite(fd, "new", 3, 512), 3);
+	close(fd);
+	assert_int_equal(vblk_replace_backing(&f->b, "/nonexistent/disk", err, sizeof(err)),
+			 -ENOENT);
+	f->b.ops.config_read(&f->b, VBLK_CFG_CAPACITY, (uint8_t *)&cap, 8);
+	assert_int_equal(cap, SECTORS); /* the old file stays */
+	assert_int_equal(vblk_replace_backing(&f->b, path, err, sizeof(err)), 0);
+	f->b.ops.config_read(&f->b, VBLK_CFG_CAPACITY, (uint8_t *)&cap, 8);
+	assert_int_equal(cap, 2 * SECTORS);
+	/* Reads now come from the new file, and the new capacity bounds them. */
+	header(f, VIRTIO_BLK_T_IN, 1);
+	submit(f, 16, 512, true, true);
+	assert_int_equal(status(f), VIRTIO_BLK_S_OK);
+	memcpy(buf, g(f, DATA_GPA, 512), 512);
+	assert_memory_equal(buf, "new", 3);
+	header(f, VIRTIO_BLK_T_IN, 2 * SECTORS - 1);
+	submit(f, 16, 512, true, true);
+	assert_int_equal(status(f), VIRTIO_BLK_S_OK);
+	unlink(path);
+}
+
 static void test_open_errors(void **state)
 {
 	struct vblk b;
@@ -389,6 +420,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_write_on_read_only, setup_ro, teardown),
 		cmocka_unit_test_setup_teardown(test_broken_ring, setup_rw, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_stops, setup_rw, teardown),
+		cmocka_unit_test_setup_teardown(test_replace_backing, setup_rw, teardown),
 		cmocka_unit_test(test_open_errors),
 	};
 

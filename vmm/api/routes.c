@@ -280,7 +280,7 @@ static int flush_metrics(struct api *api, char *err)
 	if (ctl_get_state(api->ctl) == CTL_NOT_STARTED)
 		return metrics_flush(api->metrics, NULL, err, ERR_LEN);
 	/* The VM's counters live on the main thread. */
-	return ctl_call(api->ctl, CTL_CMD_FLUSH_METRICS, err, ERR_LEN);
+	return ctl_call(api->ctl, CTL_CMD_FLUSH_METRICS, NULL, err, ERR_LEN);
 }
 
 static int put_actions(struct api *api, const char *id, const char *body, struct api_reply *out,
@@ -302,7 +302,7 @@ static int put_actions(struct api *api, const char *id, const char *body, struct
 		}
 		ret = config_validate(&api->ctl->cfg, err, ERR_LEN);
 		if (ret == 0)
-			ret = ctl_call(api->ctl, CTL_CMD_START, err, ERR_LEN);
+			ret = ctl_call(api->ctl, CTL_CMD_START, NULL, err, ERR_LEN);
 		if (ret < 0 && strncmp(err, "InstanceStart", 13) != 0) {
 			char why[ERR_LEN];
 
@@ -315,7 +315,7 @@ static int put_actions(struct api *api, const char *id, const char *body, struct
 			snprintf(err, ERR_LEN, "SendCtrlAltDel: %s", MSG_BEFORE_START);
 			return -EINVAL;
 		}
-		return ctl_call(api->ctl, CTL_CMD_CTRL_ALT_DEL, err, ERR_LEN);
+		return ctl_call(api->ctl, CTL_CMD_CTRL_ALT_DEL, NULL, err, ERR_LEN);
 	case SCHEMA_ACTION_FLUSH_METRICS:
 		return flush_metrics(api, err);
 	}
@@ -334,32 +334,36 @@ static int patch_vm(struct api *api, const char *id, const char *body, struct ap
 	ret = schema_vm_patch(body, &want, err, ERR_LEN);
 	if (ret < 0)
 		return ret;
-	return ctl_call(api->ctl, want == SCHEMA_VM_PAUSED ? CTL_CMD_PAUSE : CTL_CMD_RESUME, err,
-			ERR_LEN);
+	return ctl_call(api->ctl, want == SCHEMA_VM_PAUSED ? CTL_CMD_PAUSE : CTL_CMD_RESUME, NULL,
+			err, ERR_LEN);
 }
 
 static int patch_drive(struct api *api, const char *id, const char *body, struct api_reply *out,
 		       char *err)
 {
+	struct vm_config *cfg = &api->ctl->cfg;
+	struct ctl_args args;
 	struct drive_config d;
-	unsigned i;
 	int ret;
 
 	(void)out;
-	for (i = 0; i < api->ctl->cfg.ndrives; i++)
-		if (strcmp(api->ctl->cfg.drives[i].drive_id, id) == 0)
+	for (args.drive = 0; args.drive < cfg->ndrives; args.drive++)
+		if (strcmp(cfg->drives[args.drive].drive_id, id) == 0)
 			break;
-	if (i == api->ctl->cfg.ndrives) {
+	if (args.drive == cfg->ndrives) {
 		snprintf(err, ERR_LEN, "drive_id: no drive '%.32s' is configured", id);
 		return -ENOENT;
 	}
-	d = api->ctl->cfg.drives[i];
+	d = cfg->drives[args.drive];
 	ret = schema_drive_patch(body, id, &d, err, ERR_LEN);
-	if (ret == 0 && strcmp(d.path_on_host, api->ctl->cfg.drives[i].path_on_host) != 0) {
-		snprintf(err, ERR_LEN,
-			 "path_on_host: changing a drive's backing file after boot is not "
-			 "supported by ember-vmm");
-		ret = -ENOTSUP;
+	if (ret < 0 || strcmp(d.path_on_host, cfg->drives[args.drive].path_on_host) == 0)
+		return ret;
+	snprintf(args.path, sizeof(args.path), "%s", d.path_on_host);
+	ret = ctl_call(api->ctl, CTL_CMD_UPDATE_DRIVE, &args, err, ERR_LEN);
+	if (ret == 0) {
+		ctl_lock(api->ctl);
+		cfg->drives[args.drive] = d;
+		ctl_unlock(api->ctl);
 	}
 	return ret;
 }

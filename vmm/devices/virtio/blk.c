@@ -28,10 +28,13 @@ static uint64_t get_le64(const uint8_t *p)
 
 static void config_read(void *dev, uint32_t off, uint8_t *data, unsigned size)
 {
-	const struct vblk *b = dev;
+	struct vblk *b = dev;
 
-	/* The transport checked off + size <= VBLK_CFG_SIZE. */
+	/* The transport checked off + size <= VBLK_CFG_SIZE. The lock keeps
+	 * the capacity whole while vblk_replace_backing() changes it. */
+	pthread_mutex_lock(&b->lock);
 	memcpy(data, b->config + off, size);
+	pthread_mutex_unlock(&b->lock);
 }
 
 static void config_write(void *dev, uint32_t off, const uint8_t *data, unsigned size)
@@ -86,54 +89,92 @@ const struct vmmio_dev_ops vblk_ops = {
 	.reset = reset,
 };
 
-int vblk_open(struct vblk *b, const char *path, bool read_only, const char *id,
-	      struct vblk_hooks hooks, char *err, size_t errlen)
+/* Opens a backing file and finds its size; 0, or -errno with err set. */
+static int open_backing(const char *path, bool read_only, int *fd, uint64_t *capacity, char *err,
+			size_t errlen)
 {
 	struct stat st;
 	off_t size;
 	int ret;
 
-	memset(b, 0, sizeof(*b));
-	b->fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-	if (b->fd < 0) {
+	*fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (*fd < 0) {
 		ret = -errno;
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return ret;
 	}
-	if (fstat(b->fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
+	if (fstat(*fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
 		snprintf(err, errlen, "%s: not a regular file or block device", path);
 		ret = -EINVAL;
 		goto err_close;
 	}
-	size = lseek(b->fd, 0, SEEK_END);
+	size = lseek(*fd, 0, SEEK_END);
 	if (size < 0) {
 		ret = -errno;
 		snprintf(err, errlen, "%s: cannot find its size: %s", path, strerror(errno));
 		goto err_close;
 	}
+	*capacity = (uint64_t)size / VBLK_SECTOR_SIZE;
+	return 0;
+
+err_close:
+	close(*fd);
+	*fd = -1;
+	return ret;
+}
+
+static void set_capacity(struct vblk *b, uint64_t capacity)
+{
+	b->capacity = capacity;
+	put_le32(b->config + VBLK_CFG_CAPACITY, (uint32_t)capacity);
+	put_le32(b->config + VBLK_CFG_CAPACITY + 4, (uint32_t)(capacity >> 32));
+}
+
+int vblk_open(struct vblk *b, const char *path, bool read_only, const char *id,
+	      struct vblk_hooks hooks, char *err, size_t errlen)
+{
+	uint64_t capacity;
+	int ret;
+
+	memset(b, 0, sizeof(*b));
+	ret = open_backing(path, read_only, &b->fd, &capacity, err, errlen);
+	if (ret < 0)
+		return ret;
 	if (pthread_mutex_init(&b->lock, NULL) != 0) {
 		snprintf(err, errlen, "%s: out of memory", path);
-		ret = -ENOMEM;
-		goto err_close;
+		close(b->fd);
+		b->fd = -1;
+		return -ENOMEM;
 	}
 	b->hooks = hooks;
 	b->read_only = read_only;
-	b->capacity = (uint64_t)size / VBLK_SECTOR_SIZE;
 	/* Zero-padded, with no NUL if it takes all 20 bytes (5.2.6). */
 	memcpy(b->id, id, strnlen(id, sizeof(b->id)));
 	b->ops = vblk_ops;
 	if (read_only)
 		b->ops.features |= VIRTIO_BIT(VIRTIO_BLK_F_RO);
-	put_le32(b->config + VBLK_CFG_CAPACITY, (uint32_t)b->capacity);
-	put_le32(b->config + VBLK_CFG_CAPACITY + 4, (uint32_t)(b->capacity >> 32));
+	set_capacity(b, capacity);
 	put_le32(b->config + VBLK_CFG_SIZE_MAX, VBLK_SIZE_MAX);
 	put_le32(b->config + VBLK_CFG_SEG_MAX, VBLK_SEG_MAX);
 	return 0;
+}
 
-err_close:
-	close(b->fd);
-	b->fd = -1;
-	return ret;
+int vblk_replace_backing(struct vblk *b, const char *path, char *err, size_t errlen)
+{
+	uint64_t capacity;
+	int fd, old, ret;
+
+	ret = open_backing(path, b->read_only, &fd, &capacity, err, errlen);
+	if (ret < 0)
+		return ret;
+	/* Requests already served used the old file; the next ones use the new one. */
+	pthread_mutex_lock(&b->lock);
+	old = b->fd;
+	b->fd = fd;
+	set_capacity(b, capacity);
+	pthread_mutex_unlock(&b->lock);
+	close(old);
+	return 0;
 }
 
 void vblk_close(struct vblk *b)

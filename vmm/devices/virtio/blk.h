@@ -102,6 +102,12 @@ extern const struct vmmio_dev_ops vblk_ops;
 int vblk_open(struct vblk *b, const char *path, bool read_only, const char *id,
 	      struct vblk_hooks hooks, char *err, size_t errlen);
 void vblk_close(struct vblk *b);
+/* Firecracker's PATCH /drives: serve the drive from another file from now
+ * on, with that file's capacity (same read-only mode). The caller then
+ * tells the guest that the config changed (vmmio_config_changed). Loop
+ * thread; -errno with err set if the new file cannot be used (the old one
+ * stays). */
+int vblk_replace_backing(struct vblk *b, const char *path, char *err, size_t errlen);
 /* Serve queue q (event-loop thread). */
 void vblk_process(struct vblk *b, unsigned q);
 
