@@ -222,6 +222,15 @@ static void *vcpu_thread(void *arg)
 		/* A pause kicks us out of KVM_RUN (immediate_exit covers the gap
 		 * between this check and the ioctl). */
 		if (atomic_load(&vcpu->vm->pause_req)) {
+			/* KVM finishes a pending I/O exit on the next KVM_RUN (RIP
+			 * still points at the instruction): do that with
+			 * immediate_exit now, so a parked vCPU's state is whole
+			 * (snapshots read it). */
+			__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+			if (ioctl(vcpu->fd, KVM_RUN, 0) == 0)
+				log_debug("vCPU %u: exit %u while parking", vcpu->index,
+					  vcpu->run->exit_reason);
+			__atomic_store_n(&vcpu->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 			vm_park(vcpu->vm);
 			continue;
 		}
