@@ -226,12 +226,16 @@ static void *vcpu_thread(void *arg)
 			 * still points at the instruction): do that with
 			 * immediate_exit now, so a parked vCPU's state is whole
 			 * (snapshots read it). */
+			int r;
+
 			__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
-			if (ioctl(vcpu->fd, KVM_RUN, 0) == 0)
-				log_debug("vCPU %u: exit %u while parking", vcpu->index,
-					  vcpu->run->exit_reason);
+			r = ioctl(vcpu->fd, KVM_RUN, 0);
 			__atomic_store_n(&vcpu->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
-			vm_park(vcpu->vm);
+			/* Finishing it may exit again (rep outs): serve that first. */
+			if (r == 0 && !handle_exit(vcpu))
+				break;
+			if (r < 0)
+				vm_park(vcpu->vm);
 			continue;
 		}
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
