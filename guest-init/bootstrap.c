@@ -287,24 +287,38 @@ static void reset_one(int dirfd, void *arg)
 	close(fd);
 }
 
-static void peak_one(int dirfd, void *arg)
+/* The kB value of "\n<key>: N kB" in /proc/PID/<file>, or 0. */
+static uint64_t proc_kb(int dirfd, const char *file, const char *key)
 {
-	uint64_t *sum = arg;
 	char buf[2048], *p;
 	ssize_t n;
-	int fd = openat(dirfd, "status", O_RDONLY | O_CLOEXEC);
+	int fd = openat(dirfd, file, O_RDONLY | O_CLOEXEC);
 	unsigned long kb;
 
 	if (fd < 0)
-		return;
-	n = read(fd, buf, sizeof(buf) - 1);
+		return 0;
+	n = read(fd, buf + 1, sizeof(buf) - 2);
 	close(fd);
 	if (n <= 0)
-		return;
-	buf[n] = '\0';
-	p = strstr(buf, "\nVmHWM:");
-	if (p != NULL && sscanf(p, "\nVmHWM: %lu kB", &kb) == 1)
-		*sum += (uint64_t)kb * 1024u;
+		return 0;
+	buf[0] = '\n';
+	buf[n + 1] = '\0';
+	p = strstr(buf, key);
+	if (p == NULL || sscanf(p + strlen(key), " %lu kB", &kb) != 1)
+		return 0;
+	return (uint64_t)kb * 1024u;
+}
+
+/* VmHWM lags: the kernel folds each task's RSS counts into the mm only every
+ * 64 page faults (SPLIT_RSS_COUNTING), so a small process can show a peak of
+ * one page. smaps_rollup walks the page tables and is exact for the current
+ * RSS; the larger of the two is the best cheap estimate of the peak. */
+static void peak_one(int dirfd, void *arg)
+{
+	uint64_t *sum = arg, hwm = proc_kb(dirfd, "status", "\nVmHWM:"),
+		 rss = proc_kb(dirfd, "smaps_rollup", "\nRss:");
+
+	*sum += hwm > rss ? hwm : rss;
 }
 
 void bootstrap_mem_reset(void)

@@ -18,7 +18,8 @@
  *   the pipes, and calls ops->exited with the wait status.
  * - Memory: bootstrap_mem_reset() resets the peak RSS (VmHWM) of every
  *   WORLD_UID process by writing "5" to /proc/PID/clear_refs;
- *   bootstrap_mem_peak() sums VmHWM over them, in bytes. Summing peaks
+ *   bootstrap_mem_peak() sums, over them, the larger of VmHWM and the exact
+ *   current RSS (smaps_rollup), in bytes (bootstrap.c says why). Summing peaks
  *   overcounts pages that processes share, and misses processes that ended
  *   between the two calls: cheap (one /proc scan, usually one process), not
  *   exact. No memory cgroup is needed (the guest kernel has none).

@@ -108,6 +108,19 @@ static void post(const char *id, const char *what, const char *extra, const void
 	fflush(stdout);
 }
 
+/* "key":"value", with the value's quotes and backslashes escaped. */
+static size_t json_kv(char *out, size_t cap, const char *k, const char *v)
+{
+	size_t n = (size_t)snprintf(out, cap, "\"%s\":\"", k);
+
+	for (; *v != '\0' && n + 4 < cap; v++) {
+		if (*v == '"' || *v == '\\')
+			out[n++] = '\\';
+		out[n++] = *v;
+	}
+	return n + (size_t)snprintf(out + n, cap - n, "\",");
+}
+
 static size_t env_json(char *out, size_t cap)
 {
 	static const char *const keys[] = {
@@ -136,7 +149,7 @@ static size_t env_json(char *out, size_t cap)
 		const char *v = getenv(keys[i]);
 
 		if (v != NULL)
-			n += (size_t)snprintf(out + n, cap - n, "\"%s\":\"%s\",", keys[i], v);
+			n += json_kv(out + n, cap - n, keys[i], v);
 	}
 	return n;
 }
@@ -205,8 +218,7 @@ int main(void)
 			n += (size_t)snprintf(tmp + n, sizeof(tmp) - n, "\"headers\":{");
 			for (size_t i = 0; i < sizeof(hs) / sizeof(hs[0]); i++)
 				if (header(hs[i], v, sizeof(v))[0] != '\0')
-					n += (size_t)snprintf(tmp + n, sizeof(tmp) - n,
-							      "\"%s\":\"%s\",", hs[i], v);
+					n += json_kv(tmp + n, sizeof(tmp) - n, hs[i], v);
 			snprintf(tmp + n - 1, sizeof(tmp) - n + 1, "}}");
 			post(id, "response", NULL, tmp, strlen(tmp));
 		} else if (strcmp(payload, "fs") == 0) {
