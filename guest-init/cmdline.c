@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define KEY_PREFIX "ember."
@@ -44,6 +45,7 @@ int cmdline_parse(const char *s, struct init_args *out, char *err, size_t errlen
 	bool too_long;
 
 	memset(out, 0, sizeof(*out));
+	out->tmp_mib = CMDLINE_TMP_MIB_DEFAULT;
 	while (next_word(&s, word, sizeof(word), &too_long)) {
 		if (strcmp(word, "--") == 0)
 			break; /* the rest is init's argv, not options */
@@ -71,6 +73,23 @@ int cmdline_parse(const char *s, struct init_args *out, char *err, size_t errlen
 				return -EINVAL;
 			}
 			out->probe = val[0] == '1';
+		} else if (klen == 6 && strncmp(key, "lambda", 6) == 0) {
+			if (strcmp(val, "1") != 0 && strcmp(val, "0") != 0) {
+				snprintf(err, errlen, "ember.lambda=%.16s: need 0 or 1", val);
+				return -EINVAL;
+			}
+			out->lambda = val[0] == '1';
+		} else if (klen == 7 && strncmp(key, "tmp_mib", 7) == 0) {
+			char *end;
+			unsigned long v = strtoul(val, &end, 10);
+
+			if (val[0] < '0' || val[0] > '9' || *end != '\0' || v < 1 ||
+			    v > CMDLINE_TMP_MIB_MAX) {
+				snprintf(err, errlen, "ember.tmp_mib=%.16s: need 1..%u", val,
+					 CMDLINE_TMP_MIB_MAX);
+				return -EINVAL;
+			}
+			out->tmp_mib = (unsigned)v;
 		} else {
 			snprintf(err, errlen, "unknown option %.64s", word);
 			return -EINVAL;

@@ -2,12 +2,15 @@
  *
  * It records its own start time first (the guest's boot time as the guest
  * sees it), mounts the pseudo filesystems, brings up loopback and then does
- * what the kernel command line asks (cmdline.h). It ends the VM with
+ * what the kernel command line asks (cmdline.h): ember.lambda=1 hands over
+ * to the Lambda environment (lambda.h), which runs until the VM ends. It ends the VM with
  * reboot(RB_AUTOBOOT): without ACPI a power-off only halts, while a reboot
  * through the i8042 (reboot=k) is what ember-vmm turns into a clean exit
  * (a triple fault, reboot=t, counts as a crash there). */
 #include "boot_timer.h"
 #include "cmdline.h"
+#include "lambda.h"
+#include "log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -186,6 +189,10 @@ int main(void)
 	}
 	if (args.probe)
 		probe();
+	if (args.lambda) {
+		log_init("ember-init", LOG_INFO);
+		lambda_run(&args);
+	}
 	if (args.run[0] != '\0')
 		report(args.run, run(args.run));
 	power_off();

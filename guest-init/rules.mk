@@ -1,9 +1,13 @@
 # ember-init (static, guest PID 1), the initramfs packer, and the initramfs.
 
-INIT_SRCS := guest-init/main.c guest-init/cmdline.c
+# Lambda mode serves the Runtime API with libevent's evhttp, linked statically.
+INIT_SRCS := guest-init/main.c guest-init/cmdline.c guest-init/lambda.c \
+	guest-init/runtime_api.c guest-init/bootstrap.c guest-init/world.c lib/log.c \
+	lib/gproto.c lib/gproto_reader.c
+INIT_LIBS := -l:libevent_extra.a -l:libevent_core.a
 $(BIN)/ember-init: $(INIT_SRCS:%.c=$(OBJ)/static/%.o)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $^ $(STATIC_LDFLAGS)
+	$(CC) $(CFLAGS) -o $@ $^ $(STATIC_LDFLAGS) $(INIT_LIBS)
 
 $(BIN)/mkinitramfs: $(OBJ)/host/guest-init/mkinitramfs.o $(OBJ)/host/guest-init/cpio.o
 	@mkdir -p $(@D)

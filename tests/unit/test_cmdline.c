@@ -68,12 +68,29 @@ static void test_errors(void **state)
 	assert_int_equal(cmdline_parse(long_line, &args, err, sizeof(err)), 0);
 }
 
+static void test_lambda_keys(void **state)
+{
+	(void)state;
+	assert_int_equal(cmdline_parse("quiet", &args, err, sizeof(err)), 0);
+	assert_false(args.lambda);
+	assert_int_equal(args.tmp_mib, CMDLINE_TMP_MIB_DEFAULT);
+	assert_int_equal(cmdline_parse("ember.lambda=1 ember.tmp_mib=64", &args, err, sizeof(err)),
+			 0);
+	assert_true(args.lambda);
+	assert_int_equal(args.tmp_mib, 64);
+	assert_int_equal(cmdline_parse("ember.lambda=2", &args, err, sizeof(err)), -EINVAL);
+	assert_int_equal(cmdline_parse("ember.tmp_mib=0", &args, err, sizeof(err)), -EINVAL);
+	assert_int_equal(cmdline_parse("ember.tmp_mib=-1", &args, err, sizeof(err)), -EINVAL);
+	assert_int_equal(cmdline_parse("ember.tmp_mib=10241", &args, err, sizeof(err)), -EINVAL);
+	assert_int_equal(cmdline_parse("ember.tmp_mib=12x", &args, err, sizeof(err)), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_empty),  cmocka_unit_test(test_keys_among_kernel_words),
 		cmocka_unit_test(test_quotes), cmocka_unit_test(test_init_args_are_not_options),
-		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_errors), cmocka_unit_test(test_lambda_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

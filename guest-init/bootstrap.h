@@ -1,0 +1,71 @@
+/* bootstrap: the function's process (the runtime's bootstrap), its output and its memory.
+ *
+ * Contract:
+ * - bootstrap_start() forks the bootstrap: in the child, a new session,
+ *   stdin /dev/null, stdout and stderr to two pipes, chroot(WORLD_ROOT),
+ *   chdir(/var/task), setgroups({}), setgid/setuid(WORLD_UID) and
+ *   PR_SET_NO_NEW_PRIVS, then execve(path, {path}, envp). An exec failure
+ *   comes back through a close-on-exec pipe as -errno, with the child reaped.
+ * - Output: the pipes are read in the event loop and split into lines
+ *   (without the '\n'); a line longer than GPROTO_LOG_LINE_MAX is cut into
+ *   pieces of that size. ops->log gets each line. bootstrap_drain() reads
+ *   whatever the pipes hold right now (without blocking), so that lines
+ *   written before an HTTP call are attributed before that call's effect.
+ *   bootstrap_pause() stops reading (back-pressure when the host is slow).
+ * - Exit: bootstrap_reap() (on SIGCHLD) waits for every child (PID 1 also
+ *   reaps orphans). When the bootstrap itself ends, it drains the pipes, kills
+ *   every process of WORLD_UID left (as Lambda ends the whole sandbox), closes
+ *   the pipes, and calls ops->exited with the wait status.
+ * - Memory: bootstrap_mem_reset() resets the peak RSS (VmHWM) of every
+ *   WORLD_UID process by writing "5" to /proc/PID/clear_refs;
+ *   bootstrap_mem_peak() sums, over them, the larger of VmHWM and the exact
+ *   current RSS (smaps_rollup), in bytes (bootstrap.c says why). Summing peaks
+ *   overcounts pages that processes share, and misses processes that ended
+ *   between the two calls: cheap (one /proc scan, usually one process), not
+ *   exact. No memory cgroup is needed (the guest kernel has none).
+ * Event loop thread only. */
+#ifndef EMBER_BOOTSTRAP_H
+#define EMBER_BOOTSTRAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct event_base;
+struct event;
+
+struct bootstrap_ops {
+	void (*log)(void *ctx, uint8_t stream, const uint8_t *line, size_t len);
+	void (*exited)(void *ctx, int status);
+};
+
+struct bootstrap_stream {
+	int fd; /* -1 when closed */
+	struct event *ev;
+	uint8_t stream; /* enum gproto_stream */
+	uint8_t *buf;	/* GPROTO_LOG_LINE_MAX bytes */
+	size_t len;
+};
+
+struct bootstrap {
+	struct event_base *base;
+	const struct bootstrap_ops *ops;
+	void *ctx;
+	pid_t pid; /* 0 when not running */
+	bool paused;
+	struct bootstrap_stream out[2];
+};
+
+int bootstrap_init(struct bootstrap *b, struct event_base *base, const struct bootstrap_ops *ops,
+		   void *ctx);
+int bootstrap_start(struct bootstrap *b, const char *path, char *const envp[]);
+void bootstrap_drain(struct bootstrap *b);
+void bootstrap_pause(struct bootstrap *b, bool pause);
+void bootstrap_reap(struct bootstrap *b);
+/* Kills every WORLD_UID process (the bootstrap's exit then arrives via reap). */
+void bootstrap_kill(void);
+void bootstrap_mem_reset(void);
+uint64_t bootstrap_mem_peak(void);
+
+#endif

@@ -1,0 +1,273 @@
+"""ember-init's Lambda mode in real guests (issue 7, guest half).
+
+The guest boots with ember.lambda=1, a runtime image on /dev/vda and a code
+image on /dev/vdb, both erofs images built here from files the test controls:
+the root is busybox-static (never host libraries), the code is the static
+bootstrap tests/guests/lambda_fn.c (its behaviour is picked by _HANDLER, see
+that file). The host side is build/bin/gproto-drive, run where ember-vmm runs
+(in the testbox, an L1 path); it prints each guest frame as a JSON line.
+Every wait is on an event (a console line, a frame) with a deadline.
+"""
+import base64
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from guest import INITRAMFS, REPO, VMLINUX
+
+BUILD = os.path.join(REPO, os.environ.get("BUILD", "build"))
+VMM = os.path.join(BUILD, "bin", "ember-vmm")
+DRIVE = os.path.join(BUILD, "bin", "gproto-drive")
+FN = os.path.join(BUILD, "bin", "guests", "lambda_fn")
+WORK = os.path.join(BUILD, "tests", "integration", "lambda_init")
+PROVIDED = os.path.join(BUILD, "runtimes", "provided.erofs")
+BUSYBOX = "/bin/busybox"
+BOOT_TIMEOUT = 180
+IO_TIMEOUT = 240
+CID = 3
+APPLETS = ("sh", "cat", "echo", "ls", "id", "mktemp", "grep", "cut", "tr", "sed", "head")
+
+_images = {}
+
+
+def mkfs(src, out):
+    subprocess.run(["mkfs.erofs", "--quiet", "--all-root", out, src], check=True, capture_output=True)
+    return out
+
+
+def busybox_root():
+    """A runtime image: busybox and the mount points ember-init needs."""
+    if "root" not in _images:
+        if not os.path.exists(BUSYBOX) or shutil.which("mkfs.erofs") is None:
+            pytest.skip("needs /bin/busybox (busybox-static) and mkfs.erofs (erofs-utils)")
+        d = os.path.join(WORK, "root")
+        shutil.rmtree(d, ignore_errors=True)
+        for sub in ("bin", "var/task", "var/runtime", "tmp", "proc", "dev", "opt"):
+            os.makedirs(os.path.join(d, sub))
+        shutil.copy(BUSYBOX, os.path.join(d, "bin", "busybox"))
+        for a in APPLETS:
+            os.symlink("busybox", os.path.join(d, "bin", a))
+        _images["root"] = mkfs(d, os.path.join(WORK, "root.erofs"))
+    return _images["root"]
+
+
+def code_image(name, files):
+    """files: {relative path: (bytes, mode)}."""
+    d = os.path.join(WORK, "code-" + name)
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    for rel, (data, mode) in files.items():
+        p = os.path.join(d, rel)
+        with open(p, "wb") as f:
+            f.write(data)
+        os.chmod(p, mode)
+    return mkfs(d, os.path.join(WORK, f"code-{name}.erofs"))
+
+
+def fn_code():
+    if "fn" not in _images:
+        with open(FN, "rb") as f:
+            _images["fn"] = code_image("fn", {"bootstrap": (f.read(), 0o755)})
+    return _images["fn"]
+
+
+def uds(name):
+    return f"/tmp/ember-lambda-{os.getpid()}-{name}.sock"
+
+
+class Vm:
+    def __init__(self, kvm, name, root, code, extra=""):
+        os.makedirs(WORK, exist_ok=True)
+        self.kvm, self.path = kvm, uds(name)
+        quirks = " noxsave" if kvm.where == "testbox" else ""
+        cmd = f"console=ttyS0 reboot=k panic=-1 quiet{quirks} ember.lambda=1 {extra}"
+        self.proc = kvm.spawn([VMM, "--kernel", VMLINUX, "--initrd", INITRAMFS, "--cmdline",
+                               cmd, "--mem-mib", "256", "--drive", root + ",ro", "--drive",
+                               code + ",ro", "--vsock", f"{CID},{self.path}"])
+        self.proc.wait_for(f"listening on vsock port 1024", BOOT_TIMEOUT)
+
+    def drive(self, *args, rc=0):
+        p = self.kvm.run([DRIVE, "--uds", self.path, "--timeout", "120", *map(str, args)],
+                         timeout=IO_TIMEOUT)
+        assert p.returncode == rc, (p.returncode, p.stdout, p.stderr, self.proc.text)
+        return [json.loads(line) for line in p.stdout.splitlines()]
+
+    def stop(self):
+        self.proc.stop()
+
+
+def body(msg):
+    return base64.b64decode(msg["b64"]) if "b64" in msg else msg["text"].encode()
+
+
+def of(msgs, type_):
+    return [m for m in msgs if m["type"] == type_]
+
+
+@pytest.fixture(scope="module")
+def multi_vm(kvm):
+    vm = Vm(kvm, "multi", busybox_root(), fn_code())
+    msgs = vm.drive("--handler", "multi", "--env", "MY_VAR=hello", "--env", "AWS_REGION=evil",
+                    "--name", "my-fn", "--memory", "256")
+    assert of(msgs, "READY"), msgs
+    yield vm
+    vm.stop()
+
+
+def test_init_ready_and_init_logs(multi_vm):
+    # The INIT in the fixture got READY; its "init" line came as LOG with req_id 0.
+    msgs = multi_vm.drive("--no-init", "--ping")
+    assert of(msgs, "PONG")[0]["req_id"] == 77
+
+
+def test_env_and_context_headers(multi_vm):
+    msgs = multi_vm.drive("--no-init", "--invokes", 1, "--payload", "env", "--trace-id",
+                          "Root=1-abc;Parent=def;Sampled=0", "--client-context",
+                          '{"custom":{"a":"b"}}')
+    res = of(msgs, "RESULT")
+    assert len(res) == 1, msgs
+    got = json.loads(body(res[0]))
+    assert got["AWS_LAMBDA_FUNCTION_NAME"] == "my-fn"
+    assert got["AWS_LAMBDA_FUNCTION_VERSION"] == "$LATEST"
+    assert got["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "256"
+    assert got["AWS_LAMBDA_RUNTIME_API"] == "127.0.0.1:9001"
+    assert got["_HANDLER"] == "multi"
+    assert got["LAMBDA_TASK_ROOT"] == "/var/task"
+    assert got["LAMBDA_RUNTIME_DIR"] == "/var/runtime"
+    assert got["AWS_REGION"] == "us-east-1" and got["AWS_DEFAULT_REGION"] == "us-east-1"
+    assert got["TZ"] == ":UTC" and got["LANG"] == "en_US.UTF-8"
+    assert got["PATH"] == "/usr/local/bin:/usr/bin/:/bin:/opt/bin"
+    assert got["LD_LIBRARY_PATH"].startswith("/var/lang/lib:/lib64:")
+    assert got["MY_VAR"] == "hello"
+    assert "AWS_EXECUTION_ENV" not in got  # provided runtimes have none
+    h = got["headers"]
+    assert h["Lambda-Runtime-Aws-Request-Id"].startswith("8f5c2a4e-")
+    assert int(h["Lambda-Runtime-Deadline-Ms"]) > 0
+    assert h["Lambda-Runtime-Trace-Id"] == "Root=1-abc;Parent=def;Sampled=0"
+    assert h["Lambda-Runtime-Client-Context"] == '{"custom":{"a":"b"}}'
+    assert "Lambda-Runtime-Cognito-Identity" not in h  # empty: omitted
+    assert "Lambda-Runtime-Invoked-Function-Arn" not in h
+    assert h["Content-Type"] == "application/json"
+    stats = of(msgs, "STATS")
+    # lambda_fn keeps an 8 MiB buffer, of which it touches the answer's pages.
+    assert len(stats) == 1 and stats[0]["peak_mem_bytes"] >= 64 << 10, msgs
+    assert msgs.index(stats[0]) < msgs.index(res[0])
+
+
+def test_filesystem_and_user(multi_vm):
+    msgs = multi_vm.drive("--no-init", "--invokes", 1, "--payload", "fs")
+    got = json.loads(body(of(msgs, "RESULT")[0]))
+    assert got == {"uid": 993, "gid": 993, "euid": 993, "tmp_ok": True, "task_errno": 30,
+                   "cwd_task": True}, got  # 30 = EROFS
+
+
+def test_logs_carry_the_request_id(multi_vm):
+    msgs = multi_vm.drive("--no-init", "--invokes", 1, "--payload", "log")
+    res = of(msgs, "RESULT")[0]
+    logs = {(m["stream"], m["text"].split(" ")[0] + " " + m["text"].split(" ")[1]): m
+            for m in of(msgs, "LOG") if m["text"].startswith("to ")}
+    out, err = logs[(1, "to stdout")], logs[(2, "to stderr")]
+    assert out["req_id"] == res["req_id"] == err["req_id"] == 1
+    assert out["text"].endswith("-000000000001")
+
+
+def test_function_error(multi_vm):
+    msgs = multi_vm.drive("--no-init", "--invokes", 1, "--payload", "error")
+    e = of(msgs, "ERROR")
+    assert len(e) == 1 and e[0]["error_type"] == "Unhandled", msgs
+    assert json.loads(body(e[0])) == {"errorMessage": "boom", "errorType": "Boom"}
+
+
+def test_exit_mid_invoke_then_restart(multi_vm):
+    msgs = multi_vm.drive("--no-init", "--invokes", 1, "--payload", "exit")
+    e = of(msgs, "ERROR")
+    assert len(e) == 1 and e[0]["error_type"] == "Runtime.ExitError", msgs
+    got = json.loads(body(e[0]))
+    assert got["errorType"] == "Runtime.ExitError"
+    assert got["errorMessage"] == ("RequestId: 8f5c2a4e-0000-4000-8000-000000000001 Error: "
+                                   "Runtime exited with error: exit status 3")
+    # The bootstrap restarted; the next invoke works.
+    msgs = multi_vm.drive("--no-init", "--invokes", 1, "--payload", "fs")
+    assert json.loads(body(of(msgs, "RESULT")[0]))["uid"] == 993, msgs
+
+
+def test_malformed_frame_closes_only_that_connection(multi_vm):
+    junk = os.path.join(WORK, "junk.bin")
+    with open(junk, "wb") as f:
+        f.write(b"EMGP\x07" + bytes(40))
+    msgs = multi_vm.drive("--raw", junk, rc=3)
+    assert msgs[-1]["type"] == "CLOSED", msgs
+    msgs = multi_vm.drive("--no-init", "--invokes", 1, "--payload", "fs")
+    assert of(msgs, "RESULT"), msgs
+    multi_vm.proc.wait_for("malformed frame from the host", 60)
+
+
+def test_one_mib_echo(kvm):
+    vm = Vm(kvm, "echo", busybox_root(), fn_code())
+    try:
+        payload = bytes((i * 7 + i // 251) & 0xFF for i in range(1 << 20))
+        p = os.path.join(WORK, "payload.bin")
+        with open(p, "wb") as f:
+            f.write(payload)
+        msgs = vm.drive("--handler", "echo", "--invokes", 2, "--payload-file", p)
+        res = of(msgs, "RESULT")
+        assert len(res) == 2 and all(body(r) == payload for r in res), \
+            [(m["type"], m.get("len")) for m in msgs]
+    finally:
+        vm.stop()
+
+
+def test_init_error(kvm):
+    vm = Vm(kvm, "initerr", busybox_root(), fn_code())
+    try:
+        msgs = vm.drive("--handler", "initerror")
+        e = of(msgs, "INIT_ERROR")
+        assert len(e) == 1 and e[0]["error_type"] == "InitBoom", msgs
+        assert json.loads(body(e[0]))["errorMessage"] == "init failed"
+        # An invoke re-runs init, which fails again: the invoke fails with it.
+        msgs = vm.drive("--no-init", "--invokes", 1)
+        e = of(msgs, "ERROR")
+        assert len(e) == 1 and e[0]["error_type"] == "InitBoom", msgs
+    finally:
+        vm.stop()
+
+
+TUTORIAL = b"""#!/bin/sh
+set -euo pipefail
+# The custom runtime tutorial's bootstrap (AWS Lambda developer guide).
+source $LAMBDA_TASK_ROOT/"$(echo $_HANDLER | cut -d. -f1).sh"
+while true
+do
+  HEADERS="$(mktemp)"
+  EVENT_DATA=$(curl -sS -LD "$HEADERS" "http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation/next")
+  REQUEST_ID=$(grep -Fi Lambda-Runtime-Aws-Request-Id "$HEADERS" | tr -d '[:space:]' | cut -d: -f2)
+  RESPONSE=$($(echo "$_HANDLER" | cut -d. -f2) "$EVENT_DATA")
+  curl -sS "http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation/$REQUEST_ID/response" -d "$RESPONSE"
+done
+"""
+FUNCTION_SH = b"""function handler () {
+  EVENT_DATA=$1
+  echo "$EVENT_DATA" 1>&2;
+  RESPONSE="Echoing request: '$EVENT_DATA'"
+  echo $RESPONSE
+}
+"""
+
+
+def test_custom_runtime_tutorial_with_curl(kvm):
+    if not os.path.exists(PROVIDED):
+        pytest.skip(f"{PROVIDED} is missing (make runtimes, branch runtimes)")
+    code = code_image("tutorial", {"bootstrap": (TUTORIAL, 0o755),
+                                   "function.sh": (FUNCTION_SH, 0o644)})
+    vm = Vm(kvm, "tutorial", PROVIDED, code)
+    try:
+        msgs = vm.drive("--handler", "function.handler", "--invokes", 2, "--payload",
+                        '{"key":"value"}')
+        res = of(msgs, "RESULT")
+        assert [body(r) for r in res] == [b"Echoing request: '{\"key\":\"value\"}'"] * 2, msgs
+        assert any(m["text"] == '{"key":"value"}' and m["req_id"] == 1 for m in of(msgs, "LOG"))
+    finally:
+        vm.stop()
