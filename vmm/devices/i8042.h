@@ -13,7 +13,9 @@
  *   answers 0x55, I8042_CMD_RESET calls the reset callback once per write (the
  *   builder ends the VM with exit code 0). Other commands, and data writes
  *   meant for the keyboard itself, are ignored: the guest boots with
- *   i8042.dumbkbd (and noaux, nomux, nopnp), as under Firecracker.
+ *   i8042.dumbkbd (and noaux, nomux, nopnp), as under Firecracker. Without
+ *   noaux, Linux polls a second or more for AUX replies that never come;
+ *   without dumbkbd, atkbd's probe times out and the keyboard is not bound.
  * - The output FIFO holds I8042_FIFO bytes. A command's reply goes to its
  *   front (the guest polls for it next), displacing the newest byte if full;
  *   keystrokes that do not fit are refused.
