@@ -41,7 +41,9 @@ MARKER = re.compile(rb"ember-init: up (\d+) us")
 
 def cmdline(reboot):
     extra = " noxsave" if os.environ.get("TESTBOX") == "1" else ""
-    return f"console=ttyS0 reboot={reboot} panic=-1 quiet{extra}"
+    # The i8042 flags as in ember-vmm's default command line (Firecracker's).
+    return (f"console=ttyS0 reboot={reboot} panic=-1 quiet "
+            f"i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd{extra}")
 
 
 def ember_argv(mem, cpus):

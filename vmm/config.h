@@ -24,8 +24,11 @@
 #define CONFIG_DEFAULT_MEM_MIB 128
 #define CONFIG_MIN_VCPUS       1
 #define CONFIG_MAX_VCPUS       32
-#define CONFIG_DEFAULT_CMDLINE "console=ttyS0 reboot=k panic=1 quiet"
 #define CONFIG_ERR_LEN	       256
+/* The i8042 flags are Firecracker's: a keyboard-only controller with no
+ * probing, which is all Ctrl-Alt-Del needs (devices/i8042.h). */
+#define CONFIG_DEFAULT_CMDLINE                                                                     \
+	"console=ttyS0 reboot=k panic=1 quiet i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd"
 /* Drives take the first virtio-mmio slots (/dev/vda, vdb, ...), the entropy
  * device the next one; IRQs LAYOUT_VIRTIO_IRQ_BASE..15 bound them all. */
 #define CONFIG_MAX_DRIVES   8

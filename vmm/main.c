@@ -68,6 +68,8 @@ static const char usage[] =
 	"\n"
 	"The guest ends the VM by rebooting: use reboot=k (the i8042 reset) on its\n"
 	"command line. reboot=t is a triple fault, which counts as a crash.\n"
+	"Keep the i8042.* flags of the default in a custom command line: without\n"
+	"them the guest's i8042 driver spends a second or more probing for a mouse.\n"
 	"When ember-init writes the boot-timer port, ember-vmm logs\n"
 	"\"guest booted in N us\" (from ember-vmm's start).\n"
 	"\n"

@@ -27,6 +27,7 @@ UNIT_DEPS_test_cpuid := vmm/arch/x86_64/cpuid.c
 UNIT_DEPS_test_log := lib/log.c
 UNIT_DEPS_test_bus := vmm/core/bus.c
 UNIT_DEPS_test_serial := vmm/devices/serial.c
+UNIT_DEPS_test_i8042 := vmm/devices/i8042.c lib/log.c
 UNIT_DEPS_test_config := vmm/config.c
 UNIT_DEPS_test_control := vmm/control.c vmm/metrics.c vmm/config.c
 UNIT_LIBS_test_control := -lcjson -lpthread

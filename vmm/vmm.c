@@ -65,6 +65,11 @@ static void serial_irq_set(void *opaque, int level)
 	vm_irq_line(opaque, LAYOUT_COM1_IRQ, level);
 }
 
+static void i8042_irq_set(void *opaque, int level)
+{
+	vm_irq_line(opaque, LAYOUT_I8042_IRQ, level);
+}
+
 static void guest_reset(void *opaque)
 {
 	vm_request_stop(opaque, VMM_EXIT_OK);
@@ -266,7 +271,7 @@ static int add_devices(struct vmm *vmm)
 					 .rx_drained = serial_rx_drained,
 					 .rx_opaque = vmm });
 	vmm->serial_ready = true;
-	vmm->i8042 = (struct i8042){ .reset = guest_reset, .opaque = vmm->vm };
+	i8042_init(&vmm->i8042, guest_reset, vmm->vm, i8042_irq_set, vmm->vm);
 	boot_timer_init(&vmm->boot_timer, vmm->start_ns);
 	ret = bus_register(&vmm->pio, LAYOUT_COM1_PORT, SERIAL_NREGS, &serial_ops, &vmm->serial,
 			   "serial");
@@ -473,8 +478,10 @@ void vmm_destroy(struct vmm *vmm)
 		return;
 	for (unsigned i = 0; i < vmm->nvcpus; i++)
 		vcpu_destroy(vmm->vcpus[i]);
-	if (vmm->serial_ready)
+	if (vmm->serial_ready) { /* set where serial and i8042 are initialised */
 		serial_destroy(&vmm->serial);
+		i8042_destroy(&vmm->i8042);
+	}
 	/* No vCPU runs now, and the loop has returned: nothing uses the devices. */
 	virtio_slots_destroy(&vmm->virtio);
 	vm_destroy(vmm->vm);

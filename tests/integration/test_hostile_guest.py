@@ -7,7 +7,7 @@ block device must still return the right bytes, and the VM must end cleanly.
 """
 import os
 
-from guest import INITRAMFS, REPO, VMLINUX
+from guest import BASE_CMDLINE, INITRAMFS, REPO, VMLINUX
 
 BUILD = os.path.join(REPO, os.environ.get("BUILD", "build"))
 VMM = os.path.join(BUILD, "bin", "ember-vmm")
@@ -31,7 +31,7 @@ def test_garbage_in_device_registers_leaves_vmm_and_other_devices_working(kvm):
     with open(image, "wb") as f:
         f.write(data)
     quirk = " noxsave" if kvm.where == "testbox" else ""
-    cmdline = (f"console=ttyS0 reboot=k panic=-1 quiet{quirk} ember.run=/bin/mmio_garbage "
+    cmdline = (f"{BASE_CMDLINE}{quirk} ember.run=/bin/mmio_garbage "
                f"mmiogarbage.addr={RNG_WINDOW:#x} mmiogarbage.rounds=20000")
     p = kvm.run([VMM, "--kernel", VMLINUX, "--initrd", INITRAMFS, "--cmdline", cmdline,
                  "--drive", f"{image},ro"], timeout=300)

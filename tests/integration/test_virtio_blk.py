@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from guest import INITRAMFS, REPO, VMLINUX
+from guest import BASE_CMDLINE, INITRAMFS, REPO, VMLINUX
 
 BUILD = os.path.join(REPO, os.environ.get("BUILD", "build"))
 VMM = os.path.join(BUILD, "bin", "ember-vmm")
@@ -37,7 +37,7 @@ def disk(name, data=b"", size=DISK_BYTES):
 
 def boot(kvm, drives, params, run="/bin/blk_check"):
     quirks = " noxsave" if kvm.where == "testbox" else ""
-    cmd = f"console=ttyS0 reboot=k panic=-1 quiet{quirks} ember.run={run} {params}"
+    cmd = f"{BASE_CMDLINE}{quirks} ember.run={run} {params}"
     argv = [VMM, "--kernel", VMLINUX, "--initrd", INITRAMFS, "--cmdline", cmd]
     for d in drives:
         argv += ["--drive", d]
@@ -123,7 +123,7 @@ def test_drive_as_root(kvm, tmp_path):
     path = disk("root.img", size=16 << 20)
     subprocess.run([mkfs, "-q", "-F", "-d", str(root), path], check=True, capture_output=True)
     quirks = " noxsave" if kvm.where == "testbox" else ""
-    cmd = f"console=ttyS0 reboot=k panic=-1 quiet{quirks} init=/init ember.run=/bin/hello"
+    cmd = f"{BASE_CMDLINE}{quirks} init=/init ember.run=/bin/hello"
     p = kvm.run([VMM, "--kernel", VMLINUX, "--cmdline", cmd, "--drive", path + ",root"],
                 timeout=BOOT_TIMEOUT)
     assert p.returncode == EXIT_OK, p.stderr + p.stdout

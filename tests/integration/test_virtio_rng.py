@@ -5,7 +5,7 @@ The guest side is tests/guests/rng_check.c, started with ember.run=.
 import os
 import re
 
-from guest import INITRAMFS, REPO, VMLINUX
+from guest import BASE_CMDLINE, INITRAMFS, REPO, VMLINUX
 
 BUILD = os.path.join(REPO, os.environ.get("BUILD", "build"))
 VMM = os.path.join(BUILD, "bin", "ember-vmm")
@@ -14,7 +14,7 @@ BOOT_TIMEOUT = 120
 
 def test_guest_reads_entropy(kvm):
     quirks = " noxsave" if kvm.where == "testbox" else ""
-    cmd = f"console=ttyS0 reboot=k panic=-1 quiet{quirks} ember.run=/bin/rng_check"
+    cmd = f"{BASE_CMDLINE}{quirks} ember.run=/bin/rng_check"
     p = kvm.run([VMM, "--kernel", VMLINUX, "--initrd", INITRAMFS, "--cmdline", cmd],
                 timeout=BOOT_TIMEOUT)
     assert p.returncode == 0, p.stderr

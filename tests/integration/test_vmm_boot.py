@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from guest import BZIMAGE, INITRAMFS, MARKER, REPO, VMLINUX, probe_values
+from guest import BASE_CMDLINE, BZIMAGE, INITRAMFS, MARKER, REPO, VMLINUX, probe_values
 
 BUILD = os.path.join(REPO, os.environ.get("BUILD", "build"))
 VMM = os.path.join(BUILD, "bin", "ember-vmm")
@@ -26,7 +26,7 @@ BOOT_TIMEOUT = 120
 def cmdline(kvm, extra=""):
     # noxsave: the testbox's emulated SVM does not intercept XSETBV (FACTS.md).
     quirks = " noxsave" if kvm.where == "testbox" else ""
-    return f"console=ttyS0 reboot=k panic=-1 quiet{quirks} {extra}".strip()
+    return f"{BASE_CMDLINE}{quirks} {extra}".strip()
 
 
 def boot(kvm, kernel=VMLINUX, vcpus=1, mem_mib=128, extra="ember.probe=1", more=()):

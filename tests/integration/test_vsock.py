@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from guest import INITRAMFS, REPO, VMLINUX
+from guest import BASE_CMDLINE, INITRAMFS, REPO, VMLINUX
 
 BUILD = os.path.join(REPO, os.environ.get("BUILD", "build"))
 VMM = os.path.join(BUILD, "bin", "ember-vmm")
@@ -48,7 +48,7 @@ def uds(name):
 
 def spawn_vm(kvm, path, params):
     quirks = " noxsave" if kvm.where == "testbox" else ""
-    cmd = f"console=ttyS0 reboot=k panic=-1 quiet{quirks} ember.run=/bin/vsock_check {params}"
+    cmd = f"{BASE_CMDLINE}{quirks} ember.run=/bin/vsock_check {params}"
     return kvm.spawn([VMM, "--kernel", VMLINUX, "--initrd", INITRAMFS, "--cmdline", cmd,
                       "--vsock", f"{CID},{path}"])
 

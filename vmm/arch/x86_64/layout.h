@@ -54,6 +54,7 @@
 #define LAYOUT_COM1_IRQ	       4
 #define LAYOUT_I8042_DATA      0x60
 #define LAYOUT_I8042_CMD       0x64
+#define LAYOUT_I8042_IRQ       1    /* keyboard; ISA, so edge-triggered (mptable.c) */
 #define LAYOUT_POST_PORT       0x80 /* io_delay writes; answered and ignored */
 #define LAYOUT_ISA_IRQS	       16   /* MP table routes ISA IRQs 0..15 1:1 to the IOAPIC */
 #define LAYOUT_VIRTIO_IRQ_BASE 5    /* first IRQ for virtio-mmio devices (issue 5) */
