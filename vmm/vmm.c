@@ -519,8 +519,7 @@ void vmm_resume(struct vmm *vmm)
 
 int vmm_ctrl_alt_del(struct vmm *vmm)
 {
-	(void)vmm; /* MERGE: i8042_send_ctrl_alt_del(&vmm->i8042) from branch cad */
-	return -ENOTSUP;
+	return i8042_send_ctrl_alt_del(&vmm->i8042);
 }
 
 int vmm_replace_drive(struct vmm *vmm, unsigned index, const char *path, char *err, size_t errlen)
