@@ -29,6 +29,11 @@ mkdir -p "$out" "$debs/partial" "$aptdir/lists/partial" "$aptdir/cache" "$aptdir
 # Package names, one a line, '#' comments.
 read_list() { sed -e 's/#.*//' -e 's/[[:space:]]//g' -e '/^$/d' "$@"; }
 
+# The apt state and the .debs are shared by all images, and `make -j` builds
+# images in parallel: one apt at a time.
+exec 9>"$cache/apt.lock"
+flock 9
+
 # --- private apt: Debian bookworm main only, whatever the host's sources say ---
 # (this host, for example, has nodejs 20 from nodesource in its dpkg status; the
 # images must get Debian's.)
@@ -65,16 +70,18 @@ apt() { APT_CONFIG=$aptdir/apt.conf "$@"; }
 
 mapfile -t pkgs < <(read_list "$here/base/packages" "$here/$name/packages")
 
-# The .debs are shared by all images and `make -j` builds images in parallel:
-# one apt at a time.
-exec 9>"$cache/apt.lock"
-flock 9
 if ! compgen -G "$aptdir/lists/*_Packages*" >/dev/null; then
 	echo "build.sh: apt-get update (private lists under $aptdir)"
 	apt apt-get update -qq
 fi
-# The closure, as apt would install it: "Inst <pkg> (<version> <release> [<arch>])".
-resolve() { apt apt-get install -s -y "${pkgs[@]}" | sed -n 's/^Inst \([^ ]*\) (\([^ ]*\) .*\[\(.*\)\])$/\1 \2 \3/p'; }
+# The closure, as apt would install it, one line per package:
+#   Inst <pkg> (<version> <release>[, <release>...] [<arch>])[ [<what it breaks>]]
+# Every Inst line must parse, or a package would silently go missing.
+resolve() {
+	apt apt-get install -s -y "${pkgs[@]}" | grep '^Inst ' | sed -E \
+		-e 's/^Inst ([^ ]+) \(([^ ]+) [^[]*\[([a-z0-9]+)\]\)( \[.*\])?$/\1 \2 \3/' \
+		-e '/^Inst /{s/^/build.sh: cannot parse: /;w /dev/stderr' -e 'q1}'
+}
 mapfile -t closure < <(resolve)
 [ ${#closure[@]} -gt 0 ] || { echo "build.sh: apt resolved nothing for ${pkgs[*]}" >&2; exit 1; }
 # Downloads only what the cache lacks. If the lists are older than the
