@@ -236,6 +236,18 @@ def test_image_file(name):
     assert not re.search(r"^(dpkg|perl-base|debconf|tar) ", versions, re.M)
 
 
+def test_runtime_table():
+    # runtimes/runtimes.json: every Lambda name maps to an image with a recipe.
+    table = json.load(open(os.path.join(REPO, "runtimes", "runtimes.json")))
+    table.pop("_comment", None)
+    for runtime, name in table.items():
+        assert os.path.exists(os.path.join(REPO, "runtimes", name, "packages")), runtime
+    for runtime in ("python3.12", "nodejs20.x", "provided", "provided.al2", "provided.al2023"):
+        assert runtime in table
+    assert {n for r, n in table.items() if r.startswith("python")} == {"python"}
+    assert {n for r, n in table.items() if r.startswith("nodejs")} == {"nodejs"}
+
+
 LAYOUT_CHECK = r"""
 set -e
 test -d /var/task && test -d /tmp && test -d /proc && test -d /sys && test -d /dev
