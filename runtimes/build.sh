@@ -76,19 +76,25 @@ if ! compgen -G "$aptdir/lists/*_Packages*" >/dev/null; then
 fi
 # The closure, as apt would install it, one line per package:
 #   Inst <pkg> (<version> <release>[, <release>...] [<arch>])[ [<what it breaks>]]
-# Every Inst line must parse, or a package would silently go missing.
+# becomes "<pkg> <version> <arch>". A line that does not parse stops the build
+# rather than leaving a package out.
 resolve() {
-	apt apt-get install -s -y "${pkgs[@]}" | grep '^Inst ' | sed -E \
-		-e 's/^Inst ([^ ]+) \(([^ ]+) [^[]*\[([a-z0-9]+)\]\)( \[.*\])?$/\1 \2 \3/' \
-		-e '/^Inst /{s/^/build.sh: cannot parse: /;w /dev/stderr' -e 'q1}'
+	local sim line
+	sim=$(apt apt-get install -s -y "${pkgs[@]}")
+	closure=()
+	while read -r line; do
+		[[ $line =~ ^Inst\ ([^ ]+)\ \(([^ ]+)\ [^[]*\[([a-z0-9]+)\]\)( \[.*\])?$ ]] ||
+			{ echo "build.sh: cannot parse apt's '$line'" >&2; exit 1; }
+		closure+=("${BASH_REMATCH[1]} ${BASH_REMATCH[2]} ${BASH_REMATCH[3]}")
+	done < <(grep '^Inst ' <<<"$sim")
+	[ ${#closure[@]} -gt 0 ] || { echo "build.sh: apt resolved nothing for ${pkgs[*]}" >&2; exit 1; }
 }
-mapfile -t closure < <(resolve)
-[ ${#closure[@]} -gt 0 ] || { echo "build.sh: apt resolved nothing for ${pkgs[*]}" >&2; exit 1; }
+resolve
 # Downloads only what the cache lacks. If the lists are older than the
 # mirror (a security update replaced a .deb), refresh them once and retry.
 if ! apt apt-get install --download-only -qq -y "${pkgs[@]}" >/dev/null; then
 	apt apt-get update -qq
-	mapfile -t closure < <(resolve)
+	resolve
 	apt apt-get install --download-only -qq -y "${pkgs[@]}" >/dev/null
 fi
 flock -u 9
