@@ -38,6 +38,7 @@ help:
 	@echo "make deps         install build and test dependencies (Debian 12, root)"
 	@echo "make              build binaries, guest kernel and initramfs"
 	@echo "make test         unit tests (plain and ASan+UBSan), fuzz corpus replay, integration tests"
+	@echo "make runtimes     build the runtime images (provided, python, nodejs) from Debian packages"
 	@echo "make run          boot a microVM with ember-init and print what it sees"
 	@echo "make format-check check the C sources against .clang-format"
 

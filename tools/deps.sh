@@ -13,8 +13,8 @@ pkgs=(
 	clang libclang-rt-14-dev
 	# guest kernel build
 	linux-source-6.1 bc flex bison libelf-dev libssl-dev xz-utils lz4 cpio dwarves rsync
-	# images
-	erofs-utils e2fsprogs
+	# images; runtime images also verify Debian's signatures (make runtimes)
+	erofs-utils e2fsprogs debian-archive-keyring
 	# the testbox (L1 userland) and the peer VMM for benchmarks
 	qemu-system-x86 busybox-static util-linux iproute2
 )
