@@ -8,7 +8,7 @@ $(BIN)/ember-vmm: HOST_LDFLAGS += -lz
 
 UNIT_DEPS_test_snap_format := vmm/snapshot/format.c vmm/snapshot/dev.c lib/log.c
 UNIT_LIBS_test_snap_format := -lz
-UNIT_DEPS_test_snap_state := $(SNAP_SRCS) lib/log.c
+UNIT_DEPS_test_snap_state := $(SNAP_SRCS) vmm/config.c lib/log.c
 UNIT_LIBS_test_snap_state := -lz
 FUZZ_DEPS_snap_reader := $(SNAP_SRCS) lib/log.c
 FUZZ_LIBS_snap_reader := -lz
