@@ -1,6 +1,7 @@
 /* snap-roundtrip: save a real KVM VM's vCPU and VM state, restore it into a fresh VM, save again, compare.
  *
- * Usage: snap-roundtrip [VCPUS] [MEM_MIB]   (defaults 2 and 64)
+ * Usage: snap-roundtrip [VCPUS] [MEM_MIB] [KEEP]   (defaults 2 and 64; KEEP: also
+ * write the state file there, e.g. as a fuzz seed)
  * Builds VM A with the real vmm/core code (kvm_open, vm_create, memory,
  * vm_create_irqchip, vcpu_create), gives its vCPUs distinct registers and
  * runs KVM_RUN once with immediate_exit (what a parked vCPU has done), saves
@@ -212,6 +213,8 @@ int main(int argc, char **argv)
 			snap_state_free(&sa);
 	}
 	ASSERT(snap_state_write(&sa, path) == 0);
+	if (argc > 3)
+		ASSERT(snap_state_write(&sa, argv[3]) == 0);
 	ASSERT(snap_state_read(path, &loaded) == 0);
 
 	build(kvm, n, mem_mib, &b);

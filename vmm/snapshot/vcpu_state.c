@@ -113,6 +113,12 @@ out:
 	return ret;
 }
 
+static struct kvm_cpuid2 *cpuid_alloc(void)
+{
+	return calloc(1,
+		      sizeof(struct kvm_cpuid2) + SNAP_MAX_CPUID * sizeof(struct kvm_cpuid_entry2));
+}
+
 /* Bytes KVM moves for KVM_GET_XSAVE2/KVM_SET_XSAVE on this VM (>= 4096). */
 static size_t xsave_size(const struct vcpu *vcpu)
 {
@@ -151,10 +157,7 @@ static int save_xsave(const struct vcpu *vcpu, struct snap_vcpu_state *out)
 int snap_vcpu_save(const struct vcpu *vcpu, const struct snap_msr_list *msrs,
 		   struct snap_vcpu_state *out)
 {
-	struct {
-		struct kvm_cpuid2 hdr;
-		struct kvm_cpuid_entry2 e[SNAP_MAX_CPUID];
-	} *cpuid = NULL;
+	struct kvm_cpuid2 *cpuid = NULL;
 	struct kvm_msrs *m = NULL;
 	struct kvm_mp_state mp;
 	struct kvm_lapic_state lapic;
@@ -162,7 +165,7 @@ int snap_vcpu_save(const struct vcpu *vcpu, const struct snap_msr_list *msrs,
 
 	memset(out, 0, sizeof(*out));
 	out->index = vcpu->index;
-	cpuid = calloc(1, sizeof(*cpuid));
+	cpuid = cpuid_alloc();
 	m = calloc(1, sizeof(*m) + msrs->n * sizeof(m->entries[0]));
 	if (cpuid == NULL || m == NULL) {
 		ret = -ENOMEM;
@@ -175,12 +178,12 @@ int snap_vcpu_save(const struct vcpu *vcpu, const struct snap_msr_list *msrs,
 		goto out;
 	}
 	out->tsc_khz = (uint32_t)khz;
-	cpuid->hdr.nent = SNAP_MAX_CPUID;
+	cpuid->nent = SNAP_MAX_CPUID;
 	ret = vcpu_ioctl(vcpu, KVM_GET_CPUID2, "KVM_GET_CPUID2", cpuid);
 	if (ret < 0)
 		goto out;
-	out->ncpuid = cpuid->hdr.nent;
-	memcpy(out->cpuid, cpuid->e, out->ncpuid * sizeof(out->cpuid[0]));
+	out->ncpuid = cpuid->nent;
+	memcpy(out->cpuid, cpuid->entries, out->ncpuid * sizeof(out->cpuid[0]));
 	ret = vcpu_ioctl(vcpu, KVM_GET_MP_STATE, "KVM_GET_MP_STATE", &mp);
 	if (ret == 0)
 		ret = vcpu_ioctl(vcpu, KVM_GET_REGS, "KVM_GET_REGS", &out->regs);
@@ -281,10 +284,7 @@ static int restore_msrs(struct vcpu *vcpu, const struct snap_vcpu_state *s)
 
 int snap_vcpu_restore(struct vcpu *vcpu, const struct snap_vcpu_state *s)
 {
-	struct {
-		struct kvm_cpuid2 hdr;
-		struct kvm_cpuid_entry2 e[SNAP_MAX_CPUID];
-	} * cpuid;
+	struct kvm_cpuid2 *cpuid;
 	struct kvm_mp_state mp = { .mp_state = s->mp_state };
 	struct kvm_lapic_state lapic;
 	int ret;
@@ -300,11 +300,11 @@ int snap_vcpu_restore(struct vcpu *vcpu, const struct snap_vcpu_state *s)
 		return ret;
 	/* 1. CPUID: KVM derives from it what every later setter accepts (XSAVE
 	 *    components and XCR0 bits, CR4 bits, which MSRs exist, x2APIC). */
-	cpuid = calloc(1, sizeof(*cpuid));
+	cpuid = cpuid_alloc();
 	if (cpuid == NULL)
 		return -ENOMEM;
-	cpuid->hdr.nent = s->ncpuid;
-	memcpy(cpuid->e, s->cpuid, s->ncpuid * sizeof(s->cpuid[0]));
+	cpuid->nent = s->ncpuid;
+	memcpy(cpuid->entries, s->cpuid, s->ncpuid * sizeof(s->cpuid[0]));
 	ret = vcpu_ioctl(vcpu, KVM_SET_CPUID2, "KVM_SET_CPUID2", cpuid);
 	free(cpuid);
 	if (ret < 0)
@@ -386,8 +386,10 @@ static void r_segment(struct snap_reader *r, struct kvm_segment *g)
 /* The general registers in struct kvm_regs order. */
 #define REGS(X)                                                                                    \
 	X(rax)                                                                                     \
-	X(rbx) X(rcx) X(rdx) X(rsi) X(rdi) X(rsp) X(rbp) X(r8) X(r9) X(r10) X(r11) X(r12) X(r13)   \
-		X(r14) X(r15) X(rip) X(rflags)
+	X(rbx)                                                                                     \
+	X(rcx)                                                                                     \
+	X(rdx) X(rsi) X(rdi) X(rsp) X(rbp) X(r8) X(r9) X(r10) X(r11) X(r12) X(r13) X(r14) X(r15)   \
+		X(rip) X(rflags)
 #define SREG_SEGS(X) X(cs) X(ds) X(es) X(fs) X(gs) X(ss) X(tr) X(ldt)
 #define SREG_CRS(X)  X(cr0) X(cr2) X(cr3) X(cr4) X(cr8) X(efer) X(apic_base)
 
