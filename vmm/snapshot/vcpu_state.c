@@ -29,6 +29,14 @@ static bool listed(const uint32_t *v, unsigned n, uint32_t x)
 	return false;
 }
 
+/* KVM lists its Hyper-V emulation's MSRs, and the host may read and write
+ * them, but ember's CPUID has no Hyper-V leaves, so a guest cannot use them;
+ * several are clocks (VP_RUNTIME, TIME_REF_COUNT) that would only add noise. */
+static bool hyperv_msr(uint32_t index)
+{
+	return index >= SNAP_MSR_HYPERV_FIRST && index <= SNAP_MSR_HYPERV_LAST;
+}
+
 /* KVM_GET_MSRS stops at the first MSR it refuses and returns how many it
  * read; keep those, drop the refused one, and go on after it. */
 static int probe_msrs(const struct vcpu *vcpu, const uint32_t *cand, unsigned n,
@@ -96,7 +104,7 @@ int snap_msr_list_build(const struct vcpu *vcpu, struct snap_msr_list *out)
 	 * TSC-deadline MSR is relative to the guest TSC being restored. */
 	cand[n++] = SNAP_MSR_IA32_TSC;
 	for (uint32_t i = 0; i < list->nmsrs && i < probe.nmsrs; i++)
-		if (!listed(cand, n, list->indices[i]))
+		if (!hyperv_msr(list->indices[i]) && !listed(cand, n, list->indices[i]))
 			cand[n++] = list->indices[i];
 	for (size_t i = 0; i < sizeof(extra) / sizeof(extra[0]); i++)
 		if (!listed(cand, n, extra[i]))
@@ -388,8 +396,9 @@ static void r_segment(struct snap_reader *r, struct kvm_segment *g)
 	X(rax)                                                                                     \
 	X(rbx)                                                                                     \
 	X(rcx)                                                                                     \
-	X(rdx) X(rsi) X(rdi) X(rsp) X(rbp) X(r8) X(r9) X(r10) X(r11) X(r12) X(r13) X(r14) X(r15)   \
-		X(rip) X(rflags)
+	X(rdx)                                                                                     \
+	X(rsi) X(rdi) X(rsp) X(rbp) X(r8) X(r9) X(r10) X(r11) X(r12) X(r13) X(r14) X(r15) X(rip)   \
+		X(rflags)
 #define SREG_SEGS(X) X(cs) X(ds) X(es) X(fs) X(gs) X(ss) X(tr) X(ldt)
 #define SREG_CRS(X)  X(cr0) X(cr2) X(cr3) X(cr4) X(cr8) X(efer) X(apic_base)
 

@@ -5,8 +5,9 @@
  *   and validation are testable without KVM. It is large (~40 KiB): allocate
  *   it, do not put it on a vCPU thread's stack.
  * - snap_msr_list_build() chooses the MSRs to save, once per snapshot: the
- *   TSC first, then KVM_GET_MSR_INDEX_LIST and the kvmclock/PV MSRs, minus
- *   those this vCPU refuses to read (probed with KVM_GET_MSRS).
+ *   TSC first, then KVM_GET_MSR_INDEX_LIST (without Hyper-V's range) and the
+ *   kvmclock/PV MSRs, minus those this vCPU refuses to read (probed with
+ *   KVM_GET_MSRS).
  * - snap_vcpu_save() and snap_vcpu_restore() issue vCPU ioctls from the
  *   calling thread. Precondition: the vCPU's own thread is parked outside
  *   KVM_RUN (vm_pause_request + vcpu_kick + vm_pause_wait; the parked thread
@@ -55,6 +56,10 @@
 #define SNAP_MSR_KVM_PV_EOI_EN	     0x4b564d04u
 #define SNAP_MSR_KVM_POLL_CONTROL    0x4b564d05u
 #define SNAP_MSR_KVM_ASYNC_PF_INT    0x4b564d06u
+
+/* Hyper-V's synthetic MSRs: left out (see snap_msr_list_build). */
+#define SNAP_MSR_HYPERV_FIRST 0x40000000u
+#define SNAP_MSR_HYPERV_LAST  0x40000fffu
 
 struct snap_msr_list {
 	unsigned n;
