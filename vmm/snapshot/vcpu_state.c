@@ -391,16 +391,15 @@ static void r_segment(struct snap_reader *r, struct kvm_segment *g)
 	g->unusable = snap_r_u8(r);
 }
 
-/* The general registers in struct kvm_regs order. */
-#define REGS(X)                                                                                    \
-	X(rax)                                                                                     \
-	X(rbx)                                                                                     \
-	X(rcx)                                                                                     \
-	X(rdx)                                                                                     \
-	X(rsi) X(rdi) X(rsp) X(rbp) X(r8) X(r9) X(r10) X(r11) X(r12) X(r13) X(r14) X(r15) X(rip)   \
-		X(rflags)
+/* The general registers in struct kvm_regs order (X-macro lists: clang-format
+ * does not lay them out stably). */
+// clang-format off
+#define REGS(X) \
+	X(rax) X(rbx) X(rcx) X(rdx) X(rsi) X(rdi) X(rsp) X(rbp) \
+	X(r8) X(r9) X(r10) X(r11) X(r12) X(r13) X(r14) X(r15) X(rip) X(rflags)
 #define SREG_SEGS(X) X(cs) X(ds) X(es) X(fs) X(gs) X(ss) X(tr) X(ldt)
 #define SREG_CRS(X)  X(cr0) X(cr2) X(cr3) X(cr4) X(cr8) X(efer) X(apic_base)
+// clang-format on
 
 void snap_vcpu_encode(struct snap_writer *w, const struct snap_vcpu_state *s)
 {

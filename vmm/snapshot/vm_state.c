@@ -72,15 +72,16 @@ int snap_vm_restore(struct vm *vm, const struct snap_vm_state *s)
 
 /* ---- codec ---- */
 
-#define PIC_FIELDS(X)                                                                              \
-	X(last_irr)                                                                                \
-	X(irr) X(imr) X(isr) X(priority_add) X(irq_base) X(read_reg_select) X(poll)                \
-		X(special_mask) X(init_state) X(auto_eoi) X(rotate_on_auto_eoi)                    \
-			X(special_fully_nested_mode) X(init4) X(elcr) X(elcr_mask)
-#define PIT_U8_FIELDS(X)                                                                           \
-	X(count_latched)                                                                           \
-	X(status_latched) X(status) X(read_state) X(write_state) X(write_latch) X(rw_mode) X(mode) \
-		X(bcd) X(gate)
+/* Field lists in struct order (X-macros: clang-format does not lay them out stably). */
+// clang-format off
+#define PIC_FIELDS(X) \
+	X(last_irr) X(irr) X(imr) X(isr) X(priority_add) X(irq_base) X(read_reg_select) \
+	X(poll) X(special_mask) X(init_state) X(auto_eoi) X(rotate_on_auto_eoi) \
+	X(special_fully_nested_mode) X(init4) X(elcr) X(elcr_mask)
+#define PIT_U8_FIELDS(X) \
+	X(count_latched) X(status_latched) X(status) X(read_state) X(write_state) \
+	X(write_latch) X(rw_mode) X(mode) X(bcd) X(gate)
+// clang-format on
 
 void snap_vm_encode(struct snap_writer *w, const struct snap_vm_state *s)
 {
