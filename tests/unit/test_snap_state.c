@@ -484,6 +484,30 @@ static void test_state_file(void **state)
 	snap_w_free(&w);
 }
 
+/* The format's golden files: a file written by every released format version
+ * must keep decoding to the same state (STYLE.md, Snapshots). v1.0 is the
+ * whole-file round trip's file above, committed. */
+static void test_golden_v1_0(void **state)
+{
+	char path[256];
+	struct snap_state s;
+	struct snap_vcpu_state *v0 = sample_vcpu(0);
+	struct snap_config c;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%.*s/data/snap_state_v1.0.bin",
+		 (int)(strrchr(__FILE__, '/') - __FILE__), __FILE__);
+	assert_int_equal(snap_state_read(path, &s), 0);
+	assert_int_equal(s.nvcpus, 2);
+	assert_memory_equal(&s.vcpus[0], v0, sizeof(*v0));
+	sample_config(&c, 2);
+	assert_memory_equal(&s.config, &c, sizeof(c));
+	assert_int_equal(s.machine.regions[1].gpa, 4ull << 30);
+	assert_int_equal(s.vm.pit.channels[0].count, 0x10000);
+	snap_state_free(&s);
+	free(v0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -494,6 +518,7 @@ int main(void)
 		cmocka_unit_test(test_machine),
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_state_file),
+		cmocka_unit_test(test_golden_v1_0),
 	};
 
 	/* Errors are asserted through log_last_error(); keep them off the terminal. */
