@@ -4,7 +4,8 @@
  * write the state file there, e.g. as a fuzz seed)
  * Builds VM A with the real vmm/core code (kvm_open, vm_create, memory,
  * vm_create_irqchip, vcpu_create), gives its vCPUs distinct registers and
- * runs KVM_RUN once with immediate_exit (what a parked vCPU has done), saves
+ * runs KVM_RUN once with immediate_exit (what a parked vCPU has done), queues
+ * an NMI on the last vCPU, saves
  * its state through a state file, restores the file into VM B, saves B and
  * checks the two encodings are identical once the fields that move with time
  * are set aside (the TSC, kvmclock, the PIT's load time, the LAPIC's current
@@ -80,6 +81,7 @@ static void teardown(struct machine *m)
 /* Distinct, recognisable state, then one KVM_RUN that returns at once. */
 static void dirty(struct machine *m)
 {
+
 	for (unsigned i = 0; i < m->n; i++) {
 		struct vcpu *v = m->vcpus[i];
 		struct kvm_regs regs;
@@ -93,6 +95,9 @@ static void dirty(struct machine *m)
 		ASSERT(ioctl(v->fd, KVM_RUN, 0) < 0 && errno == EINTR);
 		v->run->immediate_exit = 0;
 	}
+	/* A pending NMI on the last vCPU: the events must carry it across
+	 * (KVM_GET_VCPU_EVENTS flags nmi.pending as valid). */
+	ASSERT(ioctl(m->vcpus[m->n - 1]->fd, KVM_NMI, 0) == 0);
 }
 
 static uint64_t msr_value(const struct snap_vcpu_state *s, uint32_t index)
@@ -229,6 +234,7 @@ int main(int argc, char **argv)
 		restore_ns[i] = now_ns() - t0;
 	}
 	ASSERT(snap_state_save(b.vm, b.vcpus, n, b.gm, &cfg, &sb) == 0);
+	ASSERT(sa.vcpus[n - 1].events.nmi.pending == 1);
 	settle(&sb, &sa);
 	settle(&sa, NULL);
 	wa = encode(&sa);

@@ -17,6 +17,10 @@
  * - snap_vcpu_restore() takes a fresh vCPU (vcpu_create, never run) of a VM
  *   whose memory is registered and whose irqchip exists, and loads the state
  *   in the order written in vcpu_state.c, the reason beside each step.
+ * - Segment and control registers go through KVM_GET/SET_SREGS, not SREGS2:
+ *   SREGS2 adds the PAE PDPTRs, which only a 32-bit PAE guest caught between
+ *   a CR3 load and its use needs; ember's guests run in long mode, and the
+ *   pending interrupt SREGS' bitmap would carry travels in the vCPU events.
  * - snap_vcpu_encode() appends one SNAP_TAG_VCPU section;
  *   snap_vcpu_decode() reads one back and validates every count and enum
  *   against the limits below (-EBADMSG, logged, naming the field).
