@@ -6,7 +6,7 @@ set -euo pipefail
 pkgs=(
 	# C toolchain and the libraries ember links against
 	gcc make pkg-config libc6-dev
-	libcjson-dev libcap-ng-dev libfdt-dev libseccomp-dev libevent-dev libarchive-dev
+	libcjson-dev libcap-ng-dev libfdt-dev libseccomp-dev libevent-dev libarchive-dev zlib1g-dev
 	# tests
 	libcmocka-dev python3 python3-pytest curl valgrind clang-format file
 	# make fuzz: libFuzzer builds (make test replays the corpora with gcc)
