@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "gproto.h"
+#include "le.h"
 
 enum kind { K_U8, K_U32, K_U64, K_STR, K_BYTES, K_FIXED, K_ENV };
 enum cls { C_TEXT, C_HDR, C_REQID };
@@ -156,22 +157,6 @@ size_t gproto_frame_max(unsigned from)
 	return GPROTO_HDR_LEN + max;
 }
 
-/* Little-endian helpers; never a struct memcpy. */
-static uint64_t get_le(const uint8_t *p, unsigned n)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < n; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
-
-static void put_le(uint8_t *p, uint64_t v, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
 static int fail(const char **why, const char *msg, int err)
 {
 	if (why)
@@ -186,7 +171,7 @@ int gproto_decode_header(const uint8_t *buf, size_t len, unsigned from, struct g
 
 	if (buf == NULL || len < GPROTO_HDR_LEN)
 		return fail(why, "short header", -EINVAL);
-	if (get_le(buf, 4) != GPROTO_MAGIC)
+	if (le_get(buf, 4) != GPROTO_MAGIC)
 		return fail(why, "bad magic", -EPROTO);
 	if (buf[4] != GPROTO_VERSION)
 		return fail(why, "unsupported protocol version", -EPROTONOSUPPORT);
@@ -195,11 +180,11 @@ int gproto_decode_header(const uint8_t *buf, size_t len, unsigned from, struct g
 		return fail(why, "unknown message type", -EPROTO);
 	if (!(d->from & from))
 		return fail(why, "message type not allowed from this peer", -EPROTO);
-	if (get_le(buf + 6, 2) != 0)
+	if (le_get(buf + 6, 2) != 0)
 		return fail(why, "nonzero reserved flags", -EPROTO);
 	h->type = buf[5];
-	h->len = (uint32_t)get_le(buf + 8, 4);
-	h->req_id = get_le(buf + 12, 8);
+	h->len = (uint32_t)le_get(buf + 8, 4);
+	h->req_id = le_get(buf + 12, 8);
 	if (h->len > gproto_body_max(h->type))
 		return fail(why, "body length over the limit for its type", -EMSGSIZE);
 	if (d->need_req && h->req_id == 0)
@@ -251,7 +236,7 @@ static int take_str(struct cur *c, uint32_t lo, uint32_t hi, unsigned cls, bool 
 
 	if (p == NULL)
 		return fail(why, "body ends inside a string length", -EPROTO);
-	n = (uint32_t)get_le(p, 4);
+	n = (uint32_t)le_get(p, 4);
 	if (n > hi)
 		return fail(why, "string over its limit", -EMSGSIZE);
 	if (n < lo)
@@ -274,7 +259,7 @@ static int take_env(struct cur *c, struct gproto_init *in, const char **why)
 
 	if (p == NULL)
 		return fail(why, "body ends inside the env count", -EPROTO);
-	in->env_count = (uint32_t)get_le(p, 4);
+	in->env_count = (uint32_t)le_get(p, 4);
 	if (in->env_count > GPROTO_ENV_MAX)
 		return fail(why, "too many environment variables", -EMSGSIZE);
 	for (uint32_t i = 0; i < in->env_count; i++) {
@@ -313,7 +298,7 @@ static int take_field(struct cur *c, const struct field *f, uint8_t *base, const
 	case K_BYTES:
 		if ((p = take(c, 4)) == NULL)
 			return fail(why, "body ends inside a payload length", -EPROTO);
-		b->len = (uint32_t)get_le(p, 4);
+		b->len = (uint32_t)le_get(p, 4);
 		if (b->len > f->max)
 			return fail(why, "payload over its limit", -EMSGSIZE);
 		if ((b->p = take(c, b->len)) == NULL)
@@ -322,7 +307,7 @@ static int take_field(struct cur *c, const struct field *f, uint8_t *base, const
 	}
 	if ((p = take(c, width[f->kind])) == NULL)
 		return fail(why, "body ends inside an integer", -EPROTO);
-	v = get_le(p, width[f->kind]);
+	v = le_get(p, width[f->kind]);
 	if (f->kind != K_U64 && (v < f->min || v > f->max))
 		return fail(why, "integer field out of range", -EPROTO);
 	if (f->kind == K_U8)
@@ -372,7 +357,7 @@ static void put_int(struct wr *w, uint64_t v, unsigned n)
 {
 	uint8_t b[8];
 
-	put_le(b, v, n);
+	le_put(b, v, n);
 	put(w, b, n);
 }
 
@@ -476,12 +461,12 @@ int gproto_encode(const struct gproto_msg *m, uint8_t *out, size_t cap, size_t *
 	for (size_t i = 0; i < d->nfields; i++)
 		if ((ret = put_field(&w, &d->fields[i], (const uint8_t *)&m->init, why)) < 0)
 			return ret;
-	put_le(hdr, GPROTO_MAGIC, 4);
+	le_put(hdr, GPROTO_MAGIC, 4);
 	hdr[4] = GPROTO_VERSION;
 	hdr[5] = m->type;
-	put_le(hdr + 6, 0, 2);
-	put_le(hdr + 8, w.len - GPROTO_HDR_LEN, 4);
-	put_le(hdr + 12, m->req_id, 8);
+	le_put(hdr + 6, 0, 2);
+	le_put(hdr + 8, w.len - GPROTO_HDR_LEN, 4);
+	le_put(hdr + 12, m->req_id, 8);
 	*len = w.len;
 	if (w.len > w.cap)
 		return fail(why, "output buffer too small", -EMSGSIZE);

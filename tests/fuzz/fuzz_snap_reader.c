@@ -18,18 +18,13 @@
 #include <zlib.h>
 
 #include "../../vmm/snapshot/state.h"
+#include "le.h"
 #include "log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct snap_file file, file2;
 static struct snap_vcpu_state vcpu;
-
-static void put_le(uint8_t *p, uint64_t v, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
 
 static void every_decoder(const struct snap_file *f)
 {
@@ -80,8 +75,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size--;
 	memcpy(buf, data + 1, size);
 	if ((data[0] & 1) && size >= SNAP_HEADER_LEN + SNAP_CRC_LEN) {
-		put_le(buf + 16, size, 8);
-		put_le(buf + size - SNAP_CRC_LEN, crc32(0, buf, (uInt)(size - SNAP_CRC_LEN)), 4);
+		le_put(buf + 16, size, 8);
+		le_put(buf + size - SNAP_CRC_LEN, crc32(0, buf, (uInt)(size - SNAP_CRC_LEN)), 4);
 	}
 	if (snap_file_parse(buf, size, &file) == 0) {
 		if (snap_state_decode(&file, &s) == 0) {

@@ -16,6 +16,7 @@
 
 #include "../../vmm/snapshot/dev.h"
 #include "../../vmm/snapshot/format.h"
+#include "le.h"
 #include "log.h"
 
 #define TAG_A SNAP_TAG('A', 'A', 'A', 'A')
@@ -39,16 +40,10 @@ static void make_file(struct snap_writer *w)
 	assert_int_equal(snap_w_finish(w), 0);
 }
 
-static void put_le(uint8_t *p, uint64_t v, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
 /* After editing a file, make its CRC right again, so the edit itself is judged. */
 static void refresh_crc(uint8_t *buf, size_t len)
 {
-	put_le(buf + len - 4, crc32(0, buf, (uInt)(len - 4)), 4);
+	le_put(buf + len - 4, crc32(0, buf, (uInt)(len - 4)), 4);
 }
 
 static bool last_error_has(const char *s)
@@ -137,24 +132,24 @@ static void test_version_rules(void **state)
 
 	(void)state;
 	make_file(&w);
-	put_le(w.buf + 8, SNAP_MAJOR + 1, 2);
+	le_put(w.buf + 8, SNAP_MAJOR + 1, 2);
 	refresh_crc(w.buf, w.len);
 	assert_int_equal(snap_file_parse(w.buf, w.len, &f), -EBADMSG);
 	assert_true(last_error_has("major version"));
-	put_le(w.buf + 8, SNAP_MAJOR - 1, 2);
+	le_put(w.buf + 8, SNAP_MAJOR - 1, 2);
 	refresh_crc(w.buf, w.len);
 	assert_int_equal(snap_file_parse(w.buf, w.len, &f), -EBADMSG);
-	put_le(w.buf + 8, SNAP_MAJOR, 2);
-	put_le(w.buf + 10, SNAP_MINOR + 1, 2);
+	le_put(w.buf + 8, SNAP_MAJOR, 2);
+	le_put(w.buf + 10, SNAP_MINOR + 1, 2);
 	refresh_crc(w.buf, w.len);
 	assert_int_equal(snap_file_parse(w.buf, w.len, &f), -EBADMSG);
 	assert_true(last_error_has("newer"));
-	put_le(w.buf + 10, SNAP_MINOR, 2);
-	put_le(w.buf + 12, 2, 4); /* another architecture */
+	le_put(w.buf + 10, SNAP_MINOR, 2);
+	le_put(w.buf + 12, 2, 4); /* another architecture */
 	refresh_crc(w.buf, w.len);
 	assert_int_equal(snap_file_parse(w.buf, w.len, &f), -EBADMSG);
 	assert_true(last_error_has("architecture"));
-	put_le(w.buf + 12, SNAP_ARCH_X86_64, 4);
+	le_put(w.buf + 12, SNAP_ARCH_X86_64, 4);
 	refresh_crc(w.buf, w.len);
 	assert_int_equal(snap_file_parse(w.buf, w.len, &f), 0);
 	memcpy(w.buf, "EMBERSNQ", 8);
@@ -172,12 +167,12 @@ static void test_section_length_past_end(void **state)
 	(void)state;
 	make_file(&w);
 	/* Section A claims one byte more than there is before B's header... */
-	put_le(w.buf + SNAP_HEADER_LEN + 8, 21, 8);
+	le_put(w.buf + SNAP_HEADER_LEN + 8, 21, 8);
 	refresh_crc(w.buf, w.len);
 	assert_int_equal(snap_file_parse(w.buf, w.len, &f), -EBADMSG);
 	assert_true(last_error_has("past the end"));
 	/* ...or a length near 2^64 that would wrap an unchecked sum. */
-	put_le(w.buf + SNAP_HEADER_LEN + 8, UINT64_MAX - 8, 8);
+	le_put(w.buf + SNAP_HEADER_LEN + 8, UINT64_MAX - 8, 8);
 	refresh_crc(w.buf, w.len);
 	assert_int_equal(snap_file_parse(w.buf, w.len, &f), -EBADMSG);
 	snap_w_free(&w);

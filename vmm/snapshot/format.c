@@ -12,26 +12,12 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "le.h"
 #include "log.h"
 
 #define WRITER_INITIAL_CAP 4096
 
 /* ---- little-endian helpers: the file's byte order whatever the host's ---- */
-
-static void put_le(uint8_t *p, uint64_t v, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_le(const uint8_t *p, unsigned n)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < n; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
 
 /* zlib's crc32 takes a uInt length; feed it in bounded pieces. */
 static uint32_t crc_of(const uint8_t *p, size_t n)
@@ -105,7 +91,7 @@ static void w_le(struct snap_writer *w, uint64_t v, unsigned n)
 	uint8_t *p = w_reserve(w, n);
 
 	if (p != NULL)
-		put_le(p, v, n);
+		le_put(p, v, n);
 }
 
 void snap_w_u8(struct snap_writer *w, uint8_t v)
@@ -176,7 +162,7 @@ void snap_w_section_end(struct snap_writer *w)
 		return;
 	}
 	if (w->error == 0)
-		put_le(w->buf + w->section_start + 8,
+		le_put(w->buf + w->section_start + 8,
 		       w->len - w->section_start - SNAP_SECTION_HDR_LEN, 8);
 	w->section_start = SIZE_MAX;
 }
@@ -189,8 +175,8 @@ int snap_w_finish(struct snap_writer *w)
 	}
 	if (w_reserve(w, SNAP_CRC_LEN) == NULL)
 		return w->error;
-	put_le(w->buf + SNAP_MAGIC_LEN + 8, w->len, 8);
-	put_le(w->buf + w->len - SNAP_CRC_LEN, crc_of(w->buf, w->len - SNAP_CRC_LEN), 4);
+	le_put(w->buf + SNAP_MAGIC_LEN + 8, w->len, 8);
+	le_put(w->buf + w->len - SNAP_CRC_LEN, crc_of(w->buf, w->len - SNAP_CRC_LEN), 4);
 	return 0;
 }
 
@@ -337,10 +323,10 @@ int snap_file_parse(const uint8_t *buf, size_t len, struct snap_file *f)
 		return bad("bad magic (not an ember snapshot state file)");
 	if (len < SNAP_HEADER_LEN + SNAP_CRC_LEN)
 		return bad("truncated: %zu bytes, shorter than header and CRC", len);
-	f->major = (uint16_t)get_le(buf + 8, 2);
-	f->minor = (uint16_t)get_le(buf + 10, 2);
-	f->arch = (uint32_t)get_le(buf + 12, 4);
-	total = get_le(buf + 16, 8);
+	f->major = (uint16_t)le_get(buf + 8, 2);
+	f->minor = (uint16_t)le_get(buf + 10, 2);
+	f->arch = (uint32_t)le_get(buf + 12, 4);
+	total = le_get(buf + 16, 8);
 	if (f->major != SNAP_MAJOR)
 		return bad("format version %u.%u; this ember reads major version %u only", f->major,
 			   f->minor, SNAP_MAJOR);
@@ -355,7 +341,7 @@ int snap_file_parse(const uint8_t *buf, size_t len, struct snap_file *f)
 			   total > len ? "truncated" : "trailing bytes", (unsigned long long)total,
 			   len);
 	end = len - SNAP_CRC_LEN;
-	want = (uint32_t)get_le(buf + end, 4);
+	want = (uint32_t)le_get(buf + end, 4);
 	crc = crc_of(buf, end);
 	if (crc != want)
 		return bad("CRC mismatch (stored %08x, computed %08x): the file is corrupt", want,
@@ -370,9 +356,9 @@ int snap_file_parse(const uint8_t *buf, size_t len, struct snap_file *f)
 		if (end - off < SNAP_SECTION_HDR_LEN)
 			return bad("section header at offset %zu runs past the end", off);
 		s = &f->sections[f->nsections];
-		s->tag = (uint32_t)get_le(buf + off, 4);
-		s->version = (uint32_t)get_le(buf + off + 4, 4);
-		slen = get_le(buf + off + 8, 8);
+		s->tag = (uint32_t)le_get(buf + off, 4);
+		s->version = (uint32_t)le_get(buf + off + 4, 4);
+		slen = le_get(buf + off + 8, 8);
 		if (slen > end - off - SNAP_SECTION_HDR_LEN)
 			return bad("section '%s' at offset %zu: length %llu runs past the end",
 				   snap_tag_name(s->tag, name), off, (unsigned long long)slen);
@@ -466,7 +452,7 @@ static uint64_t r_le(struct snap_reader *r, unsigned n)
 {
 	const uint8_t *p = r_take(r, n);
 
-	return p ? get_le(p, n) : 0;
+	return p ? le_get(p, n) : 0;
 }
 
 uint8_t snap_r_u8(struct snap_reader *r)

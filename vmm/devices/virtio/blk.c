@@ -8,23 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "le.h"
 #include "log.h"
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	for (unsigned i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get_le64(const uint8_t *p)
-{
-	return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
-}
 
 static void config_read(void *dev, uint32_t off, uint8_t *data, unsigned size)
 {
@@ -126,8 +111,7 @@ err_close:
 static void set_capacity(struct vblk *b, uint64_t capacity)
 {
 	b->capacity = capacity;
-	put_le32(b->config + VBLK_CFG_CAPACITY, (uint32_t)capacity);
-	put_le32(b->config + VBLK_CFG_CAPACITY + 4, (uint32_t)(capacity >> 32));
+	le_put(b->config + VBLK_CFG_CAPACITY, capacity, 8);
 }
 
 int vblk_open(struct vblk *b, const char *path, bool read_only, const char *id,
@@ -154,8 +138,8 @@ int vblk_open(struct vblk *b, const char *path, bool read_only, const char *id,
 	if (read_only)
 		b->ops.features |= VIRTIO_BIT(VIRTIO_BLK_F_RO);
 	set_capacity(b, capacity);
-	put_le32(b->config + VBLK_CFG_SIZE_MAX, VBLK_SIZE_MAX);
-	put_le32(b->config + VBLK_CFG_SEG_MAX, VBLK_SEG_MAX);
+	le_put(b->config + VBLK_CFG_SIZE_MAX, VBLK_SIZE_MAX, 4);
+	le_put(b->config + VBLK_CFG_SEG_MAX, VBLK_SEG_MAX, 4);
 	return 0;
 }
 
@@ -249,8 +233,8 @@ static uint8_t handle(struct vblk *b, const struct vq_chain *c, uint32_t *data_w
 		log_ratelimited(LOG_WARN, "virtio blk %s: request header too short", b->id);
 		return VIRTIO_BLK_S_IOERR;
 	}
-	type = get_le32(hdr);
-	sector = get_le64(hdr + 8);
+	type = (uint32_t)le_get(hdr, 4);
+	sector = le_get(hdr + 8, 8);
 	switch (type) {
 	case VIRTIO_BLK_T_IN:
 		len = c->write_len - 1u; /* all but the status byte */

@@ -3,49 +3,36 @@
 
 #include <string.h>
 
-static uint64_t get_le(const uint8_t *p, unsigned n)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < n; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
-
-static void put_le(uint8_t *p, uint64_t v, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
+#include "le.h"
 
 /* 5.10.6: le64 src_cid; le64 dst_cid; le32 src_port; le32 dst_port; le32 len;
  * le16 type; le16 op; le32 flags; le32 buf_alloc; le32 fwd_cnt. Packed, 44 bytes. */
 void vsock_hdr_decode(const uint8_t b[VSOCK_HDR_SIZE], struct vsock_hdr *h)
 {
-	h->src_cid = get_le(b + 0, 8);
-	h->dst_cid = get_le(b + 8, 8);
-	h->src_port = (uint32_t)get_le(b + 16, 4);
-	h->dst_port = (uint32_t)get_le(b + 20, 4);
-	h->len = (uint32_t)get_le(b + 24, 4);
-	h->type = (uint16_t)get_le(b + 28, 2);
-	h->op = (uint16_t)get_le(b + 30, 2);
-	h->flags = (uint32_t)get_le(b + 32, 4);
-	h->buf_alloc = (uint32_t)get_le(b + 36, 4);
-	h->fwd_cnt = (uint32_t)get_le(b + 40, 4);
+	h->src_cid = le_get(b + 0, 8);
+	h->dst_cid = le_get(b + 8, 8);
+	h->src_port = (uint32_t)le_get(b + 16, 4);
+	h->dst_port = (uint32_t)le_get(b + 20, 4);
+	h->len = (uint32_t)le_get(b + 24, 4);
+	h->type = (uint16_t)le_get(b + 28, 2);
+	h->op = (uint16_t)le_get(b + 30, 2);
+	h->flags = (uint32_t)le_get(b + 32, 4);
+	h->buf_alloc = (uint32_t)le_get(b + 36, 4);
+	h->fwd_cnt = (uint32_t)le_get(b + 40, 4);
 }
 
 void vsock_hdr_encode(const struct vsock_hdr *h, uint8_t b[VSOCK_HDR_SIZE])
 {
-	put_le(b + 0, h->src_cid, 8);
-	put_le(b + 8, h->dst_cid, 8);
-	put_le(b + 16, h->src_port, 4);
-	put_le(b + 20, h->dst_port, 4);
-	put_le(b + 24, h->len, 4);
-	put_le(b + 28, h->type, 2);
-	put_le(b + 30, h->op, 2);
-	put_le(b + 32, h->flags, 4);
-	put_le(b + 36, h->buf_alloc, 4);
-	put_le(b + 40, h->fwd_cnt, 4);
+	le_put(b + 0, h->src_cid, 8);
+	le_put(b + 8, h->dst_cid, 8);
+	le_put(b + 16, h->src_port, 4);
+	le_put(b + 20, h->dst_port, 4);
+	le_put(b + 24, h->len, 4);
+	le_put(b + 28, h->type, 2);
+	le_put(b + 30, h->op, 2);
+	le_put(b + 32, h->flags, 4);
+	le_put(b + 36, h->buf_alloc, 4);
+	le_put(b + 40, h->fwd_cnt, 4);
 }
 
 enum vsock_pkt_verdict vsock_pkt_parse(const struct vq_chain *c, uint64_t guest_cid,
