@@ -39,13 +39,17 @@ enum ctl_cmd {
 	CTL_CMD_RESUME,
 	CTL_CMD_CTRL_ALT_DEL,
 	CTL_CMD_FLUSH_METRICS,
-	CTL_CMD_UPDATE_DRIVE, /* args: drive index and its new path_on_host */
+	CTL_CMD_UPDATE_DRIVE,	 /* args: drive index and its new path_on_host */
+	CTL_CMD_SNAPSHOT_CREATE, /* args: path (state file), mem_path */
+	CTL_CMD_SNAPSHOT_LOAD,	 /* args: path (state file), mem_path, resume */
 };
 
 /* A command's arguments, copied in by ctl_call(); stable until ctl_finish(). */
 struct ctl_args {
 	unsigned drive;
+	bool resume;
 	char path[PATH_MAX];
+	char mem_path[PATH_MAX];
 };
 
 struct ctl {

@@ -62,6 +62,14 @@ static void on_command(void *opaque, int fd, uint32_t events)
 	case CTL_CMD_FLUSH_METRICS:
 		flush_metrics(l, err, sizeof(err), &ret);
 		break;
+	case CTL_CMD_SNAPSHOT_CREATE:
+		ret = vmm_snapshot_create(l->vmm, l->ctl->args.path, l->ctl->args.mem_path, err,
+					  sizeof(err));
+		break;
+	case CTL_CMD_SNAPSHOT_LOAD:
+		snprintf(err, sizeof(err), "%s", "a snapshot loads only into a fresh ember-vmm");
+		ret = -EINVAL;
+		break;
 	case CTL_CMD_UPDATE_DRIVE:
 		ret = vmm_replace_drive(l->vmm, l->ctl->args.drive, l->ctl->args.path, err,
 					sizeof(err));
@@ -85,6 +93,34 @@ static int build(struct life *l, uint64_t start_ns)
 		return VMM_EXIT_KVM;
 	}
 	ctl_set_state(l->ctl, CTL_RUNNING);
+	return VMM_EXIT_OK;
+}
+
+/* Builds the VM from a snapshot instead of a kernel. Firecracker's rule: a
+ * failed load ends the process (VMM_EXIT_CONFIG), since nothing was left
+ * in a state to go back to. */
+static int restore(struct life *l, uint64_t start_ns, const struct ctl_args *a, char *err,
+		   size_t errlen)
+{
+	struct vmm_restore *rs;
+	int code;
+
+	if (vmm_restore_open(a->path, a->mem_path, &l->ctl->cfg, &rs, err, errlen) < 0)
+		return VMM_EXIT_CONFIG;
+	log_clear_last_error();
+	code = vmm_build_with(&l->ctl->cfg, start_ns, rs, &l->vmm);
+	vmm_restore_free(rs);
+	if (code != VMM_EXIT_OK) {
+		snprintf(err, errlen, "loading the snapshot: %s", log_last_error());
+		return code;
+	}
+	if (evloop_add(vmm_loop(l->vmm), l->ctl->cmd_fd, EPOLLIN, on_command, l) < 0) {
+		snprintf(err, errlen, "adding the API's commands to the event loop failed");
+		return VMM_EXIT_KVM;
+	}
+	if (!a->resume)
+		vmm_run_paused(l->vmm);
+	ctl_set_state(l->ctl, a->resume ? CTL_RUNNING : CTL_PAUSED);
 	return VMM_EXIT_OK;
 }
 
@@ -116,25 +152,42 @@ static int wait_for_start(struct life *l, uint64_t start_ns)
 		} else if (p[0].revents) {
 			enum ctl_cmd cmd = ctl_take(l->ctl);
 
-			if (cmd == CTL_CMD_START && build(l, start_ns) == VMM_EXIT_OK)
+			if (cmd == CTL_CMD_START && build(l, start_ns) == VMM_EXIT_OK) {
 				ctl_finish(l->ctl, 0, NULL);
-			else if (cmd == CTL_CMD_START)
+			} else if (cmd == CTL_CMD_START) {
 				ctl_finish(l->ctl, -EINVAL, log_last_error());
-			else if (cmd != CTL_CMD_NONE)
+			} else if (cmd == CTL_CMD_SNAPSHOT_LOAD) {
+				char err[CONFIG_ERR_LEN] = "";
+
+				ret = restore(l, start_ns, &l->ctl->args, err, sizeof(err));
+				if (ret != VMM_EXIT_OK)
+					log_err("%s", err);
+				ctl_finish(l->ctl, ret == VMM_EXIT_OK ? 0 : -EINVAL, err);
+			} else if (cmd != CTL_CMD_NONE) {
 				ctl_finish(l->ctl, -EINVAL, "the microVM is not running");
+			}
 		}
 	}
 	close(sfd);
 	return ret;
 }
 
-int lifecycle_run(struct ctl *ctl, struct metrics *m, uint64_t start_ns, bool boot_now)
+int lifecycle_run(struct ctl *ctl, struct metrics *m, uint64_t start_ns, enum lifecycle_start how,
+		  const struct ctl_args *snapshot)
 {
 	struct life l = { .ctl = ctl, .metrics = m };
 	char err[CONFIG_ERR_LEN];
 	int code;
 
-	code = boot_now ? build(&l, start_ns) : wait_for_start(&l, start_ns);
+	if (how == LIFECYCLE_BOOT) {
+		code = build(&l, start_ns);
+	} else if (how == LIFECYCLE_RESTORE) {
+		code = restore(&l, start_ns, snapshot, err, sizeof(err));
+		if (code != VMM_EXIT_OK)
+			log_err("--restore: %s", err);
+	} else {
+		code = wait_for_start(&l, start_ns);
+	}
 	if (code == VMM_EXIT_OK) {
 		code = vmm_run(l.vmm);
 		if (metrics_enabled(m)) {

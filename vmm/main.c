@@ -40,6 +40,9 @@ static const char usage[] =
 	"  --config-file FILE  boot from FILE: {\"boot-source\", \"machine-config\",\n"
 	"                    \"drives\", \"vsock\", \"entropy\", ...}\n"
 	"  --no-api          no API socket (the default without --api-sock)\n"
+	"  --restore STATE,MEM  run the snapshot in the state file STATE and the memory\n"
+	"                    file MEM (PUT /snapshot/create writes them) instead of booting;\n"
+	"                    its configuration comes from the snapshot\n"
 	"  --kernel PATH     ELF vmlinux (PVH note or 64-bit entry) or bzImage (protocol >= 2.06)\n"
 	"  --initrd PATH     initramfs, placed at the top of low memory\n"
 	"  --cmdline ARGS    guest kernel command line (at most 2047 bytes)\n"
@@ -94,6 +97,7 @@ enum {
 	OPT_ID,
 	OPT_CONFIG_FILE,
 	OPT_NO_API,
+	OPT_RESTORE,
 };
 
 static const struct option options[] = {
@@ -110,6 +114,7 @@ static const struct option options[] = {
 	{ "id", required_argument, NULL, OPT_ID },
 	{ "config-file", required_argument, NULL, OPT_CONFIG_FILE },
 	{ "no-api", no_argument, NULL, OPT_NO_API },
+	{ "restore", required_argument, NULL, OPT_RESTORE },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -121,7 +126,28 @@ struct opts {
 	const char *config_file;
 	bool no_api;
 	bool vm_options; /* --kernel and the other VM options */
+	bool restore;
+	struct ctl_args snapshot; /* --restore STATE,MEM */
 };
+
+/* --restore STATE,MEM: both paths, each non-empty and fitting PATH_MAX. */
+static int parse_restore(const char *spec, struct ctl_args *a, char *err, size_t errlen)
+{
+	const char *comma = strchr(spec, ',');
+	size_t n = comma != NULL ? (size_t)(comma - spec) : 0;
+
+	if (comma == NULL || n == 0 || comma[1] == '\0' || n >= sizeof(a->path) ||
+	    strlen(comma + 1) >= sizeof(a->mem_path)) {
+		snprintf(err, errlen, "--restore: expected STATE,MEM (two file paths), got '%.64s'",
+			 spec);
+		return -EINVAL;
+	}
+	memcpy(a->path, spec, n);
+	a->path[n] = '\0';
+	snprintf(a->mem_path, sizeof(a->mem_path), "%s", comma + 1);
+	a->resume = true;
+	return 0;
+}
 
 #define CONFIG_FILE_MAX (1u << 20)
 
@@ -237,6 +263,10 @@ static int parse_args(int argc, char **argv, struct vm_config *cfg, struct opts 
 		case OPT_NO_API:
 			o->no_api = true;
 			break;
+		case OPT_RESTORE:
+			o->restore = true;
+			ret = parse_restore(optarg, &o->snapshot, err, sizeof(err));
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return 1;
@@ -258,13 +288,19 @@ static int parse_args(int argc, char **argv, struct vm_config *cfg, struct opts 
 			 "--config-file replaces --kernel, --initrd, --cmdline, --mem-mib, "
 			 "--vcpus, --drive and --vsock: give one or the other");
 		ret = -EINVAL;
+	} else if (ret == 0 && o->restore && (o->config_file != NULL || o->vm_options)) {
+		snprintf(err, sizeof(err),
+			 "--restore takes its configuration from the snapshot: drop --config-file "
+			 "and the VM options");
+		ret = -EINVAL;
 	} else if (ret == 0 && o->no_api && o->api_sock != NULL) {
 		snprintf(err, sizeof(err), "--no-api and --api-sock contradict each other");
 		ret = -EINVAL;
-	} else if (ret == 0 && o->api_sock == NULL && o->config_file == NULL && !o->vm_options) {
-		snprintf(
-			err, sizeof(err),
-			"nothing to boot: give --kernel, --config-file or --api-sock (see --help)");
+	} else if (ret == 0 && o->api_sock == NULL && o->config_file == NULL && !o->vm_options &&
+		   !o->restore) {
+		snprintf(err, sizeof(err),
+			 "nothing to boot: give --kernel, --config-file, --restore or --api-sock "
+			 "(see --help)");
 		ret = -EINVAL;
 	}
 	if (ret == 0 && o->config_file != NULL)
@@ -343,7 +379,11 @@ int main(int argc, char **argv)
 			ret = api_server_start(server);
 	}
 	if (ret == 0)
-		ret = lifecycle_run(ctl, &metrics, start_ns, o.config_file != NULL || o.vm_options);
+		ret = lifecycle_run(ctl, &metrics, start_ns,
+				    o.restore				    ? LIFECYCLE_RESTORE
+				    : o.config_file != NULL || o.vm_options ? LIFECYCLE_BOOT
+									    : LIFECYCLE_WAIT,
+				    &o.snapshot);
 	else
 		ret = ret == -ENOMEM ? VMM_EXIT_KVM : VMM_EXIT_CONFIG;
 	api_server_destroy(server);

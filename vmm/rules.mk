@@ -4,7 +4,7 @@ VMM_ARCH_SRCS := $(addprefix vmm/arch/x86_64/,loader.c elf.c bzimage.c bootparam
 	pagetable.c cpuid.c cpu.c)
 VMM_CORE_SRCS := $(addprefix vmm/core/,gmem.c bus.c evloop.c kvm.c vm.c vcpu.c)
 VMM_DEV_SRCS := $(addprefix vmm/devices/,serial.c i8042.c boot_timer.c)
-VMM_SRCS := vmm/main.c vmm/vmm.c vmm/virtio_slots.c vmm/config.c vmm/control.c vmm/lifecycle.c \
+VMM_SRCS := vmm/main.c vmm/vmm.c vmm/vmm_snapshot.c vmm/virtio_slots.c vmm/config.c vmm/control.c vmm/lifecycle.c \
 	vmm/metrics.c $(VMM_CORE_SRCS) $(VMM_ARCH_SRCS) \
 	$(VMM_DEV_SRCS) lib/log.c lib/uds.c
 # The API, virtio and vsock sources join this link from their own rules.mk,

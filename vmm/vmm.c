@@ -31,32 +31,7 @@
 #include "devices/serial.h"
 #include "log.h"
 #include "virtio_slots.h"
-
-#define MIB (1ull << 20)
-
-struct vmm {
-	const struct vm_config *cfg;
-	uint64_t start_ns;
-	struct loader_file kernel, initrd;
-	struct kernel_image img;
-	struct kvm *kvm;
-	struct gmem *gm;
-	struct vm *vm;
-	struct bus pio, mmio;
-	struct evloop *ev;
-	struct vcpu *vcpus[CONFIG_MAX_VCPUS];
-	unsigned nvcpus;
-	struct serial serial;
-	bool serial_ready;
-	struct i8042 i8042;
-	struct boot_timer boot_timer;
-	int console_fd; /* -1: stdout */
-	int sig_fd;
-	int rx_fd; /* eventfd: the guest drained the serial FIFO */
-	bool stdin_polled, stdin_paused;
-	int signal_exit;
-	struct virtio_slots virtio;
-};
+#include "vmm_priv.h"
 
 /* --- callbacks from devices and the VM --- */
 
@@ -300,7 +275,8 @@ static int add_vcpus(struct vmm *vmm)
 			return ret;
 		vmm->nvcpus++;
 	}
-	return cpu_setup_boot_vcpu(vmm->vcpus[0]->fd, vmm->gm, &vmm->img);
+	/* A restored BSP gets its state from the snapshot instead. */
+	return vmm->restoring ? 0 : cpu_setup_boot_vcpu(vmm->vcpus[0]->fd, vmm->gm, &vmm->img);
 }
 
 static int setup_loop(struct vmm *vmm)
@@ -342,15 +318,17 @@ static int open_inputs(struct vmm *vmm)
 	char err[LOADER_ERR_LEN];
 	int ret;
 
-	ret = loader_file_open(cfg->boot_source.kernel_image_path, &vmm->kernel, err, sizeof(err));
-	if (ret == 0) {
+	ret = vmm->restoring ? 0
+			     : loader_file_open(cfg->boot_source.kernel_image_path, &vmm->kernel,
+						err, sizeof(err));
+	if (ret == 0 && !vmm->restoring) {
 		ret = loader_parse(vmm->kernel.data, vmm->kernel.len, &vmm->img, err, sizeof(err));
 		if (ret < 0) {
 			log_err("%s: %s", cfg->boot_source.kernel_image_path, err);
 			return ret;
 		}
 	}
-	if (ret == 0 && cfg->boot_source.initrd_path[0] != '\0')
+	if (ret == 0 && !vmm->restoring && cfg->boot_source.initrd_path[0] != '\0')
 		ret = loader_file_open(cfg->boot_source.initrd_path, &vmm->initrd, err,
 				       sizeof(err));
 	if (ret < 0) {
@@ -371,6 +349,12 @@ static int open_inputs(struct vmm *vmm)
 
 int vmm_build(const struct vm_config *cfg, uint64_t start_ns, struct vmm **out)
 {
+	return vmm_build_with(cfg, start_ns, NULL, out);
+}
+
+int vmm_build_with(const struct vm_config *cfg, uint64_t start_ns, const struct vmm_restore *rs,
+		   struct vmm **out)
+{
 	struct vmm *vmm = calloc(1, sizeof(*vmm));
 	uint64_t mem = cfg->machine.mem_size_mib * MIB;
 	int code = VMM_EXIT_CONFIG, ret;
@@ -381,6 +365,7 @@ int vmm_build(const struct vm_config *cfg, uint64_t start_ns, struct vmm **out)
 	}
 	vmm->cfg = cfg;
 	vmm->start_ns = start_ns;
+	vmm->restoring = rs != NULL;
 	vmm->console_fd = vmm->sig_fd = vmm->rx_fd = -1;
 	vmm->kernel.fd = vmm->initrd.fd = -1;
 	virtio_slots_init(&vmm->virtio);
@@ -400,7 +385,7 @@ int vmm_build(const struct vm_config *cfg, uint64_t start_ns, struct vmm **out)
 			(unsigned long long)cfg->machine.mem_size_mib, strerror(-ret));
 		goto err;
 	}
-	if (load_guest(vmm) < 0)
+	if (rs != NULL ? vmm_restore_memory(vmm, rs) < 0 : load_guest(vmm) < 0)
 		goto err;
 
 	code = VMM_EXIT_KVM;
@@ -424,7 +409,7 @@ int vmm_build(const struct vm_config *cfg, uint64_t start_ns, struct vmm **out)
 	    vm_set_memory(vmm->vm, vmm->gm) < 0 || vm_create_irqchip(vmm->vm) < 0 ||
 	    add_devices(vmm) < 0 || setup_loop(vmm) < 0 ||
 	    virtio_slots_wire(&vmm->virtio, vmm->vm, vmm->gm, &vmm->mmio, vmm->ev) < 0 ||
-	    add_vcpus(vmm) < 0)
+	    add_vcpus(vmm) < 0 || (rs != NULL && vmm_restore_state(vmm, rs) < 0))
 		goto err;
 	log_debug("ready to run %llu us after start: %s, %s entry, %u vCPUs, %llu MiB",
 		  (unsigned long long)((boot_timer_now_ns() - start_ns) / 1000), vmm->img.format,

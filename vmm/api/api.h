@@ -44,6 +44,7 @@ struct api {
 	struct metrics *metrics;
 	const char *id; /* --id, Firecracker's instance id */
 	bool logger_set;
+	bool configured; /* a Pre configuration call succeeded */
 	int log_fd;
 };
 

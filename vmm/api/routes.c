@@ -368,35 +368,63 @@ static int patch_drive(struct api *api, const char *id, const char *body, struct
 	return ret;
 }
 
-/* Snapshots: the body is validated, then refused until the snapshot code lands. */
+/* Snapshots (Full only; Diff and the Uffd backend are refused by name). */
 static int put_snapshot_create(struct api *api, const char *id, const char *body,
 			       struct api_reply *out, char *err)
 {
 	struct schema_snapshot_create c;
+	struct ctl_args args = { 0 };
 	int ret;
 
-	(void)api, (void)id, (void)out;
+	(void)id, (void)out;
 	ret = schema_snapshot_create_put(body, &c, err, ERR_LEN);
-	if (ret == 0) {
-		snprintf(err, ERR_LEN, "snapshots are not supported by this ember-vmm yet");
-		ret = -ENOTSUP;
+	if (ret < 0)
+		return ret;
+	if (c.snapshot_type == SCHEMA_SNAPSHOT_DIFF) {
+		snprintf(err, ERR_LEN, "snapshot_type: Diff snapshots are not supported yet");
+		return -ENOTSUP;
 	}
-	return ret;
+	if (ctl_get_state(api->ctl) != CTL_PAUSED) {
+		snprintf(err, ERR_LEN,
+			 "the microVM must be paused first: PATCH /vm "
+			 "{\"state\": \"Paused\"}");
+		return -EINVAL;
+	}
+	snprintf(args.path, sizeof(args.path), "%s", c.snapshot_path);
+	snprintf(args.mem_path, sizeof(args.mem_path), "%s", c.mem_file_path);
+	return ctl_call(api->ctl, CTL_CMD_SNAPSHOT_CREATE, &args, err, ERR_LEN);
 }
 
 static int put_snapshot_load(struct api *api, const char *id, const char *body,
 			     struct api_reply *out, char *err)
 {
 	struct schema_snapshot_load l;
+	struct ctl_args args = { 0 };
 	int ret;
 
-	(void)api, (void)id, (void)out;
+	(void)id, (void)out;
 	ret = schema_snapshot_load_put(body, &l, err, ERR_LEN);
-	if (ret == 0) {
-		snprintf(err, ERR_LEN, "snapshots are not supported by this ember-vmm yet");
-		ret = -ENOTSUP;
+	if (ret < 0)
+		return ret;
+	if (api->configured) {
+		snprintf(err, ERR_LEN,
+			 "a snapshot loads only into an unconfigured microVM "
+			 "(logger and metrics may be set first)");
+		return -EINVAL;
 	}
-	return ret;
+	if (l.backend_type == SCHEMA_MEM_BACKEND_UFFD) {
+		snprintf(err, ERR_LEN, "mem_backend.backend_type: Uffd is not supported yet");
+		return -ENOTSUP;
+	}
+	if (l.enable_diff_snapshots) {
+		snprintf(err, ERR_LEN,
+			 "enable_diff_snapshots: Diff snapshots are not supported yet");
+		return -ENOTSUP;
+	}
+	snprintf(args.path, sizeof(args.path), "%s", l.snapshot_path);
+	snprintf(args.mem_path, sizeof(args.mem_path), "%s", l.backend_path);
+	args.resume = l.resume_vm;
+	return ctl_call(api->ctl, CTL_CMD_SNAPSHOT_LOAD, &args, err, ERR_LEN);
 }
 
 static const struct route routes[] = {
@@ -528,6 +556,9 @@ void api_handle(struct api *api, enum api_method method, const char *method_name
 		snprintf(err, sizeof(err), "%s", MSG_BEFORE_START);
 	} else {
 		ret = r->fn(api, id, body, out, err);
+		/* Any boot configuration rules out a snapshot load (Firecracker). */
+		if (ret == 0 && r->when == PRE && r->fn != put_snapshot_load)
+			api->configured = true;
 	}
 	metrics_count_api(api->metrics, (unsigned)(r - routes), ret < 0);
 	if (ret == 0)

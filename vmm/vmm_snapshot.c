@@ -1,0 +1,212 @@
+/* vmm_snapshot: a paused VM to a state file and a memory file, and a VM built back from them (see vmm.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "snapshot/state.h"
+#include "vmm_priv.h"
+
+struct vmm_restore {
+	uint8_t *buf; /* the state file; device sections are read from it */
+	size_t len;
+	struct snap_file file;
+	struct snap_state st;
+	int mem_fd;
+	uint64_t mem_bytes;
+};
+
+/* The reason the snapshot code logged, for the API's fault_message. */
+static int fail(int ret, char *err, size_t errlen, const char *what)
+{
+	snprintf(err, errlen, "%s: %s", what,
+		 log_last_error()[0] != '\0' ? log_last_error() : strerror(-ret));
+	return ret;
+}
+
+static bool zero_page(const uint8_t *p)
+{
+	static const uint8_t zero[GMEM_PAGE_SIZE];
+
+	return memcmp(p, zero, sizeof(zero)) == 0;
+}
+
+/* Guest RAM, region after region, as one file. Pages that read as zero are
+ * left as holes: the file is sparse and the restore reads zeros there. */
+static int write_memory(const struct gmem *gm, const char *path, char *err, size_t errlen)
+{
+	char tmp[PATH_MAX];
+	uint64_t off = 0;
+	int fd, ret = 0;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= sizeof(tmp)) {
+		snprintf(err, errlen, "mem_file_path: too long");
+		return -ENAMETOOLONG;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "mem_file_path %.200s: %s", path, strerror(errno));
+		return ret;
+	}
+	for (unsigned i = 0; i < gm->nregions && ret == 0; i++) {
+		const struct gmem_region *r = &gm->regions[i];
+
+		for (uint64_t p = 0; p < r->size && ret == 0; p += GMEM_PAGE_SIZE) {
+			const uint8_t *src = r->host + p;
+
+			if (zero_page(src))
+				continue;
+			if (pwrite(fd, src, GMEM_PAGE_SIZE, (off_t)(off + p)) != GMEM_PAGE_SIZE)
+				ret = errno != 0 ? -errno : -EIO;
+		}
+		off += r->size;
+	}
+	if (ret == 0 && ftruncate(fd, (off_t)off) < 0)
+		ret = -errno;
+	if (close(fd) < 0 && ret == 0)
+		ret = -errno;
+	if (ret == 0 && rename(tmp, path) < 0)
+		ret = -errno;
+	if (ret < 0) {
+		snprintf(err, errlen, "mem_file_path %.200s: %s", path, strerror(-ret));
+		unlink(tmp);
+	}
+	return ret;
+}
+
+int vmm_snapshot_create(struct vmm *vmm, const char *state_path, const char *mem_path, char *err,
+			size_t errlen)
+{
+	struct snap_writer w;
+	struct snap_state st;
+	int ret;
+
+	log_clear_last_error();
+	ret = snap_state_save(vmm->vm, vmm->vcpus, vmm->nvcpus, vmm->gm, vmm->cfg, &st);
+	if (ret < 0)
+		return fail(ret, err, errlen, "saving the VM state");
+	ret = snap_w_init(&w);
+	if (ret == 0) {
+		snap_state_encode(&w, &st);
+		ret = snap_w_finish(&w);
+	}
+	if (ret == 0)
+		ret = snap_w_to_file(&w, state_path);
+	snap_w_free(&w);
+	snap_state_free(&st);
+	if (ret < 0)
+		return fail(ret, err, errlen, "snapshot_path");
+	return write_memory(vmm->gm, mem_path, err, errlen);
+}
+
+/* The configuration the snapshot was taken under, as the VM's config. */
+static void config_from_snapshot(const struct snap_config *sc, struct vm_config *cfg)
+{
+	config_init(cfg);
+	cfg->boot_source.kernel_image_path[0] = '\0'; /* a restore loads no kernel */
+	cfg->machine.vcpu_count = sc->vcpu_count;
+	cfg->machine.mem_size_mib = sc->mem_size_mib;
+	cfg->ndrives = sc->ndrives;
+	for (unsigned i = 0; i < sc->ndrives; i++) {
+		struct drive_config *d = &cfg->drives[i];
+
+		snprintf(d->drive_id, sizeof(d->drive_id), "%s", sc->drives[i].id);
+		snprintf(d->path_on_host, sizeof(d->path_on_host), "%s", sc->drives[i].path);
+		d->is_read_only = sc->drives[i].read_only;
+		d->is_root_device = sc->drives[i].is_root;
+	}
+	cfg->entropy.enabled = sc->entropy;
+	cfg->vsock.enabled = sc->vsock;
+	cfg->vsock.guest_cid = sc->vsock_cid;
+	snprintf(cfg->vsock.uds_path, sizeof(cfg->vsock.uds_path), "%s", sc->vsock_uds);
+}
+
+int vmm_restore_open(const char *state_path, const char *mem_path, struct vm_config *cfg,
+		     struct vmm_restore **out, char *err, size_t errlen)
+{
+	struct vmm_restore *rs = calloc(1, sizeof(*rs));
+	struct stat st;
+	int ret;
+
+	if (rs == NULL)
+		return -ENOMEM;
+	rs->mem_fd = -1;
+	log_clear_last_error();
+	ret = snap_file_load(state_path, &rs->buf, &rs->len);
+	if (ret == 0)
+		ret = snap_file_parse(rs->buf, rs->len, &rs->file);
+	if (ret == 0)
+		ret = snap_state_decode(&rs->file, &rs->st);
+	if (ret < 0) {
+		fail(ret, err, errlen, "snapshot_path");
+		goto err;
+	}
+	rs->mem_bytes = rs->st.config.mem_size_mib << 20;
+	rs->mem_fd = open(mem_path, O_RDONLY | O_CLOEXEC);
+	if (rs->mem_fd < 0 || fstat(rs->mem_fd, &st) < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "mem_file_path %.200s: %s", mem_path, strerror(errno));
+		goto err;
+	}
+	if ((uint64_t)st.st_size != rs->mem_bytes) {
+		snprintf(err, errlen,
+			 "mem_file_path %.200s: %llu bytes, but the snapshot's guest has %llu MiB",
+			 mem_path, (unsigned long long)st.st_size,
+			 (unsigned long long)rs->st.config.mem_size_mib);
+		ret = -EINVAL;
+		goto err;
+	}
+	config_from_snapshot(&rs->st.config, cfg);
+	*out = rs;
+	return 0;
+
+err:
+	vmm_restore_free(rs);
+	return ret;
+}
+
+void vmm_restore_free(struct vmm_restore *rs)
+{
+	if (rs == NULL)
+		return;
+	snap_state_free(&rs->st);
+	free(rs->buf);
+	if (rs->mem_fd >= 0)
+		close(rs->mem_fd);
+	free(rs);
+}
+
+int vmm_restore_memory(struct vmm *vmm, const struct vmm_restore *rs)
+{
+	uint64_t off = 0;
+	int ret;
+
+	/* MAP_PRIVATE: pages fault in lazily from the page cache, shared by
+	 * every clone of this file; a guest write copies the page for this VM only. */
+	for (unsigned i = 0; i < vmm->gm->nregions; i++) {
+		const struct gmem_region *r = &vmm->gm->regions[i];
+
+		ret = gmem_map_file(vmm->gm, r->gpa, rs->mem_fd, off, r->size);
+		if (ret < 0) {
+			log_err("mapping the memory file: %s", strerror(-ret));
+			return ret;
+		}
+		off += r->size;
+	}
+	return 0;
+}
+
+int vmm_restore_state(struct vmm *vmm, const struct vmm_restore *rs)
+{
+	return snap_state_restore(vmm->vm, vmm->vcpus, vmm->nvcpus, vmm->gm, vmm->cfg, &rs->st);
+}
+
+void vmm_run_paused(struct vmm *vmm)
+{
+	vm_pause_request(vmm->vm);
+}
