@@ -237,6 +237,12 @@ int world_restore(const struct gproto_restore *r)
 	if (fd < 0 || ioctl(fd, RNDADDENTROPY, &pool) < 0) {
 		ret = -errno;
 		log_err("RESTORE: RNDADDENTROPY: %s", strerror(errno));
+	} else if (ioctl(fd, RNDRESEEDCRNG) < 0) {
+		/* Credited entropy alone reaches getrandom() only at the CRNG's next
+		 * scheduled reseed (up to a minute later in 6.1): until then every
+		 * clone of one snapshot would draw the same bytes. Reseed now. */
+		ret = -errno;
+		log_err("RESTORE: RNDRESEEDCRNG: %s", strerror(errno));
 	}
 	if (fd >= 0)
 		close(fd);

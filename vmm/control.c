@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 int ctl_init(struct ctl *ctl)
@@ -75,6 +76,7 @@ int ctl_call(struct ctl *ctl, enum ctl_cmd cmd, const struct ctl_args *args, cha
 	if (args != NULL)
 		ctl->args = *args;
 	ctl->cmd_done = false;
+	ctl->reply_sent = false;
 	ctl->cmd_err[0] = '\0';
 	pthread_mutex_unlock(&ctl->lock);
 	/* An eventfd write only fails on counter overflow, which one pending command cannot reach. */
@@ -144,5 +146,31 @@ void ctl_close(struct ctl *ctl)
 	ctl->closed = true;
 	ctl->state = CTL_STOPPED;
 	pthread_cond_broadcast(&ctl->cond);
+	pthread_mutex_unlock(&ctl->lock);
+}
+
+void ctl_reply_sent(struct ctl *ctl)
+{
+	pthread_mutex_lock(&ctl->lock);
+	ctl->reply_sent = true;
+	pthread_cond_broadcast(&ctl->cond);
+	pthread_mutex_unlock(&ctl->lock);
+}
+
+void ctl_wait_reply_sent(struct ctl *ctl, unsigned timeout_ms)
+{
+	struct timespec until;
+
+	/* The condvar's clock is CLOCK_REALTIME (default attributes). */
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&ctl->lock);
+	while (!ctl->reply_sent && pthread_cond_timedwait(&ctl->cond, &ctl->lock, &until) == 0)
+		;
 	pthread_mutex_unlock(&ctl->lock);
 }

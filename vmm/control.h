@@ -65,6 +65,7 @@ struct ctl {
 	char cmd_err[CONFIG_ERR_LEN];
 	int cmd_fd; /* eventfd, readable while a command waits */
 	bool closed;
+	bool reply_sent; /* the HTTP reply to the last command has left */
 };
 
 int ctl_init(struct ctl *ctl);
@@ -85,5 +86,11 @@ void ctl_finish(struct ctl *ctl, int ret, const char *err);
 void ctl_set_state(struct ctl *ctl, enum ctl_state st);
 enum ctl_state ctl_get_state(struct ctl *ctl);
 void ctl_close(struct ctl *ctl);
+/* A command whose failure ends the process (a snapshot load): the API
+ * thread reports when its HTTP reply is out (ctl_reply_sent), and the main
+ * thread waits for that, at most timeout_ms, before it exits, so the client
+ * learns why. */
+void ctl_reply_sent(struct ctl *ctl);
+void ctl_wait_reply_sent(struct ctl *ctl, unsigned timeout_ms);
 
 #endif

@@ -14,6 +14,9 @@
 #include "log.h"
 #include "vmm.h"
 
+/* At most this long for the reply to a failed snapshot load to leave. */
+#define LIFECYCLE_LAST_REPLY_MS 5000
+
 struct life {
 	struct ctl *ctl;
 	struct metrics *metrics;
@@ -163,6 +166,9 @@ static int wait_for_start(struct life *l, uint64_t start_ns)
 				if (ret != VMM_EXIT_OK)
 					log_err("%s", err);
 				ctl_finish(l->ctl, ret == VMM_EXIT_OK ? 0 : -EINVAL, err);
+				/* This ends the process: let the client read why first. */
+				if (ret != VMM_EXIT_OK)
+					ctl_wait_reply_sent(l->ctl, LIFECYCLE_LAST_REPLY_MS);
 			} else if (cmd != CTL_CMD_NONE) {
 				ctl_finish(l->ctl, -EINVAL, "the microVM is not running");
 			}

@@ -409,7 +409,11 @@ int vmm_build_with(const struct vm_config *cfg, uint64_t start_ns, const struct 
 	    vm_set_memory(vmm->vm, vmm->gm) < 0 || vm_create_irqchip(vmm->vm) < 0 ||
 	    add_devices(vmm) < 0 || setup_loop(vmm) < 0 ||
 	    virtio_slots_wire(&vmm->virtio, vmm->vm, vmm->gm, &vmm->mmio, vmm->ev) < 0 ||
-	    add_vcpus(vmm) < 0 || (rs != NULL && vmm_restore_state(vmm, rs) < 0))
+	    add_vcpus(vmm) < 0)
+		goto err;
+	/* A snapshot that does not fit this host or its files is bad input. */
+	code = VMM_EXIT_CONFIG;
+	if (rs != NULL && vmm_restore_state(vmm, rs) < 0)
 		goto err;
 	log_debug("ready to run %llu us after start: %s, %s entry, %u vCPUs, %llu MiB",
 		  (unsigned long long)((boot_timer_now_ns() - start_ns) / 1000), vmm->img.format,

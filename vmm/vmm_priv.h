@@ -49,5 +49,4 @@ struct vmm {
 int vmm_restore_memory(struct vmm *vmm, const struct vmm_restore *rs);
 int vmm_restore_state(struct vmm *vmm, const struct vmm_restore *rs);
 
-
 #endif

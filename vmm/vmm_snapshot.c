@@ -35,6 +35,20 @@ static bool zero_page(const uint8_t *p)
 	return memcmp(p, zero, sizeof(zero)) == 0;
 }
 
+static int write_at(int fd, const uint8_t *src, uint64_t len, uint64_t off)
+{
+	while (len > 0) {
+		ssize_t n = pwrite(fd, src, len, (off_t)off);
+
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		src += n;
+		off += (uint64_t)n;
+		len -= (uint64_t)n;
+	}
+	return 0;
+}
+
 /* Guest RAM, region after region, as one file. Pages that read as zero are
  * left as holes: the file is sparse and the restore reads zeros there. */
 static int write_memory(const struct gmem *gm, const char *path, char *err, size_t errlen)
@@ -55,14 +69,15 @@ static int write_memory(const struct gmem *gm, const char *path, char *err, size
 	}
 	for (unsigned i = 0; i < gm->nregions && ret == 0; i++) {
 		const struct gmem_region *r = &gm->regions[i];
+		uint64_t run = 0; /* start of the current run of non-zero pages */
 
-		for (uint64_t p = 0; p < r->size && ret == 0; p += GMEM_PAGE_SIZE) {
-			const uint8_t *src = r->host + p;
-
-			if (zero_page(src))
+		/* One write per run of non-zero pages: few syscalls, sparse file. */
+		for (uint64_t p = 0; p <= r->size && ret == 0; p += GMEM_PAGE_SIZE) {
+			if (p < r->size && !zero_page(r->host + p))
 				continue;
-			if (pwrite(fd, src, GMEM_PAGE_SIZE, (off_t)(off + p)) != GMEM_PAGE_SIZE)
-				ret = errno != 0 ? -errno : -EIO;
+			if (p > run)
+				ret = write_at(fd, r->host + run, p - run, off + run);
+			run = p + GMEM_PAGE_SIZE;
 		}
 		off += r->size;
 	}

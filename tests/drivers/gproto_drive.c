@@ -3,7 +3,9 @@
  * usage: gproto-drive --uds PATH [options]
  *   Connects to the VMM's hybrid vsock socket, sends "CONNECT 1024\n", reads
  *   "OK <n>\n", then: --raw FILE sends FILE's bytes as they are and waits for
- *   the guest to close; otherwise INIT (unless --no-init) and wait for READY
+ *   the guest to close; --restore ID sends RESTORE (64 bytes from getrandom,
+ *   the wall clock, instance id ID) first, as emberd does after a snapshot
+ *   load, and waits for READY; otherwise INIT (unless --no-init) and wait for READY
  *   or INIT_ERROR, then --invokes N INVOKEs one after the other, each waited
  *   for (RESULT or ERROR). --bench N does N more invokes and prints p50/p99.
  * Output: every frame received, one JSON object per line on stdout:
@@ -24,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -289,6 +292,7 @@ int main(int argc, char **argv)
 		{ "trace-id", 1, 0, 'T' },
 		{ "ping", 0, 0, 'i' },
 		{ "name", 1, 0, 'f' },
+		{ "restore", 1, 0, 'S' },
 		{ 0, 0, 0, 0 },
 	};
 	static struct gproto_msg m;
@@ -297,6 +301,7 @@ int main(int argc, char **argv)
 				     .client_context = str(""),
 				     .cognito_identity = str("") };
 	const char *uds = NULL, *raw = NULL, *payload = "{}", *payload_file = NULL;
+	const char *restore_id = NULL;
 	char *env_kv[ENV_MAX];
 	unsigned n_env = 0, invokes = 0, bench = 0;
 	bool do_init = true, ping = false;
@@ -366,6 +371,9 @@ int main(int argc, char **argv)
 		case 'i':
 			ping = true;
 			break;
+		case 'S':
+			restore_id = optarg;
+			break;
 		default:
 			fail("bad arguments (see the comment at the top of gproto_drive.c)");
 		}
@@ -384,6 +392,22 @@ int main(int argc, char **argv)
 			recv_msg(&m);
 			print_msg(&m, 0, NULL);
 		}
+	}
+	if (restore_id != NULL) {
+		struct gproto_msg r = { .type = GPROTO_RESTORE };
+		struct timespec ts;
+
+		if (getrandom(r.restore.entropy, sizeof(r.restore.entropy), 0) !=
+		    (ssize_t)sizeof(r.restore.entropy))
+			fail("getrandom");
+		clock_gettime(CLOCK_REALTIME, &ts);
+		r.restore.wall_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+		r.restore.instance_id = str(restore_id);
+		send_frame(&r);
+		do {
+			recv_msg(&m);
+			print_msg(&m, 0, NULL);
+		} while (m.type != GPROTO_READY);
 	}
 	if (ping) {
 		struct gproto_msg p = { .type = GPROTO_PING, .req_id = 77 };

@@ -7,7 +7,9 @@
  *   multi      the payload is a command: "error" posts /error, "exit" exits 3
  *              mid-invoke, "env" answers with the environment and the event's
  *              headers, "fs" answers with checks of /tmp, /var/task and the
- *              uid, "log" prints a line on stdout and one on stderr
+ *              uid, "log" prints a line on stdout and one on stderr, "rand"
+ *              answers 16 bytes from getrandom() as a hex string (snapshot
+ *              clones must differ)
  * It prints "lambda_fn: init" on stdout at start. Each HTTP call uses a new
  * connection with "Connection: close" and reads the answer to EOF. */
 #include <arpa/inet.h>
@@ -17,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -197,6 +200,16 @@ int main(void)
 		} else if (strcmp(payload, "exit") == 0) {
 			printf("lambda_fn: exiting\n");
 			return 3;
+		} else if (strcmp(payload, "rand") == 0) {
+			unsigned char r[16];
+			char hex[2 * sizeof(r) + 3] = "\"";
+
+			if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+				die("getrandom");
+			for (unsigned i = 0; i < sizeof(r); i++)
+				snprintf(hex + 1 + 2 * i, 3, "%02x", r[i]);
+			strcat(hex, "\"");
+			post(id, "response", NULL, hex, strlen(hex));
 		} else if (strcmp(payload, "log") == 0) {
 			printf("to stdout %s\n", id);
 			fprintf(stderr, "to stderr %s\n", id);

@@ -126,3 +126,36 @@ def check_example(resp, status, expected):
         assert expected in fault(resp), (resp, expected)
     else:
         assert body == json.loads(expected), (resp, expected)
+
+
+# --- where KVM is (the testbox here): curl --unix-socket and a spawned ember-vmm ---
+
+CALL_TIMEOUT = 60
+SPAWN_TIMEOUT = 120
+
+
+def curl(kvm, sock, method, path, body=None):
+    """(status, parsed JSON or None, raw body) of one curl call where ember-vmm runs."""
+    argv = ["curl", "-sS", "--unix-socket", sock, "-X", method, "-w", "\\n%{http_code}",
+            f"http://localhost{path}"]
+    if body is not None:
+        argv += ["-H", "Content-Type: application/json", "--data-binary", body]
+    p = kvm.run(argv, timeout=CALL_TIMEOUT)
+    assert p.returncode == 0, (argv, p.stderr)
+    raw, _, code = p.stdout.rpartition("\n")
+    try:
+        parsed = json.loads(raw) if raw.strip() else None
+    except ValueError:
+        parsed = None
+    return int(code), parsed, raw
+
+
+def spawn_api_vmm(kvm, sock, *extra, cwd="/"):
+    """ember-vmm --api-sock SOCK, stdout and stderr together, once it listens.
+    cwd matters for relative paths in its config (a vsock uds_path)."""
+    vm = kvm.spawn(["sh", "-c", 'cd "$1" && shift && exec "$0" --api-sock "$@" 2>&1', VMM,
+                    cwd, sock, *extra])
+    vm.wait_for("API listening on", SPAWN_TIMEOUT)
+    return vm
+
+

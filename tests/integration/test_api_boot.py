@@ -14,29 +14,13 @@ import subprocess
 
 import pytest
 
-from api_client import BUILD, VMM, check_example, doc_examples
+from api_client import (BUILD, CALL_TIMEOUT, VMM, check_example, curl, doc_examples,
+                        spawn_api_vmm)
 from guest import BASE_CMDLINE, INITRAMFS, VMLINUX
 
 BOOT_TIMEOUT = 120
-CALL_TIMEOUT = 60
 # BASE_CMDLINE carries the i8042 flags SendCtrlAltDel needs.
 TICKER_ARGS = f"{BASE_CMDLINE} ember.run=/bin/ticker"
-
-
-def curl(kvm, sock, method, path, body=None):
-    """(status, parsed JSON or None, raw body) of one curl call where ember-vmm runs."""
-    argv = ["curl", "-sS", "--unix-socket", sock, "-X", method, "-w", "\\n%{http_code}",
-            f"http://localhost{path}"]
-    if body is not None:
-        argv += ["-H", "Content-Type: application/json", "--data-binary", body]
-    p = kvm.run(argv, timeout=CALL_TIMEOUT)
-    assert p.returncode == 0, (argv, p.stderr)
-    raw, _, code = p.stdout.rpartition("\n")
-    try:
-        parsed = json.loads(raw) if raw.strip() else None
-    except ValueError:
-        parsed = None
-    return int(code), parsed, raw
 
 
 def ticks(text):
@@ -52,12 +36,6 @@ def scratch(kvm, request):
     sock = f"/tmp/ember-api-{os.getpid()}-{request.node.name}.sock"
     yield work, sock
     kvm.run(["rm", "-f", sock], timeout=CALL_TIMEOUT)
-
-
-def spawn_api_vmm(kvm, sock, *extra):
-    vm = kvm.spawn(["sh", "-c", f'exec "$0" --api-sock "$@" 2>&1', VMM, sock, *extra])
-    vm.wait_for("API listening on", BOOT_TIMEOUT)
-    return vm
 
 
 def rootfs_image(tmp_path):

@@ -14,6 +14,7 @@ prints "error: ..." and exits 1. Modes:
   stale U 0               leave a socket file at U that nobody listens on
                           (what a VMM killed with SIGKILL leaves): "stale"
   exists U 0              "exists yes" or "exists no"
+  lines U PORT LINE...    send each LINE, print the guest's one-line answer to each
 The pattern matches tests/guests/vsock_check.c.
 """
 import hashlib
@@ -156,14 +157,25 @@ def exists(uds, _port):
     print("exists " + ("yes" if os.path.lexists(uds) else "no"), flush=True)
 
 
+def lines(uds, port, *cmds):
+    s = connect(uds, port)
+    f = s.makefile("rwb", buffering=0)
+    for cmd in cmds:
+        f.write(cmd.encode() + b"\n")
+        answer = f.readline()
+        if not answer.endswith(b"\n"):
+            raise OSError(f"no answer to {cmd!r}")
+        print(answer.decode().rstrip("\n"))
+    s.close()
+
+
 def main(argv):
     mode, uds, port = argv[1], argv[2], int(argv[3])
-    rest = [int(a) for a in argv[4:]]
+    rest = argv[4:] if mode == "lines" else [int(a) for a in argv[4:]]
     try:
         modes = {"echo": echo, "listen": listen, "send": send, "recv": recv, "die": die,
-                 "stale": stale, "exists": exists}
-        modes[mode](
-            uds, port, *rest)
+                 "stale": stale, "exists": exists, "lines": lines}
+        modes[mode](uds, port, *rest)
     except (OSError, RuntimeError) as e:
         print(f"error: {e}", flush=True)
         return 1

@@ -37,6 +37,7 @@ enum api_method {
 struct api_reply {
 	int status;
 	char *body; /* malloc'd, or NULL */
+	bool last;  /* the process ends after this reply: call ctl_reply_sent() once it is out */
 };
 
 struct api {

@@ -424,7 +424,9 @@ static int put_snapshot_load(struct api *api, const char *id, const char *body,
 	snprintf(args.path, sizeof(args.path), "%s", l.snapshot_path);
 	snprintf(args.mem_path, sizeof(args.mem_path), "%s", l.backend_path);
 	args.resume = l.resume_vm;
-	return ctl_call(api->ctl, CTL_CMD_SNAPSHOT_LOAD, &args, err, ERR_LEN);
+	ret = ctl_call(api->ctl, CTL_CMD_SNAPSHOT_LOAD, &args, err, ERR_LEN);
+	out->last = ret < 0; /* a failed load ends the process (Firecracker) */
+	return ret;
 }
 
 static const struct route routes[] = {
@@ -528,6 +530,7 @@ void api_handle(struct api *api, enum api_method method, const char *method_name
 
 	out->status = 204;
 	out->body = NULL;
+	out->last = false;
 	r = find(method, path, &id, &known);
 	if (r == NULL) {
 		for (size_t i = 0; !known && i < sizeof(unsupported) / sizeof(unsupported[0]);

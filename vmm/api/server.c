@@ -56,6 +56,15 @@ static void send_json(struct evhttp_request *req, int status, const char *json)
 	evhttp_send_reply(req, status, reason, json != NULL ? out : NULL);
 }
 
+/* The reply to a request after which the process ends has left. */
+static void on_last_reply(struct evhttp_request *req, void *opaque)
+{
+	struct api_server *s = opaque;
+
+	(void)req;
+	ctl_reply_sent(s->api->ctl);
+}
+
 static void on_request(struct evhttp_request *req, void *opaque)
 {
 	struct api_server *s = opaque;
@@ -95,6 +104,11 @@ static void on_request(struct evhttp_request *req, void *opaque)
 	api_handle(s->api, method, name, path != NULL && path[0] != '\0' ? path : "/", body, len,
 		   &reply);
 	free(body);
+	/* The time a VM action took (a snapshot of a big guest) is not the
+	 * client's: restart the connection's deadline for sending the reply. */
+	evhttp_connection_set_timeout(evhttp_request_get_connection(req), API_TIMEOUT_SECONDS);
+	if (reply.last)
+		evhttp_request_set_on_complete_cb(req, on_last_reply, s);
 	if (reply.status != 204 && reply.body == NULL)
 		send_json(req, 400, "{\"fault_message\":\"out of memory\"}");
 	else

@@ -55,7 +55,7 @@ int snap_config_from(const struct vm_config *cfg, struct snap_config *out)
 
 static int check_drive(unsigned i, const struct snap_drive *a, const struct snap_drive *b)
 {
-	char what[64];
+	char what[PATH_MAX + 64];
 
 	snprintf(what, sizeof(what), "drive %u", i);
 	if (strcmp(a->id, b->id) != 0)
@@ -72,10 +72,11 @@ static int check_drive(unsigned i, const struct snap_drive *a, const struct snap
 		MISMATCH(what, "size %llu", (unsigned long long)a->size,
 			 (unsigned long long)b->size);
 	if (a->ino != b->ino)
-		MISMATCH(what, "inode %llu (replaced since?)", (unsigned long long)a->ino,
+		MISMATCH(what, "inode %llu", (unsigned long long)a->ino,
 			 (unsigned long long)b->ino);
+	/* The same file, written since the snapshot: the guest never saw that disk. */
 	if (a->mtime_ns != b->mtime_ns)
-		MISMATCH(what, "mtime %llu ns (written since?)", (unsigned long long)a->mtime_ns,
+		MISMATCH(what, "mtime %llu ns", (unsigned long long)a->mtime_ns,
 			 (unsigned long long)b->mtime_ns);
 	return 0;
 }

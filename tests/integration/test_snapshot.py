@@ -1,0 +1,204 @@
+"""Snapshots (issue 8): create a paused VM's snapshot, load it into fresh VMMs, clone it.
+
+ember-vmm and the clients run where KVM is (the testbox here). The guest
+tests/guests/snapstate keeps a counter in memory and a file in tmpfs and
+answers on vsock port 5000; tests/guests/ticker shows progress on the
+console. Clones each run in their own folder, so the snapshot's relative
+vsock uds_path ("v.sock") is a different socket for each.
+"""
+import json
+import os
+import pathlib
+import shutil
+import struct
+import zlib
+
+import pytest
+
+from api_client import BUILD, CALL_TIMEOUT, VMM, curl, spawn_api_vmm
+from guest import BASE_CMDLINE, INITRAMFS, REPO, VMLINUX
+
+CLIENT = os.path.join(REPO, "tests", "integration", "vsock_client.py")
+WAIT = 180
+PORT = 5000
+
+
+@pytest.fixture
+def work(kvm, request):
+    d = pathlib.Path(BUILD, "tests", "integration", "snapshot", request.node.name)
+    shutil.rmtree(d, ignore_errors=True)
+    d.mkdir(parents=True)
+    yield d
+
+
+def sock_for(d, name):
+    return f"/tmp/ember-snap-{os.getpid()}-{d.name}-{name}.sock"
+
+
+def boot(kvm, d, run, vsock=False, drive=None):
+    """A VM configured through the API, running `run`; returns (vm, api socket)."""
+    sock = sock_for(d, "orig")
+    vm = spawn_api_vmm(kvm, sock, cwd=str(d))
+    calls = [("/machine-config", {"vcpu_count": 1, "mem_size_mib": 128}),
+             ("/boot-source", {"kernel_image_path": VMLINUX, "initrd_path": INITRAMFS,
+                               "boot_args": f"{BASE_CMDLINE} ember.run={run}"})]
+    if vsock:
+        calls.append(("/vsock", {"guest_cid": 3, "uds_path": "v.sock"}))
+    if drive:
+        calls.append(("/drives/data", {"drive_id": "data", "path_on_host": drive,
+                                       "is_root_device": False, "is_read_only": True}))
+    for path, body in calls:
+        assert curl(kvm, sock, "PUT", path, json.dumps(body))[0] == 204, path
+    assert curl(kvm, sock, "PUT", "/actions", '{"action_type": "InstanceStart"}')[0] == 204
+    return vm, sock
+
+
+def snapshot(kvm, sock, d):
+    assert curl(kvm, sock, "PATCH", "/vm", '{"state": "Paused"}')[0] == 204
+    body = {"snapshot_path": str(d / "state"), "mem_file_path": str(d / "mem")}
+    status, parsed, raw = curl(kvm, sock, "PUT", "/snapshot/create", json.dumps(body))
+    assert status == 204, raw
+    return str(d / "state"), str(d / "mem")
+
+
+def load(kvm, d, name, state, mem, resume=True):
+    """A fresh ember-vmm in d/name that loads the snapshot; returns (vm, sock, status, body)."""
+    cd = d / name
+    cd.mkdir(exist_ok=True)
+    sock = sock_for(d, name)
+    vm = spawn_api_vmm(kvm, sock, cwd=str(cd))
+    body = {"snapshot_path": state, "mem_backend": {"backend_type": "File", "backend_path": mem},
+            "resume_vm": resume}
+    status, parsed, raw = curl(kvm, sock, "PUT", "/snapshot/load", json.dumps(body))
+    return vm, sock, status, parsed
+
+
+def ask(kvm, d, *cmds):
+    p = kvm.run(["python3", CLIENT, "lines", str(d / "v.sock"), str(PORT), *cmds],
+                timeout=CALL_TIMEOUT)
+    assert p.returncode == 0, (p.stdout, p.stderr)
+    return p.stdout.splitlines()
+
+
+def ticks(text):
+    return [int(line.split()[1]) for line in text.splitlines() if line.startswith("tick ")]
+
+
+def test_paused_snapshot_resumes_where_it_stopped(kvm, work):
+    vm, sock = boot(kvm, work, "/bin/ticker")
+    try:
+        vm.wait_for("tick 10", WAIT)
+        state, mem = snapshot(kvm, sock, work)
+    finally:
+        vm.stop()
+    vm.wait(WAIT)  # all its console output, up to the pause
+    frozen = max(ticks(vm.text))
+    # Loaded paused: nothing runs until PATCH /vm Resumed.
+    clone, csock, status, body = load(kvm, work, "clone", state, mem, resume=False)
+    try:
+        assert status == 204, body
+        assert curl(kvm, csock, "GET", "/")[1]["state"] == "Paused"
+        assert curl(kvm, csock, "PATCH", "/vm", '{"state": "Resumed"}')[0] == 204
+        clone.wait_for(f"tick {frozen + 3}", WAIT)
+        assert min(ticks(clone.text)) in (frozen, frozen + 1), clone.text[:200]
+        # A loaded VM refuses boot configuration and a second load.
+        status, body, _ = curl(kvm, csock, "PUT", "/machine-config",
+                               '{"vcpu_count": 1, "mem_size_mib": 128}')
+        assert status == 400 and "after starting" in body["fault_message"]
+    finally:
+        clone.stop()
+    # The command line's --restore runs the same snapshot with no API.
+    cli = kvm.spawn(["sh", "-c", f'exec "$0" --restore "$1,$2" 2>&1', VMM, state, mem])
+    try:
+        cli.wait_for(f"tick {frozen + 3}", WAIT)
+    finally:
+        cli.stop()
+
+
+def test_create_refuses_a_running_vm_and_diff(kvm, work):
+    vm, sock = boot(kvm, work, "/bin/ticker")
+    try:
+        vm.wait_for("tick 1", WAIT)
+        body = {"snapshot_path": str(work / "s"), "mem_file_path": str(work / "m")}
+        status, parsed, _ = curl(kvm, sock, "PUT", "/snapshot/create", json.dumps(body))
+        assert status == 400 and "paused" in parsed["fault_message"], parsed
+        assert curl(kvm, sock, "PATCH", "/vm", '{"state": "Paused"}')[0] == 204
+        body["snapshot_type"] = "Diff"
+        status, parsed, _ = curl(kvm, sock, "PUT", "/snapshot/create", json.dumps(body))
+        assert status == 400 and "Diff" in parsed["fault_message"], parsed
+        assert not (work / "s").exists()
+    finally:
+        vm.stop()
+
+
+def fix_crc(data):
+    return data[:-4] + struct.pack("<I", zlib.crc32(data[:-4]) & 0xFFFFFFFF)
+
+
+@pytest.fixture(scope="module")
+def ticker_snapshot(kvm):
+    d = pathlib.Path(BUILD, "tests", "integration", "snapshot", "ticker-snapshot")
+    shutil.rmtree(d, ignore_errors=True)
+    d.mkdir(parents=True)
+    drive = d / "data.img"
+    drive.write_bytes(b"\0" * (1 << 20))
+    vm, sock = boot(kvm, d, "/bin/ticker", drive=str(drive))
+    try:
+        vm.wait_for("tick 3", WAIT)
+        state, mem = snapshot(kvm, sock, d)
+    finally:
+        vm.stop()
+    return d, pathlib.Path(state), pathlib.Path(mem), drive
+
+
+def bad_copy(d, name, data):
+    p = d / name
+    p.write_bytes(data)
+    return str(p)
+
+
+# drive_changed goes last: it changes the drive under the shared snapshot.
+@pytest.mark.parametrize("case", ["crc", "truncated", "major", "minor", "mem_size",
+                                  "configured_first", "drive_changed"])
+def test_load_refuses_bad_snapshots(kvm, ticker_snapshot, case):
+    d, state, mem, drive = ticker_snapshot
+    data = state.read_bytes()
+    mem_path, needle = str(mem), None
+    if case == "crc":
+        bad = bytearray(data)
+        bad[len(bad) // 2] ^= 0x40
+        state_path, needle = bad_copy(d, "crc", bytes(bad)), "CRC"
+    elif case == "truncated":
+        state_path, needle = bad_copy(d, "trunc", data[:len(data) // 3]), "snapshot_path"
+    elif case == "major":
+        state_path, needle = bad_copy(d, "major", fix_crc(data[:8] + b"\x09\x00" + data[10:])), \
+            "version"
+    elif case == "minor":
+        state_path, needle = bad_copy(d, "minor", fix_crc(data[:10] + b"\x07\x00" + data[12:])), \
+            "version"
+    elif case == "mem_size":
+        state_path = str(state)
+        mem_path = str(d / "short.mem")
+        with open(mem_path, "wb") as f:
+            f.truncate(64 << 20)
+        needle = "MiB"
+    elif case == "drive_changed":
+        # Same path, new contents: a disk the guest never saw must be refused.
+        state_path, needle = str(state), "data"
+        drive.write_bytes(b"\1" * (1 << 20))
+    sock = sock_for(d, case)
+    vm = spawn_api_vmm(kvm, sock, cwd=str(d))
+    try:
+        if case == "configured_first":
+            assert curl(kvm, sock, "PUT", "/machine-config",
+                        '{"vcpu_count": 1, "mem_size_mib": 128}')[0] == 204
+            state_path, needle = str(state), "unconfigured"
+        body = {"snapshot_path": state_path,
+                "mem_backend": {"backend_type": "File", "backend_path": mem_path}}
+        status, parsed, raw = curl(kvm, sock, "PUT", "/snapshot/load", json.dumps(body))
+        assert status == 400 and needle in parsed["fault_message"], (case, raw)
+        if case != "configured_first":
+            # Firecracker's rule: a failed load ends the process.
+            assert vm.wait(WAIT) == 1, vm.text
+    finally:
+        vm.stop()
