@@ -26,8 +26,11 @@ UNIT_DEPS_test_cpu := vmm/arch/x86_64/cpu.c vmm/arch/x86_64/pagetable.c vmm/core
 UNIT_DEPS_test_cpuid := vmm/arch/x86_64/cpuid.c
 UNIT_DEPS_test_log := lib/log.c
 UNIT_DEPS_test_bus := vmm/core/bus.c
-UNIT_DEPS_test_serial := vmm/devices/serial.c
-UNIT_DEPS_test_i8042 := vmm/devices/i8042.c lib/log.c
+# serial and i8042 carry snapshot hooks, written through the snapshot format.
+UNIT_DEPS_test_serial := vmm/devices/serial.c vmm/snapshot/format.c vmm/snapshot/dev.c lib/log.c
+UNIT_LIBS_test_serial := -lz
+UNIT_DEPS_test_i8042 := vmm/devices/i8042.c vmm/snapshot/format.c vmm/snapshot/dev.c lib/log.c
+UNIT_LIBS_test_i8042 := -lz
 UNIT_DEPS_test_config := vmm/config.c
 UNIT_DEPS_test_control := vmm/control.c vmm/metrics.c vmm/config.c
 UNIT_LIBS_test_control := -lcjson -lpthread

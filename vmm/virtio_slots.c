@@ -293,6 +293,47 @@ void virtio_slots_destroy(struct virtio_slots *s)
 	}
 }
 
+int virtio_slots_save(const struct virtio_slots *s, struct snap_writer *w)
+{
+	for (unsigned i = 0; i < s->ndevs; i++) {
+		const struct vdev *d = &s->devs[i];
+		int ret;
+
+		if (!d->t_ready)
+			return -EINVAL; /* not wired: nothing a guest could have set up */
+		ret = snap_dev_save(&vmmio_snap_ops, &d->t, i, w);
+		if (ret == 0 && d->ops->snap != NULL)
+			ret = snap_dev_save(d->ops->snap, d->dev, i, w);
+		if (ret < 0) {
+			log_err("snapshot: virtio device %u (%s): %s", i, d->ops->name,
+				strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
+int virtio_slots_restore(struct virtio_slots *s, const struct snap_file *f)
+{
+	for (unsigned i = 0; i < s->ndevs; i++) {
+		struct vdev *d = &s->devs[i];
+		int ret;
+
+		if (!d->t_ready)
+			return -EINVAL;
+		/* The transport first: it activates the device, whose own
+		 * section may then act on the running queues. */
+		ret = snap_dev_restore(&vmmio_snap_ops, &d->t, i, f);
+		if (ret == 0 && d->ops->snap != NULL)
+			ret = snap_dev_restore(d->ops->snap, d->dev, i, f);
+		if (ret < 0) {
+			log_err("snapshot: virtio device %u (%s) not restored", i, d->ops->name);
+			return ret;
+		}
+	}
+	return 0;
+}
+
 int virtio_slots_replace_drive(struct virtio_slots *s, unsigned i, const char *path, char *err,
 			       size_t errlen)
 {

@@ -28,6 +28,7 @@
 #include "devices/virtio/mmio.h"
 #include "devices/virtio/rng.h"
 #include "devices/vsock/vsock.h"
+#include "snapshot/dev.h"
 
 /* virtio-mmio slot i: window LAYOUT_VIRTIO_MMIO_BASE + i * SIZE, IRQ
  * LAYOUT_VIRTIO_IRQ_BASE + i. The ISA IRQs above the base bound the count. */
@@ -78,6 +79,20 @@ int virtio_slots_wire(struct virtio_slots *s, struct vm *vm, struct gmem *gm, st
 void virtio_slots_destroy(struct virtio_slots *s);
 /* Drive i (in config order) is served from path from now on, and the guest
  * gets a config-change interrupt. Event-loop thread. */
+/* Snapshot: for each slot in order, the transport's section
+ * (vmmio_snap_ops) then the device's (its ops->snap), both with instance =
+ * the slot index. Save with the vCPUs parked, on the event-loop thread (or
+ * with the loop stopped): no device work may run meanwhile. Restore on a
+ * fresh VMM after virtio_slots_open() and virtio_slots_wire() from the same
+ * config, before any vCPU runs or the loop starts: each transport replays
+ * the driver's setup through its validators and activates its device (see
+ * mmio.h), then the device checks its own section against what the config
+ * reopened (blk: capacity, read-only, id; vsock: CID, and it sends the guest
+ * a TRANSPORT_RESET). -ENOENT if a slot's section is missing, -EBADMSG for an
+ * invalid one (logged, naming the field); after a failure the VM must not
+ * run. */
+int virtio_slots_save(const struct virtio_slots *s, struct snap_writer *w);
+int virtio_slots_restore(struct virtio_slots *s, const struct snap_file *f);
 int virtio_slots_replace_drive(struct virtio_slots *s, unsigned i, const char *path, char *err,
 			       size_t errlen);
 

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "../snapshot/dev.h"
 #include "log.h"
 
 /* Status register (port 0x64, read). */
@@ -203,3 +204,63 @@ int i8042_send_ctrl_alt_del(struct i8042 *k)
 	pthread_mutex_unlock(&k->lock);
 	return 0;
 }
+
+/* Snapshot section, version 1: command byte, pending command, IRQ level,
+ * then the output FIFO (length u8, bytes oldest first). */
+static int snap_save(const void *dev, struct snap_writer *w)
+{
+	/* The lock is the only thing save changes (Ctrl-Alt-Del comes from the loop). */
+	struct i8042 *k = (struct i8042 *)(uintptr_t)dev;
+
+	pthread_mutex_lock(&k->lock);
+	snap_w_u8(w, k->ctr);
+	snap_w_u8(w, k->pending);
+	snap_w_u8(w, (uint8_t)k->irq_level);
+	snap_w_u8(w, (uint8_t)k->len);
+	for (unsigned i = 0; i < k->len; i++)
+		snap_w_u8(w, k->fifo[(k->head + i) % I8042_FIFO]);
+	pthread_mutex_unlock(&k->lock);
+	return 0;
+}
+
+/* The pending command can only be CMD_WRITE_CTR, and the IRQ level must be
+ * what the FIFO and command byte imply. The line is not driven: the
+ * restored irqchip holds it. */
+static int snap_restore(void *dev, struct snap_reader *r, uint32_t version)
+{
+	struct i8042 *k = dev;
+	uint8_t ctr = snap_r_u8(r), pending = snap_r_u8(r), level = snap_r_u8(r);
+	uint8_t len = snap_r_u8(r);
+	uint8_t fifo[I8042_FIFO];
+
+	(void)version;
+	if (r->failed)
+		return -EBADMSG;
+	if (pending != 0 && pending != CMD_WRITE_CTR)
+		return snap_r_fail(r, "pending command %#x (only %#x takes a parameter)", pending,
+				   CMD_WRITE_CTR);
+	if (len > I8042_FIFO)
+		return snap_r_fail(r, "output FIFO holds %u bytes (at most %u)", len, I8042_FIFO);
+	if (level != (len > 0 && (ctr & CTR_KBDINT)))
+		return snap_r_fail(r, "IRQ level %u, but the FIFO and command byte say %d", level,
+				   len > 0 && (ctr & CTR_KBDINT));
+	snap_r_bytes(r, fifo, len);
+	if (r->failed)
+		return -EBADMSG;
+	pthread_mutex_lock(&k->lock);
+	k->ctr = ctr;
+	k->pending = pending;
+	memcpy(k->fifo, fifo, len);
+	k->head = 0;
+	k->len = len;
+	k->irq_level = level;
+	pthread_mutex_unlock(&k->lock);
+	return 0;
+}
+
+const struct snap_dev_ops i8042_snap_ops = {
+	.tag = SNAP_TAG_DEV_I8042,
+	.version = 1,
+	.save = snap_save,
+	.restore = snap_restore,
+};

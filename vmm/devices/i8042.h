@@ -56,6 +56,11 @@ struct i8042 {
 
 extern const struct bus_ops i8042_data_ops;
 extern const struct bus_ops i8042_cmd_ops;
+/* Snapshot hooks (snapshot/dev.h), dev is a struct i8042: command byte,
+ * pending command, output FIFO and IRQ level. Restore into a device fresh
+ * from i8042_init(), before any vCPU runs. */
+struct snap_dev_ops;
+extern const struct snap_dev_ops i8042_snap_ops;
 
 void i8042_init(struct i8042 *k, void (*reset)(void *opaque), void *opaque,
 		void (*irq)(void *irq_opaque, int level), void *irq_opaque);

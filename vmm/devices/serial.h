@@ -47,6 +47,12 @@ struct serial {
 };
 
 extern const struct bus_ops serial_ops;
+/* Snapshot hooks (snapshot/dev.h), dev is a struct serial: the registers,
+ * the pending interrupt state and the receive FIFO. Restore into a device
+ * fresh from serial_init(), before any vCPU runs; it refuses register
+ * values no guest write makes, and an IRQ level the registers contradict. */
+struct snap_dev_ops;
+extern const struct snap_dev_ops serial_snap_ops;
 
 void serial_init(struct serial *s, int out_fd, struct serial_irq irq);
 void serial_destroy(struct serial *s);

@@ -1,7 +1,8 @@
 /* snap dev: the hook through which a device saves its state into, and restores it from, a section.
  *
- * Contract (no device implements it yet; virtio-mmio, blk, vsock and rng
- * will, and the builder will call them in slot order):
+ * Contract (the virtio-mmio transport, blk, rng and vsock implement it, and
+ * virtio_slots_save/restore call them in slot order; serial and i8042 too,
+ * called by the builder):
  * - Each device kind owns one tag (SNAP_TAG_DEV_*) and a layout version. A
  *   device's state is one section; the helper puts the device's instance
  *   number (its slot) first, so several devices of one kind can share a tag.
@@ -30,6 +31,7 @@
 #define SNAP_TAG_DEV_VSOCK SNAP_TAG('D', 'V', 'S', 'K')
 #define SNAP_TAG_DEV_RNG   SNAP_TAG('D', 'R', 'N', 'G')
 #define SNAP_TAG_DEV_UART  SNAP_TAG('D', 'U', 'R', 'T')
+#define SNAP_TAG_DEV_I8042 SNAP_TAG('D', 'K', 'B', 'D')
 
 struct snap_dev_ops {
 	uint32_t tag;

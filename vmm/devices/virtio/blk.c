@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../../snapshot/dev.h"
 #include "le.h"
 #include "log.h"
 
@@ -72,6 +73,53 @@ const struct vmmio_dev_ops vblk_ops = {
 	.activate = activate,
 	.notify = notify,
 	.reset = reset,
+	.snap = &vblk_snap_ops,
+};
+
+/* Snapshot section, version 1: capacity (sectors) u64, read-only u8, the
+ * id's VBLK_ID_BYTES bytes. The device keeps no request in flight between
+ * vblk_process() calls, so this is all it needs; the queue is the
+ * transport's. Restore runs on a drive reopened from the same config (whose
+ * file identity the config section checked) and refuses any difference:
+ * the guest's page cache and file systems assume this disk. */
+static int snap_save(const void *dev, struct snap_writer *w)
+{
+	const struct vblk *b = dev;
+
+	snap_w_u64(w, b->capacity);
+	snap_w_u8(w, b->read_only);
+	snap_w_bytes(w, b->id, VBLK_ID_BYTES);
+	return 0;
+}
+
+static int snap_restore(void *dev, struct snap_reader *r, uint32_t version)
+{
+	struct vblk *b = dev;
+	uint64_t capacity = snap_r_u64(r);
+	uint8_t ro = snap_r_u8(r);
+	char id[VBLK_ID_BYTES];
+
+	(void)version;
+	snap_r_bytes(r, id, sizeof(id));
+	if (r->failed)
+		return -EBADMSG;
+	if (capacity != b->capacity)
+		return snap_r_fail(r, "capacity %llu sectors, but drive %.20s now has %llu",
+				   (unsigned long long)capacity, b->id,
+				   (unsigned long long)b->capacity);
+	if (ro != (uint8_t)b->read_only)
+		return snap_r_fail(r, "read_only %u, but drive %.20s is %s", ro, b->id,
+				   b->read_only ? "read-only" : "read-write");
+	if (memcmp(id, b->id, sizeof(id)) != 0)
+		return snap_r_fail(r, "id '%.20s', but this drive is '%.20s'", id, b->id);
+	return 0;
+}
+
+const struct snap_dev_ops vblk_snap_ops = {
+	.tag = SNAP_TAG_DEV_BLK,
+	.version = 1,
+	.save = snap_save,
+	.restore = snap_restore,
 };
 
 /* Opens a backing file and finds its size; 0, or -errno with err set. */

@@ -97,6 +97,9 @@ struct vblk {
 };
 
 extern const struct vmmio_dev_ops vblk_ops;
+/* The device's snapshot section (vblk_ops.snap): capacity, read-only flag
+ * and id, refused on restore if the reopened drive differs. */
+extern const struct snap_dev_ops vblk_snap_ops;
 
 /* Opens path (O_RDONLY for a read-only drive); id is cut to VBLK_ID_BYTES. */
 int vblk_open(struct vblk *b, const char *path, bool read_only, const char *id,

@@ -46,6 +46,8 @@
 #define VMMIO_MAX_QUEUES 8
 #define VMMIO_VENDOR_ID	 0x52424d45u /* "EMBR" */
 
+struct snap_dev_ops; /* snapshot/dev.h */
+
 /* What a device gives the transport. All callbacks take the device's opaque. */
 struct vmmio_dev_ops {
 	const char *name;
@@ -60,6 +62,9 @@ struct vmmio_dev_ops {
 	int (*activate)(void *dev, struct vq *queues, uint64_t features);
 	void (*notify)(void *dev, unsigned queue);
 	void (*reset)(void *dev);
+	/* The device's own state in a snapshot (snapshot/dev.h), saved and
+	 * restored after the transport's (vmmio_snap_ops); NULL: none. */
+	const struct snap_dev_ops *snap;
 };
 
 struct vmmio_irq {
@@ -108,5 +113,22 @@ void vmmio_config_changed(struct vmmio *t);
 
 /* Status as the driver reads it (NEEDS_RESET included). */
 uint32_t vmmio_status(struct vmmio *t);
+
+/* Snapshot hooks for the transport (mmio_snap.c; dev is a struct vmmio).
+ * save: registers, negotiated features and each queue's setup and
+ * positions. Call it with the vCPUs parked and no device work running (the
+ * event-loop thread, or the loop stopped).
+ * restore: into a transport fresh from vmmio_init() over the same device
+ * kind, before any vCPU or the event loop runs. It replays the driver's
+ * register writes through vmmio_write() (status bit by bit through the
+ * status table, features, queue setup), so DRIVER_OK activates the queues
+ * (vq_activate: size, ring ranges in gmem) and the device as a live guest's
+ * write would; then it sets the queue positions, checked against the queue
+ * size, and the interrupt status, raising no interrupt (the guest's pending
+ * interrupts are in the restored irqchip). Finally it kicks every active
+ * queue through ops->notify, so requests the guest made available before
+ * the snapshot, whose kick may have been lost, are served. An invalid
+ * field: -EBADMSG, logged with the field's name. */
+extern const struct snap_dev_ops vmmio_snap_ops;
 
 #endif

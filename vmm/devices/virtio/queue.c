@@ -264,6 +264,14 @@ int vq_pop(struct vq *vq, struct vq_chain *out)
 	return 0;
 }
 
+int vq_unpop(struct vq *vq)
+{
+	if (!vq->active || vq->last_avail == vq->used_idx)
+		return -EINVAL;
+	vq->last_avail--;
+	return 0;
+}
+
 int vq_push(struct vq *vq, uint16_t head, uint32_t written)
 {
 	uint8_t *elem;

@@ -91,6 +91,13 @@ void vq_reset(struct vq *vq);
 /* Stops the queue for good until reset (used by the transport on NEEDS_RESET). */
 void vq_set_broken(struct vq *vq);
 
+/* Snapshot restore: gives back the newest chain popped and not yet pushed,
+ * so that the next vq_pop() returns it again (a device that held a chain
+ * across the snapshot). Its avail ring slot is still the driver's: the
+ * driver cannot reuse it while the chain is out. -EINVAL if the queue is not
+ * active or no chain is out (last_avail == used_idx). */
+int vq_unpop(struct vq *vq);
+
 /* 0 and *out filled, -EAGAIN if the driver made nothing available, -EIO if broken. */
 int vq_pop(struct vq *vq, struct vq_chain *out);
 /* Returns a chain to the driver with `written` bytes written into its writable part

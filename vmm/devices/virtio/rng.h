@@ -43,6 +43,9 @@ struct vrng {
 };
 
 extern const struct vmmio_dev_ops vrng_ops;
+/* The device's snapshot section (vrng_ops.snap): empty, the state is the
+ * transport's. */
+extern const struct snap_dev_ops vrng_snap_ops;
 
 int vrng_init(struct vrng *r, struct vrng_hooks hooks);
 void vrng_destroy(struct vrng *r);

@@ -9,5 +9,11 @@ $(BIN)/ember-vmm: $(VSOCK_SRCS:%.c=$(OBJ)/host/%.o)
 UNIT_DEPS_test_vsock_packet := vmm/devices/vsock/packet.c vmm/devices/virtio/queue.c \
 	vmm/core/gmem.c lib/log.c tests/unit/virtq_driver.c
 UNIT_DEPS_test_vsock_conn := $(VSOCK_SRCS) vmm/devices/virtio/queue.c vmm/core/gmem.c \
-	lib/log.c tests/unit/virtq_driver.c
-FUZZ_DEPS_vsock_pkt := $(VSOCK_SRCS) vmm/devices/virtio/queue.c vmm/core/gmem.c lib/log.c
+	$(DEV_SNAP_DEPS) tests/unit/virtq_driver.c
+UNIT_LIBS_test_vsock_conn := -lz
+FUZZ_DEPS_vsock_pkt := $(VSOCK_SRCS) vmm/devices/virtio/queue.c vmm/core/gmem.c $(DEV_SNAP_DEPS)
+FUZZ_LIBS_vsock_pkt := -lz
+# The device's snapshot hooks behind the real transport.
+UNIT_DEPS_test_vsock_snap := $(VSOCK_SRCS) $(VIRTIO_SRCS) vmm/core/gmem.c $(DEV_SNAP_DEPS) \
+	tests/unit/virtq_driver.c
+UNIT_LIBS_test_vsock_snap := -lz

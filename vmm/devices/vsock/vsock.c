@@ -8,6 +8,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "../../snapshot/dev.h"
 #include "hybrid.h"
 #include "log.h"
 
@@ -187,16 +188,19 @@ void vsock_run(struct vsock_dev *d)
 	 * consumed or the loop spins. */
 	run_host(d);
 	if (d->active) {
-		more |= run_tx(d);
+		/* A TRANSPORT_RESET (after a snapshot restore) goes first, and RX
+		 * waits for it: a guest that saw a new connection's REQUEST
+		 * before the reset would reset that connection too. */
+		run_event(d);
 		if (d->active)
+			more |= run_tx(d);
+		if (d->active && !d->event_pending)
 			more |= run_rx(d);
 		/* RST replies drained: TX may continue where it stopped. */
 		if (d->active && !vsock_conns_rst_full(&d->conns))
 			more |= run_tx(d);
-		if (d->active)
+		if (d->active && !d->event_pending)
 			more |= run_rx(d);
-		if (d->active)
-			run_event(d);
 	}
 	if (more)
 		wake(d);
@@ -263,6 +267,58 @@ static void dev_reset(void *dev)
 	pthread_mutex_unlock(&d->lock);
 }
 
+/* Snapshot section, version 1: guest_cid u64, event_pending u8, rx_held u8.
+ * Connections are not saved (as in Firecracker): the restored device has
+ * none, and its listening socket is the fresh one vsock_create() made. */
+static int snap_save(const void *dev, struct snap_writer *w)
+{
+	/* The lock is the only thing save changes; it keeps vsock_run() out. */
+	struct vsock_dev *d = (struct vsock_dev *)(uintptr_t)dev;
+
+	pthread_mutex_lock(&d->lock);
+	snap_w_u64(w, d->conns.guest_cid);
+	snap_w_u8(w, d->event_pending);
+	snap_w_u8(w, d->rx_held);
+	pthread_mutex_unlock(&d->lock);
+	return 0;
+}
+
+/* After the transport's restore (which activated the device if the driver
+ * was up). An RX chain held across the snapshot goes back to the queue, to
+ * be popped again. If the driver was up, the guest may have sockets
+ * connected to peers that no longer exist: they get a TRANSPORT_RESET as
+ * soon as the event queue has a buffer (a saved pending event is the same
+ * event). */
+static int snap_restore(void *dev, struct snap_reader *r, uint32_t version)
+{
+	struct vsock_dev *d = dev;
+	uint64_t cid = snap_r_u64(r);
+	uint8_t event_pending = snap_r_u8(r);
+	uint8_t rx_held = snap_r_u8(r);
+
+	(void)version;
+	if (r->failed)
+		return -EBADMSG;
+	if (cid != d->conns.guest_cid)
+		return snap_r_fail(r, "guest_cid %llu, but the device has %llu",
+				   (unsigned long long)cid, (unsigned long long)d->conns.guest_cid);
+	if (event_pending > 1 || rx_held > 1)
+		return snap_r_fail(r, "event_pending %u / rx_held %u are not 0 or 1", event_pending,
+				   rx_held);
+	if (rx_held && (!d->active || vq_unpop(&d->q[VSOCK_Q_RX]) < 0))
+		return snap_r_fail(r, "rx_held, but the RX queue has no chain out");
+	if (d->active)
+		vsock_transport_reset(d);
+	return 0;
+}
+
+const struct snap_dev_ops vsock_snap_ops = {
+	.tag = SNAP_TAG_DEV_VSOCK,
+	.version = 1,
+	.save = snap_save,
+	.restore = snap_restore,
+};
+
 const struct vmmio_dev_ops vsock_ops = {
 	.name = "vsock",
 	.device_id = VIRTIO_ID_VSOCK,
@@ -275,6 +331,7 @@ const struct vmmio_dev_ops vsock_ops = {
 	.activate = activate,
 	.notify = notify,
 	.reset = dev_reset,
+	.snap = &vsock_snap_ops,
 };
 
 int vsock_create(uint64_t guest_cid, const char *uds_path, struct vsock_hooks hooks,

@@ -20,7 +20,9 @@
  *   and the device stops using its queues until reset.
  * - vsock_transport_reset() forgets all connections (host sockets closed,
  *   U stays) and sends VIRTIO_VSOCK_EVENT_TRANSPORT_RESET on the event queue
- *   as soon as the driver gave a buffer (snapshot restore).
+ *   as soon as the driver gave a buffer (snapshot restore). Until it is
+ *   sent, RX waits: packets of new connections (host CONNECTs are accepted
+ *   at once) reach the guest after the reset, which would kill them.
  * - Threads: vsock_run() on the event-loop thread; activate/reset/notify/
  *   config from vCPU threads. A device mutex serialises vsock_run against
  *   activate/reset, so reset stops all queue use before it returns. */
@@ -62,6 +64,11 @@ struct vsock_dev {
 };
 
 extern const struct vmmio_dev_ops vsock_ops;
+/* The device's snapshot section (vsock_ops.snap): guest CID and the
+ * pending-event and held-RX flags; no connection. Restore (after the
+ * transport's) re-queues a held RX chain and, if the driver is up, does
+ * vsock_transport_reset(). */
+extern const struct snap_dev_ops vsock_snap_ops;
 
 /* guest_cid >= VSOCK_CID_MIN (and < 2^32 - 1); listens on uds_path. */
 int vsock_create(uint64_t guest_cid, const char *uds_path, struct vsock_hooks hooks,
