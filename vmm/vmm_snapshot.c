@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "snapshot/dev.h"
 #include "snapshot/state.h"
 #include "vmm_priv.h"
 
@@ -108,7 +109,14 @@ int vmm_snapshot_create(struct vmm *vmm, const char *state_path, const char *mem
 	ret = snap_w_init(&w);
 	if (ret == 0) {
 		snap_state_encode(&w, &st);
-		ret = snap_w_finish(&w);
+		/* Devices in a fixed order: serial, i8042, then the virtio slots. */
+		ret = snap_dev_save(&serial_snap_ops, &vmm->serial, 0, &w);
+		if (ret == 0)
+			ret = snap_dev_save(&i8042_snap_ops, &vmm->i8042, 0, &w);
+		if (ret == 0)
+			ret = virtio_slots_save(&vmm->virtio, &w);
+		if (ret == 0)
+			ret = snap_w_finish(&w);
 	}
 	if (ret == 0)
 		ret = snap_w_to_file(&w, state_path);
@@ -218,7 +226,16 @@ int vmm_restore_memory(struct vmm *vmm, const struct vmm_restore *rs)
 
 int vmm_restore_state(struct vmm *vmm, const struct vmm_restore *rs)
 {
-	return snap_state_restore(vmm->vm, vmm->vcpus, vmm->nvcpus, vmm->gm, vmm->cfg, &rs->st);
+	int ret = snap_state_restore(vmm->vm, vmm->vcpus, vmm->nvcpus, vmm->gm, vmm->cfg, &rs->st);
+
+	/* The devices go through their live validators (snapshot/dev.h). */
+	if (ret == 0)
+		ret = snap_dev_restore(&serial_snap_ops, &vmm->serial, 0, &rs->file);
+	if (ret == 0)
+		ret = snap_dev_restore(&i8042_snap_ops, &vmm->i8042, 0, &rs->file);
+	if (ret == 0)
+		ret = virtio_slots_restore(&vmm->virtio, &rs->file);
+	return ret;
 }
 
 void vmm_run_paused(struct vmm *vmm)

@@ -4,7 +4,9 @@ ember-vmm and the clients run where KVM is (the testbox here). The guest
 tests/guests/snapstate keeps a counter in memory and a file in tmpfs and
 answers on vsock port 5000; tests/guests/ticker shows progress on the
 console. Clones each run in their own folder, so the snapshot's relative
-vsock uds_path ("v.sock") is a different socket for each.
+vsock uds_path ("v.sock") is a different socket for each. Those folders are
+local to the KVM host (/tmp there): Unix sockets cannot live on the 9p share
+the testbox mounts the checkout from.
 """
 import json
 import os
@@ -35,10 +37,17 @@ def sock_for(d, name):
     return f"/tmp/ember-snap-{os.getpid()}-{d.name}-{name}.sock"
 
 
+def local_dir(kvm, d, name):
+    """A folder on the KVM host's own filesystem, for a VMM's cwd and sockets."""
+    path = f"/tmp/ember-snap-{os.getpid()}-{d.name}/{name}"
+    assert kvm.run(["mkdir", "-p", path], timeout=CALL_TIMEOUT).returncode == 0
+    return pathlib.Path(path)
+
+
 def boot(kvm, d, run, vsock=False, drive=None):
     """A VM configured through the API, running `run`; returns (vm, api socket)."""
     sock = sock_for(d, "orig")
-    vm = spawn_api_vmm(kvm, sock, cwd=str(d))
+    vm = spawn_api_vmm(kvm, sock, cwd=str(local_dir(kvm, d, "orig")))
     calls = [("/machine-config", {"vcpu_count": 1, "mem_size_mib": 128}),
              ("/boot-source", {"kernel_image_path": VMLINUX, "initrd_path": INITRAMFS,
                                "boot_args": f"{BASE_CMDLINE} ember.run={run}"})]
@@ -47,9 +56,10 @@ def boot(kvm, d, run, vsock=False, drive=None):
     if drive:
         calls.append(("/drives/data", {"drive_id": "data", "path_on_host": drive,
                                        "is_root_device": False, "is_read_only": True}))
+    calls.append(("/actions", {"action_type": "InstanceStart"}))
     for path, body in calls:
-        assert curl(kvm, sock, "PUT", path, json.dumps(body))[0] == 204, path
-    assert curl(kvm, sock, "PUT", "/actions", '{"action_type": "InstanceStart"}')[0] == 204
+        status, _, raw = curl(kvm, sock, "PUT", path, json.dumps(body))
+        assert status == 204, (path, raw)
     return vm, sock
 
 
@@ -62,19 +72,20 @@ def snapshot(kvm, sock, d):
 
 
 def load(kvm, d, name, state, mem, resume=True):
-    """A fresh ember-vmm in d/name that loads the snapshot; returns (vm, sock, status, body)."""
-    cd = d / name
-    cd.mkdir(exist_ok=True)
+    """A fresh ember-vmm in its own folder that loads the snapshot; returns (vm, sock,
+    status, body)."""
     sock = sock_for(d, name)
-    vm = spawn_api_vmm(kvm, sock, cwd=str(cd))
+    vm = spawn_api_vmm(kvm, sock, cwd=str(local_dir(kvm, d, name)))
     body = {"snapshot_path": state, "mem_backend": {"backend_type": "File", "backend_path": mem},
             "resume_vm": resume}
     status, parsed, raw = curl(kvm, sock, "PUT", "/snapshot/load", json.dumps(body))
     return vm, sock, status, parsed
 
 
-def ask(kvm, d, *cmds):
-    p = kvm.run(["python3", CLIENT, "lines", str(d / "v.sock"), str(PORT), *cmds],
+def ask(kvm, d, name, *cmds):
+    """Command lines to snapstate in the VM that runs in folder `name`."""
+    uds = f"/tmp/ember-snap-{os.getpid()}-{d.name}/{name}/v.sock"
+    p = kvm.run(["python3", CLIENT, "lines", uds, str(PORT), *cmds],
                 timeout=CALL_TIMEOUT)
     assert p.returncode == 0, (p.stdout, p.stderr)
     return p.stdout.splitlines()
@@ -187,7 +198,7 @@ def test_load_refuses_bad_snapshots(kvm, ticker_snapshot, case):
         state_path, needle = str(state), "data"
         drive.write_bytes(b"\1" * (1 << 20))
     sock = sock_for(d, case)
-    vm = spawn_api_vmm(kvm, sock, cwd=str(d))
+    vm = spawn_api_vmm(kvm, sock)
     try:
         if case == "configured_first":
             assert curl(kvm, sock, "PUT", "/machine-config",
@@ -202,3 +213,81 @@ def test_load_refuses_bad_snapshots(kvm, ticker_snapshot, case):
             assert vm.wait(WAIT) == 1, vm.text
     finally:
         vm.stop()
+
+
+def test_clones_continue_and_diverge(kvm, work):
+    """A counter in memory, a file in tmpfs and a listening vsock socket survive;
+    10 clones one after another, then 5 at once, each from the same state."""
+    vm, sock = boot(kvm, work, "/bin/snapstate", vsock=True)
+    try:
+        vm.wait_for("snapstate: ready", WAIT)
+        assert ask(kvm, work, "orig", "inc", "inc", "inc") == [
+            "counter=1 file=base+", "counter=2 file=base++", "counter=3 file=base+++"]
+        state, mem = snapshot(kvm, sock, work)
+    finally:
+        vm.stop()
+    for i in range(10):
+        clone, csock, status, body = load(kvm, work, f"seq{i}", state, mem)
+        try:
+            assert status == 204, body
+            # The connection from before the snapshot was reset; the listener lives on.
+            assert ask(kvm, work, f"seq{i}", "get", "inc") == [
+                "counter=3 file=base+++", "counter=4 file=base++++"]
+        finally:
+            clone.stop()
+    clones = []
+    try:
+        for i in range(5):
+            clone, csock, status, body = load(kvm, work, f"par{i}", state, mem)
+            clones.append(clone)
+            assert status == 204, body
+        # Each clone's writes stay its own.
+        for i in range(5):
+            assert ask(kvm, work, f"par{i}", *["inc"] * (i + 1))[-1] == \
+                f"counter={4 + i} file=base+++{'+' * (i + 1)}"
+        for i in range(5):
+            assert ask(kvm, work, f"par{i}", "get") == [
+                f"counter={4 + i} file=base+++{'+' * (i + 1)}"]
+    finally:
+        for clone in clones:
+            clone.stop()
+
+
+def test_lambda_clones_draw_different_random_bytes(kvm, work):
+    """After a restore, emberd's RESTORE reseeds the guest's CRNG before anything
+    runs: two clones of one snapshot must not draw the same bytes."""
+    from test_lambda_init import DRIVE, busybox_root, fn_code
+
+    quirks = " noxsave" if kvm.where == "testbox" else ""
+    cmd = f"{BASE_CMDLINE}{quirks} ember.lambda=1"
+    sock = sock_for(work, "orig")
+    vm = kvm.spawn(["sh", "-c", 'cd "$1" && shift && exec "$0" "$@" 2>&1', VMM,
+                    str(local_dir(kvm, work, "orig")), "--api-sock", sock, "--kernel", VMLINUX,
+                    "--initrd", INITRAMFS, "--cmdline", cmd, "--mem-mib", "256", "--drive",
+                    busybox_root() + ",ro", "--drive", fn_code() + ",ro", "--vsock", "3,v.sock"])
+
+    def drive(name, *args):
+        uds = f"/tmp/ember-snap-{os.getpid()}-{work.name}/{name}/v.sock"
+        p = kvm.run([DRIVE, "--uds", uds, "--timeout", "120", *args], timeout=WAIT)
+        assert p.returncode == 0, (p.stdout, p.stderr)
+        return [json.loads(line) for line in p.stdout.splitlines()]
+
+    try:
+        vm.wait_for("listening on vsock port 1024", WAIT)
+        assert any(m["type"] == "READY" for m in drive("orig", "--handler", "multi"))
+        state, mem = snapshot(kvm, sock, work)
+    finally:
+        vm.stop()
+    drawn = []
+    for i in range(2):
+        clone, csock, status, body = load(kvm, work, f"rng{i}", state, mem)
+        try:
+            assert status == 204, body
+            msgs = drive(f"rng{i}", "--no-init", "--restore", f"clone-{i}", "--payload", "rand",
+                         "--invokes", "1")
+            results = [m for m in msgs if m["type"] == "RESULT"]
+            assert len(results) == 1, msgs
+            drawn.append(results[0]["text"])
+        finally:
+            clone.stop()
+    assert len(drawn[0]) == 34 and drawn[0] != drawn[1], drawn
