@@ -1,6 +1,7 @@
 /* snap vcpu: save and restore one vCPU through KVM, and the VCPU section codec (see vcpu_state.h). */
 #include "vcpu_state.h"
 
+#include <cpuid.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -290,8 +291,37 @@ static int restore_msrs(struct vcpu *vcpu, const struct snap_vcpu_state *s)
 	return -EINVAL;
 }
 
+/* Whether this host's CPU is AMD's (or Hygon's), i.e. KVM runs guests with SVM. */
+static bool host_svm(void)
+{
+	unsigned a, b, c, d;
+
+	if (__get_cpuid(0, &a, &b, &c, &d) == 0)
+		return false;
+	return b == 0x68747541 /* "Auth" */ || b == 0x6f677948 /* "Hygo" */;
+}
+
+/* The segment registers as KVM_SET_SREGS should get them on this host.
+ *
+ * On SVM, KVM_GET_SREGS reports TR's TSS type with the busy bit forced on
+ * (svm_get_segment() adds it: the VMCB does not carry it), and
+ * svm_set_segment() stores whatever type it is given into the VMCB. Given
+ * back a busy 64-bit TSS (11), the guest keeps its exception stacks but the
+ * CPU no longer honours the TSS's I/O permission bitmap: every IN/OUT that
+ * ioperm() allowed raises #GP (seen in the testbox, nested SVM on AMD). The
+ * guest's init does ioperm() + outb() to the boot-timer port, so a snapshot
+ * taken before init ran restored into an init killed by SIGSEGV. Given the
+ * "available" type (9) instead, the bitmap works. VMX requires a busy TR,
+ * so this is for SVM hosts only. */
+static void sregs_for_host(struct kvm_sregs *sregs)
+{
+	if (host_svm() && sregs->tr.type == SNAP_TSS_BUSY64)
+		sregs->tr.type = SNAP_TSS_AVAIL64;
+}
+
 int snap_vcpu_restore(struct vcpu *vcpu, const struct snap_vcpu_state *s)
 {
+	struct kvm_sregs sregs = s->sregs;
 	struct kvm_cpuid2 *cpuid;
 	struct kvm_mp_state mp = { .mp_state = s->mp_state };
 	struct kvm_lapic_state lapic;
@@ -301,6 +331,7 @@ int snap_vcpu_restore(struct vcpu *vcpu, const struct snap_vcpu_state *s)
 		log_err("snapshot: state of vCPU %u offered to vCPU %u", s->index, vcpu->index);
 		return -EINVAL;
 	}
+	sregs_for_host(&sregs);
 	/* 0. TSC frequency: scaling must be set before any TSC value is loaded
 	 *    (the TSC MSR, the LAPIC timer's deadline). Refused if impossible. */
 	ret = restore_tsc_khz(vcpu, s->tsc_khz);
@@ -328,7 +359,7 @@ int snap_vcpu_restore(struct vcpu *vcpu, const struct snap_vcpu_state *s)
 	 *    the mode (long mode, paging, CR4.OSXSAVE) and the xAPIC/x2APIC mode
 	 *    that steps 5-9 are interpreted in. */
 	if (ret == 0)
-		ret = vcpu_ioctl(vcpu, KVM_SET_SREGS, "KVM_SET_SREGS", (void *)&s->sregs);
+		ret = vcpu_ioctl(vcpu, KVM_SET_SREGS, "KVM_SET_SREGS", &sregs);
 	/* 5. FPU/SSE/AVX contents, checked by KVM against the CPUID of step 1. */
 	if (ret == 0)
 		ret = restore_xsave(vcpu, s);
