@@ -48,6 +48,7 @@ enum ctl_cmd {
 struct ctl_args {
 	unsigned drive;
 	bool resume;
+	bool diff; /* create: a Diff snapshot; load: track dirty pages */
 	char path[PATH_MAX];
 	char mem_path[PATH_MAX];
 };

@@ -66,8 +66,8 @@ static void on_command(void *opaque, int fd, uint32_t events)
 		flush_metrics(l, err, sizeof(err), &ret);
 		break;
 	case CTL_CMD_SNAPSHOT_CREATE:
-		ret = vmm_snapshot_create(l->vmm, l->ctl->args.path, l->ctl->args.mem_path, err,
-					  sizeof(err));
+		ret = vmm_snapshot_create(l->vmm, l->ctl->args.path, l->ctl->args.mem_path,
+					  l->ctl->args.diff, err, sizeof(err));
 		break;
 	case CTL_CMD_SNAPSHOT_LOAD:
 		snprintf(err, sizeof(err), "%s", "a snapshot loads only into a fresh ember-vmm");
@@ -110,6 +110,8 @@ static int restore(struct life *l, uint64_t start_ns, const struct ctl_args *a, 
 
 	if (vmm_restore_open(a->path, a->mem_path, &l->ctl->cfg, &rs, err, errlen) < 0)
 		return VMM_EXIT_CONFIG;
+	/* Firecracker's enable_diff_snapshots: track from the load on. */
+	l->ctl->cfg.machine.track_dirty_pages = a->diff;
 	log_clear_last_error();
 	code = vmm_build_with(&l->ctl->cfg, start_ns, rs, &l->vmm);
 	vmm_restore_free(rs);

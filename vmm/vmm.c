@@ -406,8 +406,9 @@ int vmm_build_with(const struct vm_config *cfg, uint64_t start_ns, const struct 
 		goto err;
 	}
 	if (vcpu_init_signals() < 0 || vm_create(vmm->kvm, &vmm->vm) < 0 ||
-	    vm_set_memory(vmm->vm, vmm->gm) < 0 || vm_create_irqchip(vmm->vm) < 0 ||
-	    add_devices(vmm) < 0 || setup_loop(vmm) < 0 ||
+	    (cfg->machine.track_dirty_pages && gmem_dirty_enable(vmm->gm) < 0) ||
+	    vm_set_memory(vmm->vm, vmm->gm, cfg->machine.track_dirty_pages) < 0 ||
+	    vm_create_irqchip(vmm->vm) < 0 || add_devices(vmm) < 0 || setup_loop(vmm) < 0 ||
 	    virtio_slots_wire(&vmm->virtio, vmm->vm, vmm->gm, &vmm->mmio, vmm->ev) < 0 ||
 	    add_vcpus(vmm) < 0)
 		goto err;

@@ -64,8 +64,8 @@ void vmm_destroy(struct vmm *vmm);
  * writes are private) and state, instead of booting a kernel. The vCPUs
  * start parked if vmm_run_paused() is called before vmm_run(). */
 struct vmm_restore;
-int vmm_snapshot_create(struct vmm *vmm, const char *state_path, const char *mem_path, char *err,
-			size_t errlen);
+int vmm_snapshot_create(struct vmm *vmm, const char *state_path, const char *mem_path, bool diff,
+			char *err, size_t errlen);
 int vmm_restore_open(const char *state_path, const char *mem_path, struct vm_config *cfg,
 		     struct vmm_restore **out, char *err, size_t errlen);
 void vmm_restore_free(struct vmm_restore *rs);

@@ -95,13 +95,90 @@ static int write_memory(const struct gmem *gm, const char *path, char *err, size
 	return ret;
 }
 
-int vmm_snapshot_create(struct vmm *vmm, const char *state_path, const char *mem_path, char *err,
-			size_t errlen)
+/* The pages written since the last snapshot (or the boot or load): KVM's
+ * dirty log for the guest's writes, gmem's marks for the devices'. Both are
+ * cleared as they are read. bitmap: gmem_dirty_words(gm, region) words. */
+static int take_dirty(struct vmm *vmm, unsigned region, uint64_t *bitmap)
 {
+	int ret = vm_get_dirty_log(vmm->vm, region, bitmap);
+
+	if (ret == 0)
+		gmem_dirty_take(vmm->gm, region, bitmap);
+	return ret;
+}
+
+/* A Diff memory file: the same layout as a Full one, holding only the pages
+ * written since the last snapshot (zero or not), holes elsewhere. Merging it
+ * onto its base (ember-snap-merge) copies its data extents (SEEK_DATA). With
+ * reset_only it writes nothing and only clears the dirty state (after a Full
+ * snapshot). */
+static int write_dirty(struct vmm *vmm, const char *path, bool reset_only, char *err, size_t errlen)
+{
+	const struct gmem *gm = vmm->gm;
+	char tmp[PATH_MAX];
+	uint64_t off = 0;
+	int fd = -1, ret = 0;
+
+	if (!reset_only) {
+		snprintf(tmp, sizeof(tmp), "%.4000s.tmp.%d", path, (int)getpid());
+		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			ret = -errno;
+			snprintf(err, errlen, "mem_file_path %.200s: %s", path, strerror(errno));
+			return ret;
+		}
+	}
+	for (unsigned i = 0; i < gm->nregions && ret == 0; i++) {
+		const struct gmem_region *r = &gm->regions[i];
+		uint64_t *bits = calloc(gmem_dirty_words(gm, i), sizeof(uint64_t));
+		uint64_t pages = r->size / GMEM_PAGE_SIZE, run = 0;
+
+		ret = bits == NULL ? -ENOMEM : take_dirty(vmm, i, bits);
+		for (uint64_t p = 0; p <= pages && ret == 0 && !reset_only; p++) {
+			if (p < pages && (bits[p / 64] >> (p % 64) & 1))
+				continue;
+			if (p > run)
+				ret = write_at(fd, r->host + run * GMEM_PAGE_SIZE,
+					       (p - run) * GMEM_PAGE_SIZE,
+					       off + run * GMEM_PAGE_SIZE);
+			run = p + 1;
+		}
+		free(bits);
+		off += r->size;
+	}
+	if (reset_only) {
+		if (ret < 0)
+			snprintf(err, errlen, "resetting the dirty-page log: %s", strerror(-ret));
+		return ret;
+	}
+	if (ret == 0 && ftruncate(fd, (off_t)off) < 0)
+		ret = -errno;
+	if (close(fd) < 0 && ret == 0)
+		ret = -errno;
+	if (ret == 0 && rename(tmp, path) < 0)
+		ret = -errno;
+	if (ret < 0) {
+		snprintf(err, errlen, "mem_file_path %.200s: %s", path, strerror(-ret));
+		unlink(tmp);
+	}
+	return ret;
+}
+
+int vmm_snapshot_create(struct vmm *vmm, const char *state_path, const char *mem_path, bool diff,
+			char *err, size_t errlen)
+{
+	bool tracking = vmm->cfg->machine.track_dirty_pages;
 	struct snap_writer w;
 	struct snap_state st;
 	int ret;
 
+	if (diff && !tracking) {
+		snprintf(err, errlen,
+			 "snapshot_type: a Diff snapshot needs dirty-page tracking "
+			 "(machine-config track_dirty_pages, or enable_diff_snapshots "
+			 "on load)");
+		return -EINVAL;
+	}
 	log_clear_last_error();
 	ret = snap_state_save(vmm->vm, vmm->vcpus, vmm->nvcpus, vmm->gm, vmm->cfg, &st);
 	if (ret < 0)
@@ -124,7 +201,13 @@ int vmm_snapshot_create(struct vmm *vmm, const char *state_path, const char *mem
 	snap_state_free(&st);
 	if (ret < 0)
 		return fail(ret, err, errlen, "snapshot_path");
-	return write_memory(vmm->gm, mem_path, err, errlen);
+	if (diff)
+		return write_dirty(vmm, mem_path, false, err, errlen);
+	ret = write_memory(vmm->gm, mem_path, err, errlen);
+	/* The next Diff holds what changes after this snapshot. */
+	if (ret == 0 && tracking)
+		ret = write_dirty(vmm, NULL, true, err, errlen);
+	return ret;
 }
 
 /* The configuration the snapshot was taken under, as the VM's config. */

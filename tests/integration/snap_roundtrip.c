@@ -64,7 +64,7 @@ static void build(struct kvm *kvm, unsigned n, uint64_t mem_mib, struct machine 
 	m->n = n;
 	ASSERT(gmem_create(mem_mib << 20, LAYOUT_MMIO_GAP_START, LAYOUT_MMIO_GAP_END, &m->gm) == 0);
 	ASSERT(vm_create(kvm, &m->vm) == 0);
-	ASSERT(vm_set_memory(m->vm, m->gm) == 0);
+	ASSERT(vm_set_memory(m->vm, m->gm, false) == 0);
 	ASSERT(vm_create_irqchip(m->vm) == 0);
 	for (unsigned i = 0; i < n; i++)
 		ASSERT(vcpu_create(m->vm, i, n, NULL, NULL, &m->vcpus[i]) == 0);

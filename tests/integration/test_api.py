@@ -96,8 +96,6 @@ BAD_BODIES = [
     ("PUT /snapshot/load", '{"snapshot_path": "/s"}', "mem_backend"),
     ("PUT /snapshot/load", '{"snapshot_path": "/s", "mem_backend": {"backend_type": "Uffd", '
      '"backend_path": "/u"}}', "Uffd"),
-    ("PUT /snapshot/load", '{"snapshot_path": "/s", "mem_file_path": "/m", '
-     '"enable_diff_snapshots": true}', "Diff"),
     ("PUT /machine-config", '{"vcpu_count": 1, "mem_size_mib": 128}\x00', "NUL"),
     ("PUT /machine-config", '', "JSON"),
 ]

@@ -380,10 +380,7 @@ static int put_snapshot_create(struct api *api, const char *id, const char *body
 	ret = schema_snapshot_create_put(body, &c, err, ERR_LEN);
 	if (ret < 0)
 		return ret;
-	if (c.snapshot_type == SCHEMA_SNAPSHOT_DIFF) {
-		snprintf(err, ERR_LEN, "snapshot_type: Diff snapshots are not supported yet");
-		return -ENOTSUP;
-	}
+	args.diff = c.snapshot_type == SCHEMA_SNAPSHOT_DIFF;
 	if (ctl_get_state(api->ctl) != CTL_PAUSED) {
 		snprintf(err, ERR_LEN,
 			 "the microVM must be paused first: PATCH /vm "
@@ -424,6 +421,7 @@ static int put_snapshot_load(struct api *api, const char *id, const char *body,
 	snprintf(args.path, sizeof(args.path), "%s", l.snapshot_path);
 	snprintf(args.mem_path, sizeof(args.mem_path), "%s", l.backend_path);
 	args.resume = l.resume_vm;
+	args.diff = l.enable_diff_snapshots;
 	ret = ctl_call(api->ctl, CTL_CMD_SNAPSHOT_LOAD, &args, err, ERR_LEN);
 	out->last = ret < 0; /* a failed load ends the process (Firecracker) */
 	return ret;

@@ -68,6 +68,8 @@ void gmem_destroy(struct gmem *gm)
 {
 	if (gm == NULL)
 		return;
+	for (unsigned i = 0; i < GMEM_MAX_REGIONS; i++)
+		free(gm->dirty[i]);
 	for (unsigned i = 0; i < gm->nregions; i++)
 		munmap(gm->regions[i].host, gm->regions[i].size);
 	free(gm);
@@ -150,4 +152,44 @@ gpa_t gmem_region_end(const struct gmem *gm, gpa_t gpa)
 	const struct gmem_region *r = find(gm, gpa, 1);
 
 	return r != NULL ? r->gpa + r->size : 0;
+}
+
+size_t gmem_dirty_words(const struct gmem *gm, unsigned region)
+{
+	return (size_t)((gm->regions[region].size / GMEM_PAGE_SIZE + 63) / 64);
+}
+
+int gmem_dirty_enable(struct gmem *gm)
+{
+	for (unsigned i = 0; i < gm->nregions; i++) {
+		if (gm->dirty[i] != NULL)
+			continue;
+		gm->dirty[i] = calloc(gmem_dirty_words(gm, i), sizeof(uint64_t));
+		if (gm->dirty[i] == NULL)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+void gmem_mark_dirty(const struct gmem *gm, gpa_t gpa, uint64_t len)
+{
+	const struct gmem_region *r;
+
+	if (gm->dirty[0] == NULL || len == 0)
+		return;
+	r = find(gm, gpa, len);
+	if (r == NULL)
+		return; /* the caller checked the range; nothing of ours to mark */
+	for (uint64_t p = (gpa - r->gpa) / GMEM_PAGE_SIZE;
+	     p <= (gpa - r->gpa + len - 1) / GMEM_PAGE_SIZE; p++)
+		__atomic_fetch_or(&gm->dirty[r - gm->regions][p / 64], 1ull << (p % 64),
+				  __ATOMIC_RELAXED);
+}
+
+void gmem_dirty_take(const struct gmem *gm, unsigned region, uint64_t *bitmap)
+{
+	if (region >= gm->nregions || gm->dirty[region] == NULL)
+		return;
+	for (size_t w = 0; w < gmem_dirty_words(gm, region); w++)
+		bitmap[w] |= __atomic_exchange_n(&gm->dirty[region][w], 0, __ATOMIC_RELAXED);
 }

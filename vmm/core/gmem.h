@@ -11,6 +11,12 @@
  *   asked for.
  * - gmem_map_file() replaces part of a region by a private mapping of a file
  *   (copy-on-write, so the guest can write it and the file never changes).
+ * - Dirty tracking of the VMM's own writes (for Diff snapshots; KVM's dirty
+ *   log covers the guest's): once gmem_dirty_enable() ran, the virtqueue
+ *   layer marks every guest range it lets a device write (gmem_mark_dirty,
+ *   any thread, atomic) and gmem_dirty_take() moves a region's marks into a
+ *   caller's bitmap (one bit per page of that region, ORed) and clears them.
+ *   Without tracking, marking is a no-op.
  * - The gmem owns its mappings; gmem_destroy() unmaps them. Thread-safe for
  *   readers once built; the layout never changes after creation.
  * Errors: -EINVAL (bad layout), -ENOMEM (the host refused the mapping),
@@ -37,6 +43,7 @@ struct gmem {
 	struct gmem_region regions[GMEM_MAX_REGIONS];
 	unsigned nregions;
 	uint64_t total;
+	uint64_t *dirty[GMEM_MAX_REGIONS]; /* one bit per page; NULL unless tracking */
 };
 
 /* size and the gap bounds must be page-aligned, 0 < gap_start <= gap_end. */
@@ -57,6 +64,12 @@ int gmem_fill(const struct gmem *gm, gpa_t gpa, int byte, uint64_t len);
 /* Maps fd[off, off+len) privately at gpa. gpa, off and len must be page-aligned,
  * and the range inside one region. */
 int gmem_map_file(struct gmem *gm, gpa_t gpa, int fd, uint64_t off, uint64_t len);
+
+int gmem_dirty_enable(struct gmem *gm);
+void gmem_mark_dirty(const struct gmem *gm, gpa_t gpa, uint64_t len);
+void gmem_dirty_take(const struct gmem *gm, unsigned region, uint64_t *bitmap);
+/* 64-bit words in a bitmap of region i's pages. */
+size_t gmem_dirty_words(const struct gmem *gm, unsigned region);
 
 /* End of the region that contains gpa, or 0 if gpa is not RAM. */
 gpa_t gmem_region_end(const struct gmem *gm, gpa_t gpa);

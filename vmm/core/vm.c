@@ -84,7 +84,7 @@ void vm_destroy(struct vm *vm)
 	free(vm);
 }
 
-int vm_set_memory(struct vm *vm, const struct gmem *gm)
+int vm_set_memory(struct vm *vm, const struct gmem *gm, bool log_dirty)
 {
 	for (unsigned i = 0; i < gm->nregions; i++) {
 		const struct gmem_region *r = &gm->regions[i];
@@ -93,6 +93,7 @@ int vm_set_memory(struct vm *vm, const struct gmem *gm)
 			.guest_phys_addr = r->gpa,
 			.memory_size = r->size,
 			.userspace_addr = (uintptr_t)r->host,
+			.flags = log_dirty ? KVM_MEM_LOG_DIRTY_PAGES : 0,
 		};
 		int ret = vm_ioctl(vm, KVM_SET_USER_MEMORY_REGION, "KVM_SET_USER_MEMORY_REGION",
 				   (unsigned long)&slot);
@@ -175,4 +176,11 @@ void vm_park(struct vm *vm)
 		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
 	vm->parked--;
 	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+int vm_get_dirty_log(struct vm *vm, unsigned slot, uint64_t *bitmap)
+{
+	struct kvm_dirty_log log = { .slot = slot, .dirty_bitmap = bitmap };
+
+	return vm_ioctl(vm, KVM_GET_DIRTY_LOG, "KVM_GET_DIRTY_LOG", (unsigned long)&log);
 }

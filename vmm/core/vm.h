@@ -2,7 +2,8 @@
  *
  * Contract:
  * - vm_create() makes the VM and sets the TSS and identity-map addresses.
- *   vm_set_memory() registers every gmem region as a memory slot; the gmem
+ *   vm_set_memory() registers every gmem region as a memory slot (with
+ *   KVM's dirty-page log when log_dirty, for Diff snapshots); the gmem
  *   stays owned by the caller and must outlive the VM. vm_create_irqchip()
  *   adds the in-kernel irqchip (PIC, IOAPIC, LAPIC) and PIT (speaker port in
  *   KVM too); it must come before any vCPU and, for speed, after the memory:
@@ -47,7 +48,11 @@ struct vm {
 
 int vm_create(struct kvm *kvm, struct vm **out);
 void vm_destroy(struct vm *vm);
-int vm_set_memory(struct vm *vm, const struct gmem *gm);
+int vm_set_memory(struct vm *vm, const struct gmem *gm, bool log_dirty);
+/* KVM's dirty log of memory slot `slot` (gmem region `slot`), one bit per
+ * page, into bitmap (gmem_dirty_words() words); KVM clears it as it reads.
+ * Only for slots registered with log_dirty. */
+int vm_get_dirty_log(struct vm *vm, unsigned slot, uint64_t *bitmap);
 int vm_create_irqchip(struct vm *vm);
 int vm_irq_line(struct vm *vm, unsigned irq, int level);
 

@@ -40,8 +40,8 @@
 
 #define SNAP_MAX_CPUID	  CPUID_MAX_ENTRIES
 #define SNAP_MAX_MSRS	  512
-#define SNAP_TSS_AVAIL64  9  /* TR type: 64-bit TSS, available */
-#define SNAP_TSS_BUSY64	  11 /* TR type: 64-bit TSS, busy */
+#define SNAP_TSS_AVAIL64  9    /* TR type: 64-bit TSS, available */
+#define SNAP_TSS_BUSY64	  11   /* TR type: 64-bit TSS, busy */
 #define SNAP_XSAVE_MIN	  4096 /* struct kvm_xsave's fixed region */
 #define SNAP_XSAVE_MAX	  16384
 #define SNAP_LAPIC_LEN	  KVM_APIC_REG_SIZE

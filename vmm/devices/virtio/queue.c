@@ -170,9 +170,11 @@ static int add_buffer(struct vq *vq, struct walk *w, const struct desc *d, struc
 		return broken(vq, "buffer outside guest memory");
 	seg->len = d->len;
 	*total += d->len;
-	if (writable)
+	if (writable) {
+		/* The device may write all of it: a Diff snapshot must hold it. */
+		gmem_mark_dirty(vq->gm, d->addr, d->len);
 		c->nwrite++;
-	else
+	} else
 		c->nread++;
 	return 0;
 }
@@ -225,6 +227,14 @@ static int pending(struct vq *vq, uint16_t *n)
 	return 0;
 }
 
+/* The device wrote the used ring (avail_event included, 2.7.10): a Diff
+ * snapshot must hold those pages. */
+static void mark_used(const struct vq *vq)
+{
+	gmem_mark_dirty(vq->gm, vq->used_gpa,
+			VIRTQ_USED_OFF_RING + (uint64_t)VIRTQ_USED_ELEM_SIZE * vq->size + 2);
+}
+
 int vq_pop(struct vq *vq, struct vq_chain *out)
 {
 	uint16_t n, head;
@@ -244,6 +254,7 @@ int vq_pop(struct vq *vq, struct vq_chain *out)
 		 * store before the idx reload (the driver does the mirror image). */
 		store16(vq->used + VIRTQ_USED_OFF_RING + VIRTQ_USED_ELEM_SIZE * vq->size,
 			vq->last_avail);
+		mark_used(vq);
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		ret = pending(vq, &n);
 		if (ret < 0)
@@ -289,6 +300,7 @@ int vq_push(struct vq *vq, uint16_t head, uint32_t written)
 	vq->used_idx++;
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	store16(vq->used + VIRTQ_USED_OFF_IDX, vq->used_idx);
+	mark_used(vq);
 	return 0;
 }
 
