@@ -120,12 +120,37 @@ static void test_map_file(void **state)
 	close(fd);
 }
 
+static void test_dirty_marks(void **state)
+{
+	struct gmem *gm;
+	uint64_t bits[8] = { 0 };
+
+	(void)state;
+	assert_int_equal(gmem_create(1 << 20, 1ull << 30, 1ull << 31, &gm), 0);
+	gmem_mark_dirty(gm, 0x3000, 8); /* no tracking yet: nothing */
+	assert_int_equal(gmem_dirty_enable(gm), 0);
+	assert_int_equal(gmem_dirty_words(gm, 0), 4); /* 256 pages */
+	gmem_dirty_take(gm, 0, bits);
+	assert_int_equal(bits[0], 0);
+	gmem_mark_dirty(gm, 0x1fff, 2);	    /* straddles pages 1 and 2 */
+	gmem_mark_dirty(gm, 0xff000, 4096); /* the last page */
+	gmem_mark_dirty(gm, 0x200000, 8);   /* not RAM: ignored */
+	gmem_dirty_take(gm, 0, bits);
+	assert_int_equal(bits[0], 0x6);
+	assert_int_equal(bits[3], 1ull << 63);
+	memset(bits, 0, sizeof(bits));
+	gmem_dirty_take(gm, 0, bits); /* taking clears */
+	assert_int_equal(bits[0] | bits[3], 0);
+	gmem_destroy(gm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_small_is_one_region),
 		cmocka_unit_test(test_large_skips_gap),
 		cmocka_unit_test(test_ranges),
+		cmocka_unit_test(test_dirty_marks),
 		cmocka_unit_test(test_bad_layout),
 		cmocka_unit_test(test_map_file),
 	};
