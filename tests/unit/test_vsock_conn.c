@@ -721,8 +721,38 @@ static void test_transport_reset_event(void **state)
 	assert_int_equal(gmem_read(f->gm, ev, EVBUF, 4), 0);
 	assert_int_equal(ev[0] | ev[1] | ev[2] | ev[3], VSOCK_EVENT_TRANSPORT_RESET);
 	close(fd);
-	/* The listening socket survives: the host connects again. */
+	/* RX waits until the guest has handled the reset, which it shows by giving
+	 * an event buffer back; then the host connects again (the listening
+	 * socket survives), and there is no second reset. */
+	vqd_desc(&f->d[VSOCK_Q_EVENT], 1, EVBUF + 8, 8, WRITE, 0);
+	vqd_make_avail(&f->d[VSOCK_Q_EVENT], 1);
+	vsock_ops.notify(f->dev, VSOCK_Q_EVENT);
 	fd = host_open(f, 7000, 65536, &hp);
+	close(fd);
+	assert_int_equal(vqd_used_idx(&f->d[VSOCK_Q_EVENT]), 1);
+}
+
+/* Until the guest gives an event buffer back, a new connection's REQUEST
+ * waits: the guest's reset work would otherwise reset it too. */
+static void test_rx_waits_for_the_reset_to_be_handled(void **state)
+{
+	struct fx *f = *state;
+	struct pkt p;
+	int fd;
+
+	vqd_desc(&f->d[VSOCK_Q_EVENT], 0, EVBUF, 8, WRITE, 0);
+	vqd_make_avail(&f->d[VSOCK_Q_EVENT], 0);
+	vsock_transport_reset(f->dev);
+	pump(f);
+	assert_int_equal(vqd_used_idx(&f->d[VSOCK_Q_EVENT]), 1);
+	fd = unix_connect(f->uds);
+	assert_int_equal(send(fd, "CONNECT 7100\n", 13, 0), 13);
+	assert_false(rx_get(f, &p));
+	vqd_desc(&f->d[VSOCK_Q_EVENT], 1, EVBUF + 8, 8, WRITE, 0);
+	vqd_make_avail(&f->d[VSOCK_Q_EVENT], 1);
+	vsock_ops.notify(f->dev, VSOCK_Q_EVENT);
+	rx_expect(f, &p, VSOCK_OP_REQUEST);
+	assert_int_equal(p.h.dst_port, 7100);
 	close(fd);
 }
 
@@ -794,6 +824,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_host_close_mid_stream, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_connections, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_guest_packets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rx_waits_for_the_reset_to_be_handled, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_transport_reset_event, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_reset_closes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_header_only_rx_buffer, setup_one_rx, teardown),

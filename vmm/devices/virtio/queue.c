@@ -283,6 +283,11 @@ int vq_unpop(struct vq *vq)
 	return 0;
 }
 
+uint16_t vq_avail_idx(const struct vq *vq)
+{
+	return vq->active ? load16(vq->avail + VIRTQ_AVAIL_OFF_IDX) : 0;
+}
+
 int vq_push(struct vq *vq, uint16_t head, uint32_t written)
 {
 	uint8_t *elem;

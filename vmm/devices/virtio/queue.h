@@ -104,6 +104,9 @@ int vq_pop(struct vq *vq, struct vq_chain *out);
  * (the device passes at most the chain's write_len). -EINVAL if the queue is not
  * active or head >= size (a caller bug); -EIO if the queue is broken. */
 int vq_push(struct vq *vq, uint16_t head, uint32_t written);
+/* The driver's avail idx as it is now (guest-written: only compare it for
+ * change, never use it as an index); 0 on an inactive queue. */
+uint16_t vq_avail_idx(const struct vq *vq);
 /* After one or more vq_push(): true if the driver wants an interrupt now
  * (EVENT_IDX used_event, or no NO_INTERRUPT flag). Consumes the decision. */
 bool vq_should_interrupt(struct vq *vq);

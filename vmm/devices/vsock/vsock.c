@@ -130,6 +130,11 @@ static void run_event(struct vsock_dev *d)
 	uint32_t written = 0;
 	int ret;
 
+	if (d->event_unacked && vq_avail_idx(vq) != d->event_avail) {
+		/* Linux handles an event, then gives the buffer back: a new
+		 * buffer means the reset is done in the guest. */
+		d->event_unacked = false;
+	}
 	if (!d->event_pending)
 		return;
 	ret = vq_pop(vq, &d->ev_chain);
@@ -142,6 +147,8 @@ static void run_event(struct vsock_dev *d)
 	if (d->ev_chain.write_len >= sizeof(ev)) {
 		written = (uint32_t)vq_chain_write(&d->ev_chain, 0, ev, sizeof(ev));
 		d->event_pending = false;
+		d->event_unacked = true;
+		d->event_avail = vq_avail_idx(vq);
 	} else {
 		log_ratelimited(LOG_WARN, "vsock: event buffer too short");
 	}
@@ -189,17 +196,21 @@ void vsock_run(struct vsock_dev *d)
 	run_host(d);
 	if (d->active) {
 		/* A TRANSPORT_RESET (after a snapshot restore) goes first, and RX
-		 * waits for it: a guest that saw a new connection's REQUEST
-		 * before the reset would reset that connection too. */
+		 * waits until the guest has handled it (it gives the event buffer
+		 * back): a guest that saw a new connection's REQUEST before its
+		 * reset work ran would reset that connection too. */
+		bool hold = false;
+
 		run_event(d);
+		hold = d->event_pending || d->event_unacked;
 		if (d->active)
 			more |= run_tx(d);
-		if (d->active && !d->event_pending)
+		if (d->active && !hold)
 			more |= run_rx(d);
 		/* RST replies drained: TX may continue where it stopped. */
 		if (d->active && !vsock_conns_rst_full(&d->conns))
 			more |= run_tx(d);
-		if (d->active && !d->event_pending)
+		if (d->active && !hold)
 			more |= run_rx(d);
 	}
 	if (more)
@@ -263,6 +274,7 @@ static void dev_reset(void *dev)
 	d->q = NULL;
 	d->rx_held = false;
 	d->event_pending = false;
+	d->event_unacked = false;
 	vsock_conns_clear(&d->conns);
 	pthread_mutex_unlock(&d->lock);
 }

@@ -59,6 +59,8 @@ struct vsock_dev {
 	struct vq *q; /* the transport's queues, from activate() to reset() */
 	bool active;
 	bool rx_held, event_pending;
+	bool event_unacked;   /* the reset went out; the guest has not handled it yet */
+	uint16_t event_avail; /* the event queue's avail idx when it went out */
 	struct vq_chain rx_chain, tx_chain, ev_chain;
 	struct vsock_conns conns;
 };
