@@ -7,7 +7,8 @@
  *   multi      the payload is a command: "error" posts /error, "exit" exits 3
  *              mid-invoke, "env" answers with the environment and the event's
  *              headers, "fs" answers with checks of /tmp, /var/task and the
- *              uid, "log" prints a line on stdout and one on stderr
+ *              uid, "log" prints a line on stdout and one on stderr; any other
+ *              payload is answered with itself, byte for byte
  * It prints "lambda_fn: init" on stdout at start. Each HTTP call uses a new
  * connection with "Connection: close" and reads the answer to EOF. */
 #include <arpa/inet.h>
@@ -235,7 +236,7 @@ int main(void)
 				 access("bootstrap", X_OK) == 0 ? "true" : "false");
 			post(id, "response", NULL, tmp, strlen(tmp));
 		} else {
-			post(id, "response", NULL, "\"unknown command\"", 17);
+			post(id, "response", NULL, payload, len);
 		}
 		free(payload);
 	}
