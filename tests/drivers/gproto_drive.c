@@ -258,8 +258,8 @@ static uint64_t invoke(uint64_t id, struct gproto_invoke *inv, bool quiet)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	inv->deadline_ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u +
-			   init_msg.timeout_ms;
+	inv->deadline_ms =
+		(uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u + init_msg.timeout_ms;
 	snprintf(rid, sizeof(rid), "8f5c2a4e-0000-4000-8000-%012" PRIx64, id);
 	inv->request_id = str(rid);
 	out.invoke = *inv;

@@ -27,7 +27,8 @@ CID = 3
 
 
 def mkfs(src, out):
-    subprocess.run(["mkfs.erofs", "--quiet", "--all-root", out, src], check=True, capture_output=True)
+    subprocess.run(["mkfs.erofs", "--quiet", "--all-root", out, src], check=True,
+                   capture_output=True)
     return out
 
 
