@@ -357,7 +357,8 @@ INIT_ERRORS = {
 }
 
 
-@pytest.mark.parametrize("runtime,kind", list(INIT_ERRORS), ids="-".join)
+@pytest.mark.parametrize("runtime,kind", list(INIT_ERRORS),
+                         ids=[f"{r}-{k}" for r, k in INIT_ERRORS])
 def test_init_error(kvm, runtime, kind):
     files, handler, etype, message = INIT_ERRORS[(runtime, kind)]
     root = runtime_image(runtime)
@@ -371,8 +372,11 @@ def test_init_error(kvm, runtime, kind):
         err = json.loads(body(e[0]))
         assert err["errorType"] == etype and err["errorMessage"].startswith(message), err
         assert isinstance(err["stackTrace"], list)
+        if kind == "handler":
+            return  # the retry below is ember-init's, the same for every init error
         # An invoke runs init again, which fails again: the invoke fails with it.
-        msgs = vm.drive("--no-init", "--invokes", 1, "--payload", op("hello", name="x"))
+        msgs = vm.drive("--no-init", "--invokes", 1, *INVOKE_ARGS, "--payload",
+                        op("hello", name="x"))
         e = of(msgs, "ERROR")
         assert len(e) == 1 and e[0]["error_type"] == etype, msgs
         assert json.loads(body(e[0]))["errorMessage"].startswith(message)
