@@ -35,9 +35,10 @@
 #define WORLD_ROOT	  "/lambda"
 #define WORLD_RUNTIME_DEV "/dev/vda"
 #define WORLD_CODE_DEV	  "/dev/vdb"
-/* Lambda runs functions as sbx_user1051 (uid 993); so do we. */
+/* Lambda runs functions as sbx_user1051, uid 993 and gid 990 (as in the runtime
+ * images' /etc/passwd); so do we. */
 #define WORLD_UID	  993u
-#define WORLD_GID	  993u
+#define WORLD_GID	  990u
 #define WORLD_RUNTIME_API "127.0.0.1:9001"
 #define WORLD_TASK_ROOT	  "/var/task"
 #define WORLD_RUNTIME_DIR "/var/runtime"

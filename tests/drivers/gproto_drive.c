@@ -14,6 +14,10 @@
  *   lines add "rtt_us" (INVOKE sent to frame received); READY after INIT adds
  *   "init_us". Ends with {"type":"DONE"} (exit 0), {"type":"CLOSED"} when the
  *   guest closed the connection (exit 3), or {"type":"TIMEOUT"} (exit 2).
+ * INIT: --handler, --runtime, --name, --memory MIB, --env K=V (repeatable),
+ *   --fn-timeout MS (the function's timeout, default 3000), --arn ARN (the
+ *   function's ARN, also each INVOKE's invoked ARN), --log-group, --log-stream.
+ *   Each INVOKE's deadline is the wall clock when it is sent + the function's timeout.
  * Bounds: each wait has a deadline (--timeout S, default 60). */
 #include "gproto.h"
 
@@ -254,7 +258,11 @@ static uint64_t invoke(uint64_t id, struct gproto_invoke *inv, bool quiet)
 	struct gproto_msg out = { .type = GPROTO_INVOKE, .req_id = id };
 	char rid[40];
 	uint64_t t0;
+	struct timespec ts;
 
+	clock_gettime(CLOCK_REALTIME, &ts);
+	inv->deadline_ms =
+		(uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u + init_msg.timeout_ms;
 	snprintf(rid, sizeof(rid), "8f5c2a4e-0000-4000-8000-%012" PRIx64, id);
 	inv->request_id = str(rid);
 	out.invoke = *inv;
@@ -292,7 +300,11 @@ int main(int argc, char **argv)
 		{ "trace-id", 1, 0, 'T' },
 		{ "ping", 0, 0, 'i' },
 		{ "name", 1, 0, 'f' },
-		{ "restore", 1, 0, 'S' },
+		{ "restore", 1, 0, 'X' },
+		{ "fn-timeout", 1, 0, 'F' },
+		{ "arn", 1, 0, 'a' },
+		{ "log-group", 1, 0, 'G' },
+		{ "log-stream", 1, 0, 'S' },
 		{ 0, 0, 0, 0 },
 	};
 	static struct gproto_msg m;
@@ -310,6 +322,9 @@ int main(int argc, char **argv)
 	init_msg = (struct gproto_init){
 		.function_name = str("fn"),
 		.function_version = str("$LATEST"),
+		.function_arn = str(""),
+		.log_group = str(""),
+		.log_stream = str(""),
 		.handler = str("handler"),
 		.runtime = str("provided.al2023"),
 		.region = str("us-east-1"),
@@ -329,6 +344,19 @@ int main(int argc, char **argv)
 			break;
 		case 'f':
 			init_msg.function_name = str(optarg);
+			break;
+		case 'F':
+			init_msg.timeout_ms = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'a':
+			init_msg.function_arn = str(optarg);
+			inv.invoked_arn = str(optarg);
+			break;
+		case 'G':
+			init_msg.log_group = str(optarg);
+			break;
+		case 'S':
+			init_msg.log_stream = str(optarg);
 			break;
 		case 'm':
 			init_msg.memory_mib = (uint32_t)strtoul(optarg, NULL, 10);
@@ -371,7 +399,7 @@ int main(int argc, char **argv)
 		case 'i':
 			ping = true;
 			break;
-		case 'S':
+		case 'X':
 			restore_id = optarg;
 			break;
 		default:
@@ -448,7 +476,6 @@ int main(int argc, char **argv)
 		inv.payload = (struct gproto_bytes){ (const uint8_t *)payload,
 						     (uint32_t)strlen(payload) };
 	}
-	inv.deadline_ms = (uint64_t)time(NULL) * 1000u + 3000u;
 	for (unsigned k = 0; k < invokes; k++)
 		invoke(k + 1, &inv, false);
 	if (bench > 0) {

@@ -9,7 +9,8 @@
  *              headers, "fs" answers with checks of /tmp, /var/task and the
  *              uid, "log" prints a line on stdout and one on stderr, "rand"
  *              answers 16 bytes from getrandom() as a hex string (snapshot
- *              clones must differ)
+ *              clones must differ); any other payload is answered with
+ *              itself, byte for byte
  * It prints "lambda_fn: init" on stdout at start. Each HTTP call uses a new
  * connection with "Connection: close" and reads the answer to EOF. */
 #include <arpa/inet.h>
@@ -248,7 +249,7 @@ int main(void)
 				 access("bootstrap", X_OK) == 0 ? "true" : "false");
 			post(id, "response", NULL, tmp, strlen(tmp));
 		} else {
-			post(id, "response", NULL, "\"unknown command\"", 17);
+			post(id, "response", NULL, payload, len);
 		}
 		free(payload);
 	}

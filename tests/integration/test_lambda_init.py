@@ -1,5 +1,7 @@
 """ember-init's Lambda mode in real guests (issue 7, guest half).
 
+Helpers (Vm, gproto-drive, images) are in lambda_guest.py.
+
 The guest boots with ember.lambda=1, a runtime image on /dev/vda and a code
 image on /dev/vdb, both erofs images built here from files the test controls:
 the root is busybox-static (never host libraries), the code is the static
@@ -8,34 +10,18 @@ that file). The host side is build/bin/gproto-drive, run where ember-vmm runs
 (in the testbox, an L1 path); it prints each guest frame as a JSON line.
 Every wait is on an event (a console line, a frame) with a deadline.
 """
-import base64
 import json
 import os
 import shutil
-import subprocess
 
 import pytest
 
-from guest import INITRAMFS, REPO, VMLINUX
+from lambda_guest import FN, PROVIDED, WORK, Vm, body, code_image, mkfs, of
 
-BUILD = os.path.join(REPO, os.environ.get("BUILD", "build"))
-VMM = os.path.join(BUILD, "bin", "ember-vmm")
-DRIVE = os.path.join(BUILD, "bin", "gproto-drive")
-FN = os.path.join(BUILD, "bin", "guests", "lambda_fn")
-WORK = os.path.join(BUILD, "tests", "integration", "lambda_init")
-PROVIDED = os.path.join(BUILD, "runtimes", "provided.erofs")
 BUSYBOX = "/bin/busybox"
-BOOT_TIMEOUT = 180
-IO_TIMEOUT = 240
-CID = 3
 APPLETS = ("sh", "cat", "echo", "ls", "id", "mktemp", "grep", "cut", "tr", "sed", "head")
 
 _images = {}
-
-
-def mkfs(src, out):
-    subprocess.run(["mkfs.erofs", "--quiet", "--all-root", out, src], check=True, capture_output=True)
-    return out
 
 
 def busybox_root():
@@ -54,57 +40,11 @@ def busybox_root():
     return _images["root"]
 
 
-def code_image(name, files):
-    """files: {relative path: (bytes, mode)}."""
-    d = os.path.join(WORK, "code-" + name)
-    shutil.rmtree(d, ignore_errors=True)
-    os.makedirs(d)
-    for rel, (data, mode) in files.items():
-        p = os.path.join(d, rel)
-        with open(p, "wb") as f:
-            f.write(data)
-        os.chmod(p, mode)
-    return mkfs(d, os.path.join(WORK, f"code-{name}.erofs"))
-
-
 def fn_code():
     if "fn" not in _images:
         with open(FN, "rb") as f:
             _images["fn"] = code_image("fn", {"bootstrap": (f.read(), 0o755)})
     return _images["fn"]
-
-
-def uds(name):
-    return f"/tmp/ember-lambda-{os.getpid()}-{name}.sock"
-
-
-class Vm:
-    def __init__(self, kvm, name, root, code, extra=""):
-        os.makedirs(WORK, exist_ok=True)
-        self.kvm, self.path = kvm, uds(name)
-        quirks = " noxsave" if kvm.where == "testbox" else ""
-        cmd = f"console=ttyS0 reboot=k panic=-1 quiet{quirks} ember.lambda=1 {extra}"
-        self.proc = kvm.spawn([VMM, "--kernel", VMLINUX, "--initrd", INITRAMFS, "--cmdline",
-                               cmd, "--mem-mib", "256", "--drive", root + ",ro", "--drive",
-                               code + ",ro", "--vsock", f"{CID},{self.path}"])
-        self.proc.wait_for(f"listening on vsock port 1024", BOOT_TIMEOUT)
-
-    def drive(self, *args, rc=0):
-        p = self.kvm.run([DRIVE, "--uds", self.path, "--timeout", "120", *map(str, args)],
-                         timeout=IO_TIMEOUT)
-        assert p.returncode == rc, (p.returncode, p.stdout, p.stderr, self.proc.text)
-        return [json.loads(line) for line in p.stdout.splitlines()]
-
-    def stop(self):
-        self.proc.stop()
-
-
-def body(msg):
-    return base64.b64decode(msg["b64"]) if "b64" in msg else msg["text"].encode()
-
-
-def of(msgs, type_):
-    return [m for m in msgs if m["type"] == type_]
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +100,7 @@ def test_env_and_context_headers(multi_vm):
 def test_filesystem_and_user(multi_vm):
     msgs = multi_vm.drive("--no-init", "--invokes", 1, "--payload", "fs")
     got = json.loads(body(of(msgs, "RESULT")[0]))
-    assert got == {"uid": 993, "gid": 993, "euid": 993, "tmp_ok": True, "task_errno": 30,
+    assert got == {"uid": 993, "gid": 990, "euid": 993, "tmp_ok": True, "task_errno": 30,
                    "cwd_task": True}, got  # 30 = EROFS
 
 
