@@ -25,3 +25,5 @@ $(BIN)/snap-roundtrip: $(SNAP_RT_SRCS:%.c=$(OBJ)/host/%.o)
 	@mkdir -p $(@D)
 	$(CC) $(HOST_CFLAGS) -o $@ $^ $(HOST_LDFLAGS) -lpthread -lz
 all: $(BIN)/snap-roundtrip
+UNIT_DEPS_test_snap_uffd := vmm/snapshot/uffd.c vmm/core/gmem.c lib/log.c
+UNIT_LIBS_test_snap_uffd := -lpthread
