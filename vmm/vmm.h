@@ -63,8 +63,8 @@ void vmm_destroy(struct vmm *vmm);
  * pages load lazily from the page cache and stay shared by every clone;
  * writes are private; or, if uffd, anonymous memory whose pages the
  * page-fault handler listening on mem_path fills: snapshot/uffd.h) and
- * state, instead of booting a kernel. The vCPUs
- * start parked if vmm_run_paused() is called before vmm_run(). */
+ * state, instead of booting a kernel. The vCPUs start parked if
+ * vmm_run_paused() is called before vmm_run(). */
 struct vmm_restore;
 int vmm_snapshot_create(struct vmm *vmm, const char *state_path, const char *mem_path, char *err,
 			size_t errlen);
