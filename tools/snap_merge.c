@@ -40,7 +40,8 @@ int main(int argc, char **argv)
 	if (diff < 0 || fstat(diff, &ds) < 0)
 		return fail("opening", argv[2]);
 	if (bs.st_size != ds.st_size) {
-		fprintf(stderr, "ember-snap-merge: %s has %lld bytes, %s %lld: not the same guest\n",
+		fprintf(stderr,
+			"ember-snap-merge: %s has %lld bytes, %s %lld: not the same guest\n",
 			argv[1], (long long)bs.st_size, argv[2], (long long)ds.st_size);
 		return 1;
 	}
@@ -55,7 +56,8 @@ int main(int argc, char **argv)
 			return fail("finding a hole in", argv[2]);
 		while (data < hole) {
 			off_t in = data, out = data;
-			ssize_t n = copy_file_range(diff, &in, base, &out, (size_t)(hole - data), 0);
+			ssize_t n =
+				copy_file_range(diff, &in, base, &out, (size_t)(hole - data), 0);
 
 			if (n <= 0)
 				return fail("copying into", argv[1]);

@@ -41,7 +41,7 @@ enum ctl_cmd {
 	CTL_CMD_FLUSH_METRICS,
 	CTL_CMD_UPDATE_DRIVE,	 /* args: drive index and its new path_on_host */
 	CTL_CMD_SNAPSHOT_CREATE, /* args: path (state file), mem_path */
-	CTL_CMD_SNAPSHOT_LOAD,	 /* args: path (state file), mem_path, resume */
+	CTL_CMD_SNAPSHOT_LOAD,	 /* args: path (state file), mem_path, uffd, resume */
 };
 
 /* A command's arguments, copied in by ctl_call(); stable until ctl_finish(). */
@@ -49,6 +49,7 @@ struct ctl_args {
 	unsigned drive;
 	bool resume;
 	bool diff; /* create: a Diff snapshot; load: track dirty pages */
+	bool uffd; /* snapshot load: mem_path is a page-fault handler's socket (Uffd backend) */
 	char path[PATH_MAX];
 	char mem_path[PATH_MAX];
 };

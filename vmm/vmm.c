@@ -366,7 +366,7 @@ int vmm_build_with(const struct vm_config *cfg, uint64_t start_ns, const struct 
 	vmm->cfg = cfg;
 	vmm->start_ns = start_ns;
 	vmm->restoring = rs != NULL;
-	vmm->console_fd = vmm->sig_fd = vmm->rx_fd = -1;
+	vmm->console_fd = vmm->sig_fd = vmm->rx_fd = vmm->uffd = -1;
 	vmm->kernel.fd = vmm->initrd.fd = -1;
 	virtio_slots_init(&vmm->virtio);
 	if (open_inputs(vmm) < 0 || virtio_slots_open(&vmm->virtio, cfg) < 0)
@@ -484,6 +484,8 @@ void vmm_destroy(struct vmm *vmm)
 	if (vmm->console_fd >= 0)
 		close(vmm->console_fd);
 	gmem_destroy(vmm->gm);
+	if (vmm->uffd >= 0) /* after the memory it watches (snapshot/uffd.h) */
+		close(vmm->uffd);
 	loader_file_close(&vmm->initrd);
 	loader_file_close(&vmm->kernel);
 	free(vmm);

@@ -61,12 +61,14 @@ void vmm_destroy(struct vmm *vmm);
  * cfg from the configuration it was taken under; vmm_build_with() then
  * builds that VM with the snapshot's memory (mem_path mapped MAP_PRIVATE:
  * pages load lazily from the page cache and stay shared by every clone;
- * writes are private) and state, instead of booting a kernel. The vCPUs
- * start parked if vmm_run_paused() is called before vmm_run(). */
+ * writes are private; or, if uffd, anonymous memory whose pages the
+ * page-fault handler listening on mem_path fills: snapshot/uffd.h) and
+ * state, instead of booting a kernel. The vCPUs start parked if
+ * vmm_run_paused() is called before vmm_run(). */
 struct vmm_restore;
 int vmm_snapshot_create(struct vmm *vmm, const char *state_path, const char *mem_path, bool diff,
 			char *err, size_t errlen);
-int vmm_restore_open(const char *state_path, const char *mem_path, struct vm_config *cfg,
+int vmm_restore_open(const char *state_path, const char *mem_path, bool uffd, struct vm_config *cfg,
 		     struct vmm_restore **out, char *err, size_t errlen);
 void vmm_restore_free(struct vmm_restore *rs);
 int vmm_build_with(const struct vm_config *cfg, uint64_t start_ns, const struct vmm_restore *rs,

@@ -43,6 +43,7 @@ struct vmm {
 	int signal_exit;
 	struct virtio_slots virtio;
 	bool restoring; /* built from a snapshot: no kernel, state from the file */
+	int uffd;	/* -1, or the Uffd backend's userfaultfd: open while gm lives */
 };
 
 /* vmm_snapshot.c: the restore steps vmm_build_with() runs for a snapshot. */

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "snapshot/dev.h"
 #include "snapshot/state.h"
+#include "snapshot/uffd.h"
 #include "vmm_priv.h"
 
 struct vmm_restore {
@@ -17,8 +18,10 @@ struct vmm_restore {
 	size_t len;
 	struct snap_file file;
 	struct snap_state st;
-	int mem_fd;
+	int mem_fd; /* -1 with the Uffd backend: the handler has the file */
 	uint64_t mem_bytes;
+	bool uffd;
+	char uffd_path[PATH_MAX]; /* the handler's socket */
 };
 
 /* The reason the snapshot code logged, for the API's fault_message. */
@@ -232,7 +235,7 @@ static void config_from_snapshot(const struct snap_config *sc, struct vm_config 
 	snprintf(cfg->vsock.uds_path, sizeof(cfg->vsock.uds_path), "%s", sc->vsock_uds);
 }
 
-int vmm_restore_open(const char *state_path, const char *mem_path, struct vm_config *cfg,
+int vmm_restore_open(const char *state_path, const char *mem_path, bool uffd, struct vm_config *cfg,
 		     struct vmm_restore **out, char *err, size_t errlen)
 {
 	struct vmm_restore *rs = calloc(1, sizeof(*rs));
@@ -253,6 +256,13 @@ int vmm_restore_open(const char *state_path, const char *mem_path, struct vm_con
 		goto err;
 	}
 	rs->mem_bytes = rs->st.config.mem_size_mib << 20;
+	/* Uffd: the regions are laid out from mem_size_mib, so they match the
+	 * snapshot by construction; the handler checks its file against them. */
+	rs->uffd = uffd;
+	if (uffd) {
+		snprintf(rs->uffd_path, sizeof(rs->uffd_path), "%s", mem_path);
+		goto done;
+	}
 	rs->mem_fd = open(mem_path, O_RDONLY | O_CLOEXEC);
 	if (rs->mem_fd < 0 || fstat(rs->mem_fd, &st) < 0) {
 		ret = -errno;
@@ -267,6 +277,7 @@ int vmm_restore_open(const char *state_path, const char *mem_path, struct vm_con
 		ret = -EINVAL;
 		goto err;
 	}
+done:
 	config_from_snapshot(&rs->st.config, cfg);
 	*out = rs;
 	return 0;
@@ -292,6 +303,8 @@ int vmm_restore_memory(struct vmm *vmm, const struct vmm_restore *rs)
 	uint64_t off = 0;
 	int ret;
 
+	if (rs->uffd)
+		return snap_uffd_send(vmm->gm, rs->uffd_path, &vmm->uffd);
 	/* MAP_PRIVATE: pages fault in lazily from the page cache, shared by
 	 * every clone of this file; a guest write copies the page for this VM only. */
 	for (unsigned i = 0; i < vmm->gm->nregions; i++) {

@@ -21,6 +21,7 @@ from api_client import BUILD, CALL_TIMEOUT, VMM, curl, spawn_api_vmm
 from guest import BASE_CMDLINE, INITRAMFS, REPO, VMLINUX
 
 CLIENT = os.path.join(REPO, "tests", "integration", "vsock_client.py")
+HANDLER = os.path.join(BUILD, "bin", "uffd-handler")
 WAIT = 180
 PORT = 5000
 
@@ -73,12 +74,12 @@ def snapshot(kvm, sock, d, name="", kind="Full"):
     return body["snapshot_path"], body["mem_file_path"]
 
 
-def load(kvm, d, name, state, mem, resume=True):
+def load(kvm, d, name, state, mem, resume=True, backend="File"):
     """A fresh ember-vmm in its own folder that loads the snapshot; returns (vm, sock,
-    status, body)."""
+    status, body). With backend "Uffd", mem is the page-fault handler's socket."""
     sock = sock_for(d, name)
     vm = spawn_api_vmm(kvm, sock, cwd=str(local_dir(kvm, d, name)))
-    body = {"snapshot_path": state, "mem_backend": {"backend_type": "File", "backend_path": mem},
+    body = {"snapshot_path": state, "mem_backend": {"backend_type": backend, "backend_path": mem},
             "resume_vm": resume}
     status, parsed, raw = curl(kvm, sock, "PUT", "/snapshot/load", json.dumps(body))
     return vm, sock, status, parsed
@@ -126,6 +127,57 @@ def test_paused_snapshot_resumes_where_it_stopped(kvm, work):
         cli.wait_for(f"tick {frozen + 3}", WAIT)
     finally:
         cli.stop()
+
+
+def test_uffd_backend_handler_serves_the_memory(kvm, work):
+    """Firecracker's Uffd backend: the example handler (tools/uffd-handler) gets the
+    regions and the userfaultfd, and fills every page the restored guest touches."""
+    vm, sock = boot(kvm, work, "/bin/ticker")
+    try:
+        vm.wait_for("tick 5", WAIT)
+        state, mem = snapshot(kvm, sock, work)
+    finally:
+        vm.stop()
+    vm.wait(WAIT)
+    frozen = max(ticks(vm.text))
+    hsock = str(local_dir(kvm, work, "handler") / "uffd.sock")
+    handler = kvm.spawn(["sh", "-c", 'exec "$0" "$@" 2>&1', HANDLER, hsock, mem])
+    try:
+        handler.wait_for("listening on", WAIT)
+        clone, csock, status, body = load(kvm, work, "clone", state, hsock, resume=False,
+                                          backend="Uffd")
+        try:
+            assert status == 204, body
+            handler.wait_for("serving VMM", WAIT)
+            assert curl(kvm, csock, "PATCH", "/vm", '{"state": "Resumed"}')[0] == 204
+            clone.wait_for(f"tick {frozen + 3}", WAIT)
+            assert min(ticks(clone.text)) in (frozen, frozen + 1), clone.text[:200]
+        finally:
+            clone.stop()
+        # The VMM is gone: the handler says how many faults it served, and ends.
+        assert handler.wait(WAIT) == 0, handler.text
+    finally:
+        handler.stop()
+    served = [line for line in handler.text.splitlines() if "served" in line]
+    assert served and int(served[0].split()[2]) > 0, handler.text
+
+
+def test_uffd_backend_without_a_handler_fails_the_load(kvm, work):
+    vm, sock = boot(kvm, work, "/bin/ticker")
+    try:
+        vm.wait_for("tick 1", WAIT)
+        state, _ = snapshot(kvm, sock, work)
+    finally:
+        vm.stop()
+    nobody = str(local_dir(kvm, work, "handler") / "nobody.sock")
+    clone, csock, status, body = load(kvm, work, "clone", state, nobody, backend="Uffd")
+    try:
+        assert status == 400 and nobody in body["fault_message"], body
+        assert "no page-fault handler listening" in body["fault_message"], body
+        # Firecracker's rule: a failed load ends the process.
+        assert clone.wait(WAIT) == 1, clone.text
+    finally:
+        clone.stop()
 
 
 def test_create_refuses_a_running_vm_and_diff(kvm, work):

@@ -368,7 +368,7 @@ static int patch_drive(struct api *api, const char *id, const char *body, struct
 	return ret;
 }
 
-/* Snapshots (Full only; Diff and the Uffd backend are refused by name). */
+/* Snapshots (Full only; Diff is refused by name). */
 static int put_snapshot_create(struct api *api, const char *id, const char *body,
 			       struct api_reply *out, char *err)
 {
@@ -409,10 +409,6 @@ static int put_snapshot_load(struct api *api, const char *id, const char *body,
 			 "(logger and metrics may be set first)");
 		return -EINVAL;
 	}
-	if (l.backend_type == SCHEMA_MEM_BACKEND_UFFD) {
-		snprintf(err, ERR_LEN, "mem_backend.backend_type: Uffd is not supported yet");
-		return -ENOTSUP;
-	}
 	if (l.enable_diff_snapshots) {
 		snprintf(err, ERR_LEN,
 			 "enable_diff_snapshots: Diff snapshots are not supported yet");
@@ -420,6 +416,7 @@ static int put_snapshot_load(struct api *api, const char *id, const char *body,
 	}
 	snprintf(args.path, sizeof(args.path), "%s", l.snapshot_path);
 	snprintf(args.mem_path, sizeof(args.mem_path), "%s", l.backend_path);
+	args.uffd = l.backend_type == SCHEMA_MEM_BACKEND_UFFD;
 	args.resume = l.resume_vm;
 	args.diff = l.enable_diff_snapshots;
 	ret = ctl_call(api->ctl, CTL_CMD_SNAPSHOT_LOAD, &args, err, ERR_LEN);

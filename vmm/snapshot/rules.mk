@@ -5,6 +5,8 @@ SNAP_SRCS := $(addprefix vmm/snapshot/,format.c dev.c vcpu_state.c vm_state.c co
 	state.c)
 $(BIN)/ember-vmm: $(SNAP_SRCS:%.c=$(OBJ)/host/%.o)
 $(BIN)/ember-vmm: HOST_LDFLAGS += -lz
+# The Uffd memory backend (uffd.h): ember-vmm only.
+$(BIN)/ember-vmm: $(OBJ)/host/vmm/snapshot/uffd.o
 
 UNIT_DEPS_test_snap_format := vmm/snapshot/format.c vmm/snapshot/dev.c lib/log.c
 UNIT_LIBS_test_snap_format := -lz
@@ -23,3 +25,5 @@ $(BIN)/snap-roundtrip: $(SNAP_RT_SRCS:%.c=$(OBJ)/host/%.o)
 	@mkdir -p $(@D)
 	$(CC) $(HOST_CFLAGS) -o $@ $^ $(HOST_LDFLAGS) -lpthread -lz
 all: $(BIN)/snap-roundtrip
+UNIT_DEPS_test_snap_uffd := vmm/snapshot/uffd.c vmm/core/gmem.c lib/log.c
+UNIT_LIBS_test_snap_uffd := -lpthread

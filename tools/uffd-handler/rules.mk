@@ -1,0 +1,7 @@
+# uffd-handler: the example page-fault handler for ember-vmm's Uffd snapshot
+# memory backend (issue 8; tests/integration/test_snapshot.py runs it).
+
+$(BIN)/uffd-handler: $(OBJ)/host/tools/uffd-handler/uffd_handler.o
+	@mkdir -p $(@D)
+	$(CC) $(HOST_CFLAGS) -o $@ $^ $(HOST_LDFLAGS) -lcjson
+all: $(BIN)/uffd-handler
