@@ -417,8 +417,10 @@ int vmm_build_with(const struct vm_config *cfg, uint64_t start_ns, const struct 
 	if (rs != NULL && vmm_restore_state(vmm, rs) < 0)
 		goto err;
 	log_debug("ready to run %llu us after start: %s, %s entry, %u vCPUs, %llu MiB",
-		  (unsigned long long)((boot_timer_now_ns() - start_ns) / 1000), vmm->img.format,
-		  vmm->img.entry_mode == BOOT_ENTRY_PVH	      ? "PVH"
+		  (unsigned long long)((boot_timer_now_ns() - start_ns) / 1000),
+		  rs != NULL ? "snapshot" : vmm->img.format,
+		  rs != NULL				      ? "restored"
+		  : vmm->img.entry_mode == BOOT_ENTRY_PVH     ? "PVH"
 		  : vmm->img.entry_mode == BOOT_ENTRY_LINUX64 ? "64-bit"
 							      : "32-bit",
 		  cfg->machine.vcpu_count, (unsigned long long)cfg->machine.mem_size_mib);
