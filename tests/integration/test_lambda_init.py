@@ -211,3 +211,50 @@ def test_custom_runtime_tutorial_with_curl(kvm):
         assert any(m["text"] == '{"key":"value"}' and m["req_id"] == 1 for m in of(msgs, "LOG"))
     finally:
         vm.stop()
+
+
+STATUS_BOOTSTRAP = b"""#!/bin/sh
+# Probes the Runtime API's documented status codes with plain curl. A code that
+# only comes back after the invoke has ended is printed by the next invoke.
+API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"
+code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+while true; do
+  H="$(mktemp)"
+  EV=$(curl -sS -D "$H" "$API/invocation/next")
+  ID=$(grep -Fi Lambda-Runtime-Aws-Request-Id "$H" | tr -d '[:space:]' | cut -d: -f2)
+  if [ -f /tmp/prev ]; then cat /tmp/prev; rm /tmp/prev; fi
+  if [ "$EV" = '"small"' ]; then
+    echo "unknown-id=$(code -d '{}' "$API/invocation/not-a-request/response")"
+    echo "no-such-path=$(code -d '{}' "$API/invocation/$ID/nonsense")"
+    R1=$(code -d '"fine"' "$API/invocation/$ID/response")
+    R2=$(code -d '"again"' "$API/invocation/$ID/response")
+    printf 'response=%s\\ntwice=%s\\n' "$R1" "$R2" > /tmp/prev
+  else
+    head -c 7000000 /dev/zero | tr '\\0' a > /tmp/big
+    echo "too-big=$(code --data-binary @/tmp/big "$API/invocation/$ID/response")" > /tmp/prev
+  fi
+done
+"""
+
+
+def test_runtime_api_status_codes(kvm):
+    """202 for an answer, 400 for an unknown or finished request id, 404 for an unknown
+    path, 413 (and Function.ResponseSizeTooLarge) for a response over 6 MB."""
+    if not os.path.exists(PROVIDED):
+        pytest.skip(f"{PROVIDED} is missing (make runtimes)")
+    code = code_image("status", {"bootstrap": (STATUS_BOOTSTRAP, 0o755)})
+    vm = Vm(kvm, "status", PROVIDED, code)
+    try:
+        msgs = vm.drive("--handler", "x", "--invokes", 2, "--payload", '"small"')
+        assert [body(r) for r in of(msgs, "RESULT")] == [b'"fine"'] * 2, msgs
+        logs = [m["text"] for m in of(msgs, "LOG")]
+        for line in ("unknown-id=400", "no-such-path=404", "response=202", "twice=400"):
+            assert line in logs, (line, logs)
+        msgs = vm.drive("--no-init", "--invokes", 1, "--payload", '"big"')
+        errors = of(msgs, "ERROR")
+        assert len(errors) == 1 and errors[0]["error_type"] == "Function.ResponseSizeTooLarge", \
+            msgs
+        msgs = vm.drive("--no-init", "--invokes", 1, "--payload", '"small"')
+        assert "too-big=413" in [m["text"] for m in of(msgs, "LOG")], msgs
+    finally:
+        vm.stop()
