@@ -130,6 +130,10 @@ static void settle(struct snap_state *s, const struct snap_state *before)
 			if (v->msrs[k].index == SNAP_MSR_IA32_TSC)
 				v->msrs[k].data = 0;
 		memset(v->lapic + LAPIC_TMCCT, 0, 4);
+		/* On AMD hosts the restore marks TR available, not busy (see
+		 * snap_vcpu_restore), and some KVMs report it back that way. */
+		if (v->sregs.tr.type == SNAP_TSS_BUSY64)
+			v->sregs.tr.type = SNAP_TSS_AVAIL64;
 	}
 	if (before != NULL) {
 		ASSERT(s->vm.clock >= before->vm.clock);
