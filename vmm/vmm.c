@@ -500,10 +500,16 @@ struct evloop *vmm_loop(struct vmm *vmm)
 
 int vmm_pause(struct vmm *vmm)
 {
+	int ret;
+
 	vm_pause_request(vmm->vm);
 	for (unsigned i = 0; i < vmm->nvcpus; i++)
 		vcpu_kick(vmm->vcpus[i]);
-	return vm_pause_wait(vmm->vm, vmm->nvcpus);
+	ret = vm_pause_wait(vmm->vm, vmm->nvcpus);
+	/* Whatever the guest printed before the pause is visible now, even a
+	 * partial line (the serial device buffers up to a newline). */
+	serial_flush(&vmm->serial);
+	return ret;
 }
 
 void vmm_resume(struct vmm *vmm)
