@@ -53,24 +53,57 @@ static int write_at(int fd, const uint8_t *src, uint64_t len, uint64_t off)
 	return 0;
 }
 
+/* A memory file is written as path.tmp.PID and renamed into place when
+ * whole, so a failed or interrupted snapshot never leaves a torn file. */
+struct mem_file {
+	char tmp[PATH_MAX];
+	const char *path;
+	int fd;
+};
+
+static int mem_file_open(struct mem_file *m, const char *path, char *err, size_t errlen)
+{
+	m->path = path;
+	if ((size_t)snprintf(m->tmp, sizeof(m->tmp), "%s.tmp.%d", path, (int)getpid()) >=
+	    sizeof(m->tmp)) {
+		snprintf(err, errlen, "mem_file_path: too long");
+		return -ENAMETOOLONG;
+	}
+	m->fd = open(m->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (m->fd < 0) {
+		snprintf(err, errlen, "mem_file_path %.200s: %s", path, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+/* Sizes the file to all of RAM (the tail may be a hole), then renames it;
+ * on any failure (ret included) removes it. */
+static int mem_file_close(struct mem_file *m, uint64_t size, int ret, char *err, size_t errlen)
+{
+	if (ret == 0 && ftruncate(m->fd, (off_t)size) < 0)
+		ret = -errno;
+	if (close(m->fd) < 0 && ret == 0)
+		ret = -errno;
+	if (ret == 0 && rename(m->tmp, m->path) < 0)
+		ret = -errno;
+	if (ret < 0) {
+		snprintf(err, errlen, "mem_file_path %.200s: %s", m->path, strerror(-ret));
+		unlink(m->tmp);
+	}
+	return ret;
+}
+
 /* Guest RAM, region after region, as one file. Pages that read as zero are
  * left as holes: the file is sparse and the restore reads zeros there. */
 static int write_memory(const struct gmem *gm, const char *path, char *err, size_t errlen)
 {
-	char tmp[PATH_MAX];
+	struct mem_file m;
 	uint64_t off = 0;
-	int fd, ret = 0;
+	int ret = mem_file_open(&m, path, err, errlen);
 
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= sizeof(tmp)) {
-		snprintf(err, errlen, "mem_file_path: too long");
-		return -ENAMETOOLONG;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		ret = -errno;
-		snprintf(err, errlen, "mem_file_path %.200s: %s", path, strerror(errno));
+	if (ret < 0)
 		return ret;
-	}
 	for (unsigned i = 0; i < gm->nregions && ret == 0; i++) {
 		const struct gmem_region *r = &gm->regions[i];
 		uint64_t run = 0; /* start of the current run of non-zero pages */
@@ -80,22 +113,12 @@ static int write_memory(const struct gmem *gm, const char *path, char *err, size
 			if (p < r->size && !zero_page(r->host + p))
 				continue;
 			if (p > run)
-				ret = write_at(fd, r->host + run, p - run, off + run);
+				ret = write_at(m.fd, r->host + run, p - run, off + run);
 			run = p + GMEM_PAGE_SIZE;
 		}
 		off += r->size;
 	}
-	if (ret == 0 && ftruncate(fd, (off_t)off) < 0)
-		ret = -errno;
-	if (close(fd) < 0 && ret == 0)
-		ret = -errno;
-	if (ret == 0 && rename(tmp, path) < 0)
-		ret = -errno;
-	if (ret < 0) {
-		snprintf(err, errlen, "mem_file_path %.200s: %s", path, strerror(-ret));
-		unlink(tmp);
-	}
-	return ret;
+	return mem_file_close(&m, off, ret, err, errlen);
 }
 
 /* The pages written since the last snapshot (or the boot or load): KVM's
@@ -113,35 +136,28 @@ static int take_dirty(struct vmm *vmm, unsigned region, uint64_t *bitmap)
 /* A Diff memory file: the same layout as a Full one, holding only the pages
  * written since the last snapshot (zero or not), holes elsewhere. Merging it
  * onto its base (ember-snap-merge) copies its data extents (SEEK_DATA). With
- * reset_only it writes nothing and only clears the dirty state (after a Full
+ * path NULL it writes nothing and only clears the dirty state (after a Full
  * snapshot). */
-static int write_dirty(struct vmm *vmm, const char *path, bool reset_only, char *err, size_t errlen)
+static int write_dirty(struct vmm *vmm, const char *path, char *err, size_t errlen)
 {
 	const struct gmem *gm = vmm->gm;
-	char tmp[PATH_MAX];
+	struct mem_file m = { .fd = -1 };
 	uint64_t off = 0;
-	int fd = -1, ret = 0;
+	int ret = path != NULL ? mem_file_open(&m, path, err, errlen) : 0;
 
-	if (!reset_only) {
-		snprintf(tmp, sizeof(tmp), "%.4000s.tmp.%d", path, (int)getpid());
-		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (fd < 0) {
-			ret = -errno;
-			snprintf(err, errlen, "mem_file_path %.200s: %s", path, strerror(errno));
-			return ret;
-		}
-	}
+	if (ret < 0)
+		return ret;
 	for (unsigned i = 0; i < gm->nregions && ret == 0; i++) {
 		const struct gmem_region *r = &gm->regions[i];
 		uint64_t *bits = calloc(gmem_dirty_words(gm, i), sizeof(uint64_t));
 		uint64_t pages = r->size / GMEM_PAGE_SIZE, run = 0;
 
 		ret = bits == NULL ? -ENOMEM : take_dirty(vmm, i, bits);
-		for (uint64_t p = 0; p <= pages && ret == 0 && !reset_only; p++) {
+		for (uint64_t p = 0; p <= pages && ret == 0 && path != NULL; p++) {
 			if (p < pages && (bits[p / 64] >> (p % 64) & 1))
 				continue;
 			if (p > run)
-				ret = write_at(fd, r->host + run * GMEM_PAGE_SIZE,
+				ret = write_at(m.fd, r->host + run * GMEM_PAGE_SIZE,
 					       (p - run) * GMEM_PAGE_SIZE,
 					       off + run * GMEM_PAGE_SIZE);
 			run = p + 1;
@@ -149,21 +165,10 @@ static int write_dirty(struct vmm *vmm, const char *path, bool reset_only, char 
 		free(bits);
 		off += r->size;
 	}
-	if (reset_only) {
-		if (ret < 0)
-			snprintf(err, errlen, "resetting the dirty-page log: %s", strerror(-ret));
-		return ret;
-	}
-	if (ret == 0 && ftruncate(fd, (off_t)off) < 0)
-		ret = -errno;
-	if (close(fd) < 0 && ret == 0)
-		ret = -errno;
-	if (ret == 0 && rename(tmp, path) < 0)
-		ret = -errno;
-	if (ret < 0) {
-		snprintf(err, errlen, "mem_file_path %.200s: %s", path, strerror(-ret));
-		unlink(tmp);
-	}
+	if (path != NULL)
+		return mem_file_close(&m, off, ret, err, errlen);
+	if (ret < 0)
+		snprintf(err, errlen, "resetting the dirty-page log: %s", strerror(-ret));
 	return ret;
 }
 
@@ -205,11 +210,11 @@ int vmm_snapshot_create(struct vmm *vmm, const char *state_path, const char *mem
 	if (ret < 0)
 		return fail(ret, err, errlen, "snapshot_path");
 	if (diff)
-		return write_dirty(vmm, mem_path, false, err, errlen);
+		return write_dirty(vmm, mem_path, err, errlen);
 	ret = write_memory(vmm->gm, mem_path, err, errlen);
 	/* The next Diff holds what changes after this snapshot. */
 	if (ret == 0 && tracking)
-		ret = write_dirty(vmm, NULL, true, err, errlen);
+		ret = write_dirty(vmm, NULL, err, errlen);
 	return ret;
 }
 

@@ -288,6 +288,17 @@ uint16_t vq_avail_idx(const struct vq *vq)
 	return vq->active ? load16(vq->avail + VIRTQ_AVAIL_OFF_IDX) : 0;
 }
 
+void vq_request_kick(struct vq *vq)
+{
+	if (!vq->active || vq->broken || !has(vq, VIRTIO_RING_F_EVENT_IDX))
+		return; /* without EVENT_IDX the driver kicks on every addition */
+	/* 2.7.10: a kick when the driver publishes past its current avail idx. */
+	store16(vq->used + VIRTQ_USED_OFF_RING + VIRTQ_USED_ELEM_SIZE * vq->size,
+		load16(vq->avail + VIRTQ_AVAIL_OFF_IDX));
+	mark_used(vq);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
 int vq_push(struct vq *vq, uint16_t head, uint32_t written)
 {
 	uint8_t *elem;

@@ -107,6 +107,10 @@ int vq_push(struct vq *vq, uint16_t head, uint32_t written);
 /* The driver's avail idx as it is now (guest-written: only compare it for
  * change, never use it as an index); 0 on an inactive queue. */
 uint16_t vq_avail_idx(const struct vq *vq);
+/* Asks the driver to notify the device when it next makes a buffer
+ * available, even though buffers are still pending (EVENT_IDX's avail_event;
+ * without EVENT_IDX the driver notifies anyway). */
+void vq_request_kick(struct vq *vq);
 /* After one or more vq_push(): true if the driver wants an interrupt now
  * (EVENT_IDX used_event, or no NO_INTERRUPT flag). Consumes the decision. */
 bool vq_should_interrupt(struct vq *vq);

@@ -149,6 +149,9 @@ static void run_event(struct vsock_dev *d)
 		d->event_pending = false;
 		d->event_unacked = true;
 		d->event_avail = vq_avail_idx(vq);
+		/* Linux gives the buffer back after handling the event: make sure
+		 * that arrives as a kick, or RX would wait for another wake-up. */
+		vq_request_kick(vq);
 	} else {
 		log_ratelimited(LOG_WARN, "vsock: event buffer too short");
 	}
