@@ -48,7 +48,9 @@ def images(tmp):
     return mkfs(root, os.path.join(tmp, "root.erofs")), mkfs(code, os.path.join(tmp, "code.erofs"))
 
 
-def one_run(root, code, sock, invokes):
+def one_run(root, code, sock, drive_args, label="guest"):
+    """Boots one Lambda-mode VM with root and code images and runs gproto-drive with
+    drive_args against it; returns (INIT -> READY in us, the BENCH line)."""
     quirk = " noxsave" if os.environ.get("TESTBOX") == "1" or os.path.exists("/testbox") else ""
     cmd = f"console=ttyS0 reboot=k panic=-1 quiet{quirk} ember.lambda=1"
     vm = subprocess.Popen([VMM, "--kernel", VMLINUX, "--initrd", INITRD, "--cmdline", cmd,
@@ -60,15 +62,15 @@ def one_run(root, code, sock, invokes):
             if "listening on vsock port 1024" in line:
                 break
         else:
-            sys.exit("the guest ended before listening")
-        p = subprocess.run([DRIVE, "--uds", sock, "--handler", "empty", "--bench", str(invokes),
-                            "--timeout", "300"], capture_output=True, text=True, timeout=3600)
-        if p.returncode != 0:
-            sys.exit(f"gproto-drive failed: {p.stdout} {p.stderr}")
+            sys.exit(f"{label}: the guest ended before listening")
+        p = subprocess.run([DRIVE, "--uds", sock, *drive_args, "--timeout", "300"],
+                           capture_output=True, text=True, timeout=3600)
         msgs = [json.loads(x) for x in p.stdout.splitlines()]
-        init_us = next(m["init_us"] for m in msgs if m["type"] == "READY")
-        bench = next(m for m in msgs if m["type"] == "BENCH")
-        return init_us, bench
+        ready = [m for m in msgs if m["type"] == "READY"]
+        bench = [m for m in msgs if m["type"] == "BENCH"]
+        if p.returncode != 0 or not ready or not bench:
+            sys.exit(f"{label}: gproto-drive failed ({p.returncode}): {p.stdout} {p.stderr}")
+        return ready[0]["init_us"], bench[0]
     finally:
         vm.kill()
         vm.wait()
@@ -85,7 +87,7 @@ def main():
         inits, p50s, p99s = [], [], []
         for i in range(a.inits):
             sock = f"/tmp/ember-invoke-bench-{os.getpid()}-{i}.sock"
-            init_us, b = one_run(root, code, sock, a.invokes)
+            init_us, b = one_run(root, code, sock, ["--handler", "empty", "--bench", str(a.invokes)])
             inits.append(init_us)
             p50s.append(b["p50_us"])
             p99s.append(b["p99_us"])

@@ -21,14 +21,13 @@ testbox everything runs under QEMU's emulator, so absolute numbers are
 pessimistic; compare runs of the same build.
 """
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 
-from invoke_bench import BUILD, DRIVE, FN, INITRD, VMLINUX, VMM, mkfs
+import invoke_bench
+from invoke_bench import BUILD, FN, mkfs
 
 LAMBDA_NAME = {"provided": "provided.al2023", "python": "python3.12", "nodejs": "nodejs20.x"}
 HANDLER = {"provided": "empty", "python": "app.handler", "nodejs": "app.handler"}
@@ -54,30 +53,9 @@ def code_image(tmp, runtime):
 
 
 def one_run(runtime, root, code, sock, invokes):
-    quirk = " noxsave" if os.environ.get("TESTBOX") == "1" or os.path.exists("/testbox") else ""
-    cmd = f"console=ttyS0 reboot=k panic=-1 quiet{quirk} ember.lambda=1"
-    vm = subprocess.Popen([VMM, "--kernel", VMLINUX, "--initrd", INITRD, "--cmdline", cmd,
-                           "--mem-mib", "256", "--drive", root + ",ro", "--drive", code + ",ro",
-                           "--vsock", f"3,{sock}"], stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True)
-    try:
-        for line in vm.stdout:  # wait for the listener: an event, not a sleep
-            if "listening on vsock port 1024" in line:
-                break
-        else:
-            sys.exit(f"{runtime}: the guest ended before listening")
-        p = subprocess.run([DRIVE, "--uds", sock, "--runtime", LAMBDA_NAME[runtime],
-                            "--handler", HANDLER[runtime], "--bench", str(invokes),
-                            "--timeout", "300"], capture_output=True, text=True, timeout=3600)
-        msgs = [json.loads(x) for x in p.stdout.splitlines()]
-        ready = [m for m in msgs if m["type"] == "READY"]
-        bench = [m for m in msgs if m["type"] == "BENCH"]
-        if p.returncode != 0 or not ready or not bench:
-            sys.exit(f"{runtime}: gproto-drive failed ({p.returncode}): {p.stdout} {p.stderr}")
-        return ready[0]["init_us"], bench[0]
-    finally:
-        vm.kill()
-        vm.wait()
+    return invoke_bench.one_run(root, code, sock,
+                                ["--runtime", LAMBDA_NAME[runtime], "--handler",
+                                 HANDLER[runtime], "--bench", str(invokes)], runtime)
 
 
 def main():
