@@ -61,18 +61,11 @@ int uds_claim(const char *path, const char *what)
 	return -EADDRINUSE;
 }
 
-int uds_listen(const char *path, const char *what, int backlog, int *out)
+int uds_bind(const char *path, int backlog, int *out)
 {
 	struct sockaddr_un sa;
-	int fd, ret;
+	int fd, ret = fill_addr(&sa, path);
 
-	ret = fill_addr(&sa, path);
-	if (ret < 0) {
-		log_err("%s %s: the path is too long for a Unix socket (at most %zu bytes)", what,
-			path, sizeof(sa.sun_path) - 1);
-		return ret;
-	}
-	ret = uds_claim(path, what);
 	if (ret < 0)
 		return ret;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -80,10 +73,24 @@ int uds_listen(const char *path, const char *what, int backlog, int *out)
 		return -errno;
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, backlog) < 0) {
 		ret = -errno;
-		log_err("%s %s: %s", what, path, strerror(errno));
 		close(fd);
 		return ret;
 	}
 	*out = fd;
 	return 0;
+}
+
+int uds_listen(const char *path, const char *what, int backlog, int *out)
+{
+	int ret = uds_claim(path, what);
+
+	if (ret < 0)
+		return ret;
+	ret = uds_bind(path, backlog, out);
+	if (ret == -ENAMETOOLONG)
+		log_err("%s %s: the path is too long for a Unix socket (at most %zu bytes)", what,
+			path, sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+	else if (ret < 0)
+		log_err("%s %s: %s", what, path, strerror(-ret));
+	return ret;
 }

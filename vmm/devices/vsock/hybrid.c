@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "uds.h"
 
 static int unix_addr(const char *path, struct sockaddr_un *sa)
 {
@@ -22,21 +23,7 @@ static int unix_addr(const char *path, struct sockaddr_un *sa)
 
 int vsock_hybrid_listen(const char *path, int *fd)
 {
-	struct sockaddr_un sa;
-	int s, ret = unix_addr(path, &sa);
-
-	if (ret < 0)
-		return ret;
-	s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (s < 0)
-		return -errno;
-	if (bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(s, 128) < 0) {
-		ret = -errno;
-		close(s);
-		return ret;
-	}
-	*fd = s;
-	return 0;
+	return uds_bind(path, VSOCK_BACKLOG, fd);
 }
 
 void vsock_hybrid_accept(struct vsock_conns *t, int lfd)

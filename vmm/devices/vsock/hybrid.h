@@ -30,5 +30,6 @@ void vsock_hybrid_line(struct vsock_conns *t, struct vsock_conn *c);
 void vsock_hybrid_guest_connect(struct vsock_conns *t, const struct vsock_hdr *h);
 
 #define VSOCK_ACCEPT_BURST 16u
+#define VSOCK_BACKLOG	   128
 
 #endif

@@ -3,7 +3,7 @@
 # line is here because make reads this file after vmm/rules.mk and vmm/devices/virtio/rules.mk.
 
 VSOCK_SRCS := vmm/devices/vsock/packet.c vmm/devices/vsock/conn.c vmm/devices/vsock/hybrid.c \
-	vmm/devices/vsock/vsock.c
+	vmm/devices/vsock/vsock.c lib/uds.c
 $(BIN)/ember-vmm: $(VSOCK_SRCS:%.c=$(OBJ)/host/%.o)
 
 UNIT_DEPS_test_vsock_packet := vmm/devices/vsock/packet.c vmm/devices/virtio/queue.c \
