@@ -436,6 +436,11 @@ int vmm_run(struct vmm *vmm)
 {
 	int ret = 0;
 
+	/* A booting guest touches its whole kernel and initrd within its first
+	 * second: copy them in now, beside it. A restored guest's memory file
+	 * stays shared with its clones until written. */
+	if (!vmm->restoring)
+		gmem_prefault_start(vmm->gm);
 	for (unsigned i = 0; i < vmm->nvcpus && ret == 0; i++)
 		ret = vcpu_start(vmm->vcpus[i]);
 	if (ret < 0)

@@ -2,6 +2,7 @@
 #include "gmem.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -68,6 +69,8 @@ void gmem_destroy(struct gmem *gm)
 {
 	if (gm == NULL)
 		return;
+	if (gm->prefaulting)
+		pthread_join(gm->prefault, NULL);
 	for (unsigned i = 0; i < GMEM_MAX_REGIONS; i++)
 		free(gm->dirty[i]);
 	for (unsigned i = 0; i < gm->nregions; i++)
@@ -144,7 +147,28 @@ int gmem_map_file(struct gmem *gm, gpa_t gpa, int fd, uint64_t off, uint64_t len
 		     0);
 		return err;
 	}
+	if (gm->nmapped < GMEM_MAX_MAPPED)
+		gm->mapped[gm->nmapped++] = (typeof(gm->mapped[0])){ .host = p, .len = len };
 	return 0;
+}
+
+static void *prefault_thread(void *arg)
+{
+	struct gmem *gm = arg;
+
+	/* One call per range does the copy-on-write of every page in the kernel,
+	 * with no fault per page; the guest may touch a page at the same time,
+	 * and the kernel serialises the two. Errors only mean lazy faults. */
+	for (unsigned i = 0; i < gm->nmapped; i++)
+		if (madvise(gm->mapped[i].host, gm->mapped[i].len, MADV_POPULATE_WRITE) < 0)
+			break;
+	return NULL;
+}
+
+void gmem_prefault_start(struct gmem *gm)
+{
+	if (gm->nmapped > 0 && !gm->prefaulting)
+		gm->prefaulting = pthread_create(&gm->prefault, NULL, prefault_thread, gm) == 0;
 }
 
 gpa_t gmem_region_end(const struct gmem *gm, gpa_t gpa)

@@ -11,6 +11,10 @@
  *   asked for.
  * - gmem_map_file() replaces part of a region by a private mapping of a file
  *   (copy-on-write, so the guest can write it and the file never changes).
+ *   gmem_prefault_start() then copies those ranges into private pages on a
+ *   background thread, so that the guest's first touch of its kernel and
+ *   initrd finds a present page instead of a file fault plus a COW fault
+ *   (each a guest exit). gmem_destroy() waits for that thread.
  * - Dirty tracking of the VMM's own writes (for Diff snapshots; KVM's dirty
  *   log covers the guest's): once gmem_dirty_enable() ran, the virtqueue
  *   layer marks every guest range it lets a device write (gmem_mark_dirty,
@@ -24,6 +28,7 @@
 #ifndef EMBER_GMEM_H
 #define EMBER_GMEM_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -32,6 +37,7 @@ typedef uint64_t gpa_t;
 
 #define GMEM_MAX_REGIONS 2
 #define GMEM_PAGE_SIZE	 4096ull
+#define GMEM_MAX_MAPPED	 8 /* file ranges remembered for prefaulting */
 
 struct gmem_region {
 	gpa_t gpa;
@@ -44,6 +50,13 @@ struct gmem {
 	unsigned nregions;
 	uint64_t total;
 	uint64_t *dirty[GMEM_MAX_REGIONS]; /* one bit per page; NULL unless tracking */
+	struct {
+		uint8_t *host;
+		uint64_t len;
+	} mapped[GMEM_MAX_MAPPED]; /* the first file ranges, in mapping order */
+	unsigned nmapped;
+	bool prefaulting; /* the prefault thread runs or ran, and is not joined */
+	pthread_t prefault;
 };
 
 /* size and the gap bounds must be page-aligned, 0 < gap_start <= gap_end. */
@@ -64,6 +77,13 @@ int gmem_fill(const struct gmem *gm, gpa_t gpa, int byte, uint64_t len);
 /* Maps fd[off, off+len) privately at gpa. gpa, off and len must be page-aligned,
  * and the range inside one region. */
 int gmem_map_file(struct gmem *gm, gpa_t gpa, int fd, uint64_t off, uint64_t len);
+
+/* Starts the background copy of the ranges gmem_map_file() mapped so far
+ * (MADV_POPULATE_WRITE, in mapping order). Best effort: on a kernel without
+ * it (before 5.14) or if the thread cannot start, pages fault in lazily as
+ * before. Call at most once, and not for a snapshot's memory file, which is
+ * shared with its clones until written. */
+void gmem_prefault_start(struct gmem *gm);
 
 int gmem_dirty_enable(struct gmem *gm);
 void gmem_mark_dirty(const struct gmem *gm, gpa_t gpa, uint64_t len);
