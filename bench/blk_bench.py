@@ -21,7 +21,7 @@ import sys
 REPO = os.path.realpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 BUILD = os.path.join(REPO, os.environ.get("BUILD", "build"))
 VMLINUX = os.path.join(BUILD, "guest", "vmlinux")
-INITRD = os.path.join(BUILD, "guest", "initramfs.cpio")
+INITRD = os.path.join(BUILD, "guest", "initramfs-test.cpio")
 RESULT = re.compile(r"blk_read: (\d+) bytes in (\d+) us")
 
 

@@ -5,8 +5,8 @@ Run it on a KVM host that boots Linux: hardware KVM, or inside the testbox:
 
     tests/testbox/run --timeout 1800 -- python3 bench/vmm_boot.py [--runs 20]
 
-Both VMMs boot the same vmlinux, initramfs and command line, with 1 vCPU and
-128 MiB, interleaved (ember, qemu, ember, ...) so that both see the same state
+Both VMMs boot the same vmlinux, initramfs (the product's: ember-init alone)
+and command line, with 1 vCPU and 128 MiB, interleaved (ember, qemu, ember, ...) so that both see the same state
 of the machine. For each boot it records:
   init_ms   spawn -> the line "ember-init: up" on the console (wall clock, host side)
   guest_ms  the guest's own uptime when ember-init starts (from that line)

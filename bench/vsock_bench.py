@@ -29,7 +29,7 @@ import time
 REPO = os.path.realpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 BUILD = os.path.join(REPO, os.environ.get("BUILD", "build"))
 VMLINUX = os.path.join(BUILD, "guest", "vmlinux")
-INITRD = os.path.join(BUILD, "guest", "initramfs.cpio")
+INITRD = os.path.join(BUILD, "guest", "initramfs-test.cpio")
 PORT, CID = 5000, 3
 UDS = f"/tmp/ember-vsock-bench-{os.getpid()}.sock"
 

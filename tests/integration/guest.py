@@ -7,7 +7,7 @@ REPO = os.path.realpath(os.path.join(os.path.dirname(__file__), "..", ".."))
 GUEST = os.path.join(REPO, os.environ.get("BUILD", "build"), "guest")
 VMLINUX = os.path.join(GUEST, "vmlinux")
 BZIMAGE = os.path.join(GUEST, "bzImage")
-INITRAMFS = os.path.join(GUEST, "initramfs.cpio")
+INITRAMFS = os.path.join(GUEST, "initramfs-test.cpio")  # with /bin test programs
 
 # quiet: a full console log costs thousands of port exits (FACTS.md).
 # reboot=k: ember-vmm takes an i8042 reset as a clean end, a triple fault as a crash.
