@@ -29,7 +29,7 @@ VMM = os.path.join(BUILD, "bin", "ember-vmm")
 DRIVE = os.path.join(BUILD, "bin", "gproto-drive")
 FN = os.path.join(BUILD, "bin", "guests", "lambda_fn")
 VMLINUX = os.path.join(BUILD, "guest", "vmlinux")
-INITRD = os.path.join(BUILD, "guest", "initramfs-test.cpio")
+INITRD = os.path.join(BUILD, "guest", "initramfs.cpio")  # Lambda mode runs only ember-init
 
 
 def mkfs(src, out):
