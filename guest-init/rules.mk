@@ -33,7 +33,6 @@ $(GUEST)/initramfs-test.spec: $(GUEST)/initramfs.spec $(GUEST_PROGS)
 
 $(GUEST)/%.cpio: $(GUEST)/%.spec $(BIN)/mkinitramfs $(BIN)/ember-init
 	$(BIN)/mkinitramfs $< $@
-$(GUEST)/initramfs-test.cpio: $(GUEST_PROGS)
 
 initramfs: $(GUEST)/initramfs.cpio $(GUEST)/initramfs-test.cpio
 all: $(BIN)/ember-init initramfs

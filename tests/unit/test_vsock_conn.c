@@ -3,7 +3,7 @@
  * The guest is the mock driver: RX buffers are posted and read back from the
  * used ring, TX packets are written into fake guest memory. The host side
  * is real Unix sockets in a temporary directory. Everything runs on this
- * thread: pump() calls vsock_run() while the device's epoll fd is ready. */
+ * thread: vsock_pump() (vsock_pump.h) calls vsock_run() while the device's epoll fd is ready. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -24,6 +24,7 @@
 #include "../../vmm/devices/vsock/vsock.h"
 #include "log.h"
 #include "virtq_driver.h"
+#include "vsock_pump.h"
 
 #define MIB	(1ull << 20)
 #define GIB	(1ull << 30)
@@ -120,26 +121,13 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* Runs the device until it has nothing left to do (bounded). */
-static void pump(struct fx *f)
-{
-	for (int i = 0; i < 10000; i++) {
-		struct pollfd p = { .fd = vsock_fd(f->dev), .events = POLLIN };
-
-		if (poll(&p, 1, 0) <= 0)
-			return;
-		vsock_run(f->dev);
-	}
-	fail_msg("device never went idle");
-}
-
 /* The next packet the device put in the RX queue; re-posts its buffer. */
 static bool rx_get(struct fx *f, struct pkt *p)
 {
 	uint32_t id, len;
 	uint8_t raw[VSOCK_HDR_SIZE];
 
-	pump(f);
+	vsock_pump(f->dev);
 	if (vqd_used_idx(&f->d[VSOCK_Q_RX]) == f->rx_used)
 		return false;
 	vqd_used_elem(&f->d[VSOCK_Q_RX], f->rx_used++, &id, &len);
@@ -179,7 +167,7 @@ static void tx_raw(struct fx *f, const struct vsock_hdr *h, const void *data, ui
 	vqd_desc(&f->d[VSOCK_Q_TX], id, at, VSOCK_HDR_SIZE + len, 0, 0);
 	vqd_make_avail(&f->d[VSOCK_Q_TX], id);
 	vsock_ops.notify(f->dev, VSOCK_Q_TX);
-	pump(f);
+	vsock_pump(f->dev);
 }
 
 /* A guest packet from guest port gp to host port hp. */
@@ -354,7 +342,7 @@ static void test_bad_connect_lines(void **state)
 		int fd = unix_connect(f->uds);
 
 		assert_int_equal(send(fd, bad[i], strlen(bad[i]), 0), (ssize_t)strlen(bad[i]));
-		pump(f);
+		vsock_pump(f->dev);
 		assert_true(host_eof(fd));
 		close(fd);
 	}
@@ -364,7 +352,7 @@ static void test_bad_connect_lines(void **state)
 
 		assert_int_equal(send(fd, "CONNECT 5", 9, 0), 9);
 		shutdown(fd, SHUT_WR);
-		pump(f);
+		vsock_pump(f->dev);
 		assert_true(host_eof(fd));
 		close(fd);
 	}
@@ -389,7 +377,7 @@ static void test_credit_limits_host_to_guest(void **state)
 
 		if (w > 0)
 			sent += (size_t)w;
-		pump(f);
+		vsock_pump(f->dev);
 		while (rx_get(f, &p)) {
 			assert_int_equal(p.h.op, VSOCK_OP_RW);
 			assert_memory_equal(p.data, big + got, p.h.len);
@@ -455,7 +443,7 @@ static void test_credit_guest_to_host(void **state)
 						 (uint8_t)((got + (uint32_t)i) % sizeof(chunk)));
 			got += (uint32_t)r;
 		}
-		pump(f);
+		vsock_pump(f->dev);
 		while (rx_get(f, &p)) {
 			assert_int_equal(p.h.op, VSOCK_OP_CREDIT_UPDATE);
 			peer_fwd = p.h.fwd_cnt;
@@ -502,7 +490,7 @@ static void test_credit_update_after_drain(void **state)
 	for (unsigned i = 0; i < 12; i++)
 		tx(f, VSOCK_OP_RW, 2002, hp, chunk, sizeof(chunk), 0, 65536, 0);
 	host_read(fd, back, 12 * sizeof(chunk));
-	pump(f);
+	vsock_pump(f->dev);
 	/* The guest's view of our free space fell below VSOCK_CREDIT_LOW: update. */
 	while (rx_get(f, &p))
 		if (p.h.op == VSOCK_OP_CREDIT_UPDATE &&
@@ -692,7 +680,7 @@ static void test_malformed_guest_packets(void **state)
 	vqd_make_avail(&f->d[VSOCK_Q_TX], 5);
 	f->tx_next = 6;
 	vsock_ops.notify(f->dev, VSOCK_Q_TX);
-	pump(f);
+	vsock_pump(f->dev);
 	assert_false(rx_get(f, &p));
 	assert_int_equal(f->broken_calls, 0);
 	/* Everything still works. */
@@ -709,12 +697,12 @@ static void test_transport_reset_event(void **state)
 
 	vsock_transport_reset(f->dev);
 	assert_true(host_eof(fd)); /* connections are forgotten */
-	pump(f);
+	vsock_pump(f->dev);
 	assert_int_equal(vqd_used_idx(&f->d[VSOCK_Q_EVENT]), 0); /* no buffer yet */
 	vqd_desc(&f->d[VSOCK_Q_EVENT], 0, EVBUF, 8, WRITE, 0);
 	vqd_make_avail(&f->d[VSOCK_Q_EVENT], 0);
 	vsock_ops.notify(f->dev, VSOCK_Q_EVENT);
-	pump(f);
+	vsock_pump(f->dev);
 	assert_int_equal(vqd_used_idx(&f->d[VSOCK_Q_EVENT]), 1);
 	vqd_used_elem(&f->d[VSOCK_Q_EVENT], 0, &id, &len);
 	assert_int_equal(len, 4);
@@ -743,7 +731,7 @@ static void test_rx_waits_for_the_reset_to_be_handled(void **state)
 	vqd_desc(&f->d[VSOCK_Q_EVENT], 0, EVBUF, 8, WRITE, 0);
 	vqd_make_avail(&f->d[VSOCK_Q_EVENT], 0);
 	vsock_transport_reset(f->dev);
-	pump(f);
+	vsock_pump(f->dev);
 	assert_int_equal(vqd_used_idx(&f->d[VSOCK_Q_EVENT]), 1);
 	fd = unix_connect(f->uds);
 	assert_int_equal(send(fd, "CONNECT 7100\n", 13, 0), 13);
@@ -768,10 +756,10 @@ static void test_device_reset_closes(void **state)
 	/* Host connections wait while the driver is away. */
 	fd = unix_connect(f->uds);
 	assert_int_equal(send(fd, "CONNECT 8001\n", 13, 0), 13);
-	pump(f);
+	vsock_pump(f->dev);
 	assert_true(host_quiet(fd));
 	close(fd);
-	pump(f);
+	vsock_pump(f->dev);
 }
 
 /* A header-only RX buffer: data waits (no spinning on the host fd), control

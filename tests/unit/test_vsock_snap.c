@@ -7,7 +7,6 @@
  * packet of a new connection; the held RX chain must be served; the host can
  * CONNECT at once; no connection of A survives. */
 #include <errno.h>
-#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,6 +25,7 @@
 #include "../../vmm/snapshot/dev.h"
 #include "log.h"
 #include "virtq_driver.h"
+#include "vsock_pump.h"
 
 #define MIB    (1ull << 20)
 #define GIB    (1ull << 30)
@@ -91,18 +91,6 @@ static void machine_close(struct machine *m)
 	vsock_destroy(m->dev);
 	gmem_destroy(m->gm);
 	m->gm = NULL;
-}
-
-static void pump(struct machine *m)
-{
-	for (int i = 0; i < 10000; i++) {
-		struct pollfd p = { .fd = vsock_fd(m->dev), .events = POLLIN };
-
-		if (poll(&p, 1, 0) <= 0)
-			return;
-		vsock_run(m->dev);
-	}
-	fail_msg("device never went idle");
 }
 
 static void driver_init(struct machine *m)
@@ -195,7 +183,7 @@ static void save_a_open_b(struct fx *f, bool restore)
 	machine_open(f, &f->a);
 	driver_init(&f->a);
 	rx_post(&f->a, 0);
-	pump(&f->a);
+	vsock_pump(f->a.dev);
 	assert_true(f->a.dev->rx_held);
 	assert_int_equal(snap_w_init(&f->w), 0);
 	assert_int_equal(snap_dev_save(&vmmio_snap_ops, &f->a.t, 0, &f->w), 0);
@@ -236,7 +224,7 @@ static void test_restore_resets_transport(void **state)
 	/* The host connects at once; nothing reaches the guest before the reset. */
 	fd = unix_connect(f->uds);
 	assert_int_equal(send(fd, "CONNECT 5000\n", 13, 0), 13);
-	pump(&f->b);
+	vsock_pump(f->b.dev);
 	assert_int_equal(vqd_used_idx(&f->b.d[VSOCK_Q_EVENT]), 0);
 	assert_int_equal(vqd_used_idx(&f->b.d[VSOCK_Q_RX]), 0);
 
@@ -245,7 +233,7 @@ static void test_restore_resets_transport(void **state)
 	vqd_desc(&f->b.d[VSOCK_Q_EVENT], 0, EVBUF, 8, WRITE, 0);
 	vqd_make_avail(&f->b.d[VSOCK_Q_EVENT], 0);
 	wr(&f->b, VIRTIO_MMIO_QUEUE_NOTIFY, VSOCK_Q_EVENT);
-	pump(&f->b);
+	vsock_pump(f->b.dev);
 	assert_int_equal(vqd_used_idx(&f->b.d[VSOCK_Q_EVENT]), 1);
 	vqd_used_elem(&f->b.d[VSOCK_Q_EVENT], 0, &id, &len);
 	assert_int_equal(len, VSOCK_EVENT_SIZE);
@@ -257,7 +245,7 @@ static void test_restore_resets_transport(void **state)
 	vqd_desc(&f->b.d[VSOCK_Q_EVENT], 1, EVBUF + 8, 8, WRITE, 0);
 	vqd_make_avail(&f->b.d[VSOCK_Q_EVENT], 1);
 	wr(&f->b, VIRTIO_MMIO_QUEUE_NOTIFY, VSOCK_Q_EVENT);
-	pump(&f->b);
+	vsock_pump(f->b.dev);
 	assert_int_equal(vqd_used_idx(&f->b.d[VSOCK_Q_EVENT]), 1);
 	assert_int_equal(vqd_used_idx(&f->b.d[VSOCK_Q_RX]), 1);
 	vqd_used_elem(&f->b.d[VSOCK_Q_RX], 0, &id, &len);
@@ -291,13 +279,13 @@ static void test_no_connection_survives(void **state)
 	vqd_desc(&f->b.d[VSOCK_Q_TX], 0, TXBUF, VSOCK_HDR_SIZE, 0, 0);
 	vqd_make_avail(&f->b.d[VSOCK_Q_TX], 0);
 	wr(&f->b, VIRTIO_MMIO_QUEUE_NOTIFY, VSOCK_Q_TX);
-	pump(&f->b);
+	vsock_pump(f->b.dev);
 	assert_int_equal(vqd_used_idx(&f->b.d[VSOCK_Q_TX]), 1);
 	/* The guest handles the reset and gives the event buffer back: RX flows. */
 	vqd_desc(&f->b.d[VSOCK_Q_EVENT], 1, EVBUF + 8, 8, WRITE, 0);
 	vqd_make_avail(&f->b.d[VSOCK_Q_EVENT], 1);
 	wr(&f->b, VIRTIO_MMIO_QUEUE_NOTIFY, VSOCK_Q_EVENT);
-	pump(&f->b);
+	vsock_pump(f->b.dev);
 	assert_int_equal(vqd_used_idx(&f->b.d[VSOCK_Q_RX]), 1);
 	rx_hdr(&f->b, 0, &r);
 	assert_int_equal(r.op, VSOCK_OP_RST);
