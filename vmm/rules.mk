@@ -2,7 +2,7 @@
 
 VMM_ARCH_SRCS := $(addprefix vmm/arch/x86_64/,loader.c elf.c bzimage.c bootparams.c mptable.c \
 	pagetable.c cpuid.c cpu.c)
-VMM_CORE_SRCS := $(addprefix vmm/core/,gmem.c bus.c evloop.c kvm.c vm.c vcpu.c)
+VMM_CORE_SRCS := $(addprefix vmm/core/,gmem.c filecopy.c bus.c evloop.c kvm.c vm.c vcpu.c)
 VMM_DEV_SRCS := $(addprefix vmm/devices/,serial.c i8042.c boot_timer.c)
 VMM_SRCS := vmm/main.c vmm/vmm.c vmm/vmm_snapshot.c vmm/virtio_slots.c vmm/config.c vmm/control.c vmm/lifecycle.c \
 	vmm/metrics.c $(VMM_CORE_SRCS) $(VMM_ARCH_SRCS) \
@@ -19,7 +19,10 @@ all: $(BIN)/ember-vmm
 # Unit tests (tests/unit/rules.mk builds them; no /dev/kvm needed).
 UNIT_DEPS_test_gmem := vmm/core/gmem.c
 UNIT_DEPS_test_loader := vmm/arch/x86_64/loader.c vmm/arch/x86_64/elf.c \
-	vmm/arch/x86_64/bzimage.c vmm/core/gmem.c
+	vmm/arch/x86_64/bzimage.c vmm/core/gmem.c vmm/core/filecopy.c
+UNIT_LIBS_test_loader := -lpthread
+UNIT_DEPS_test_filecopy := vmm/core/filecopy.c
+UNIT_LIBS_test_filecopy := -lpthread
 UNIT_DEPS_test_bootparams := vmm/arch/x86_64/bootparams.c vmm/core/gmem.c
 UNIT_DEPS_test_mptable := vmm/arch/x86_64/mptable.c vmm/core/gmem.c
 UNIT_DEPS_test_cpu := vmm/arch/x86_64/cpu.c vmm/arch/x86_64/pagetable.c vmm/core/gmem.c lib/log.c

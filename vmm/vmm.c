@@ -194,21 +194,27 @@ static int load_guest(struct vmm *vmm)
 	const char *kpath = cfg->boot_source.kernel_image_path;
 	struct boot_info bi = { 0 };
 	char err[LOADER_ERR_LEN], cmdline[LAYOUT_CMDLINE_MAX];
+	struct loader_source ksrc = { .fd = vmm->kernel.fd, .fc = &vmm->copy },
+			     isrc = { .fd = vmm->initrd.fd, .fc = &vmm->copy };
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	int ret;
 
-	ret = loader_place(vmm->gm, &vmm->img, vmm->kernel.data, vmm->kernel.len, vmm->kernel.fd,
-			   err, sizeof(err));
+	ret = loader_place(vmm->gm, &vmm->img, vmm->kernel.data, vmm->kernel.len, &ksrc, err,
+			   sizeof(err));
 	if (ret < 0)
 		goto err_kernel;
 	if (vmm->initrd.data != NULL) {
 		ret = loader_place_initrd(vmm->gm, &vmm->img, vmm->initrd.data, vmm->initrd.len,
-					  vmm->initrd.fd, &bi.initrd_gpa, err, sizeof(err));
+					  &isrc, &bi.initrd_gpa, err, sizeof(err));
 		if (ret < 0) {
 			log_err("%s: %s", cfg->boot_source.initrd_path, err);
 			return ret;
 		}
 		bi.initrd_size = vmm->initrd.len;
 	}
+	/* The reads run beside KVM's setup from here; vmm_build_with() finishes
+	 * them before the VM is ready. One helper per host CPU. */
+	filecopy_start(&vmm->copy, ncpu > 0 ? (unsigned)ncpu : 1);
 	ret = virtio_slots_cmdline(&vmm->virtio, vmm->cfg, cmdline, sizeof(cmdline));
 	if (ret < 0)
 		return ret;
@@ -231,6 +237,21 @@ static int load_guest(struct vmm *vmm)
 
 err_kernel:
 	log_err("%s: %s", kpath, err);
+	return ret;
+}
+
+/* Waits for the kernel and initrd reads that load_guest() queued. */
+static int copy_finish(struct vmm *vmm)
+{
+	const char *what = NULL;
+	int ret = filecopy_finish(&vmm->copy, &what);
+
+	if (ret < 0)
+		log_err("%s: reading it into guest memory failed: %s",
+			what != NULL && strcmp(what, LOADER_INITRD) == 0
+				? vmm->cfg->boot_source.initrd_path
+				: vmm->cfg->boot_source.kernel_image_path,
+			filecopy_strerror(ret));
 	return ret;
 }
 
@@ -368,6 +389,7 @@ int vmm_build_with(const struct vm_config *cfg, uint64_t start_ns, const struct 
 	vmm->restoring = rs != NULL;
 	vmm->console_fd = vmm->sig_fd = vmm->rx_fd = vmm->uffd = -1;
 	vmm->kernel.fd = vmm->initrd.fd = -1;
+	filecopy_init(&vmm->copy);
 	virtio_slots_init(&vmm->virtio);
 	if (open_inputs(vmm) < 0 || virtio_slots_open(&vmm->virtio, cfg) < 0)
 		goto err;
@@ -416,6 +438,8 @@ int vmm_build_with(const struct vm_config *cfg, uint64_t start_ns, const struct 
 	code = VMM_EXIT_CONFIG;
 	if (rs != NULL && vmm_restore_state(vmm, rs) < 0)
 		goto err;
+	if (vmm->copy.started && copy_finish(vmm) < 0)
+		goto err;
 	log_debug("ready to run %llu us after start: %s, %s entry, %u vCPUs, %llu MiB",
 		  (unsigned long long)((boot_timer_now_ns() - start_ns) / 1000),
 		  rs != NULL ? "snapshot" : vmm->img.format,
@@ -436,11 +460,6 @@ int vmm_run(struct vmm *vmm)
 {
 	int ret = 0;
 
-	/* A booting guest touches its whole kernel and initrd within its first
-	 * second: copy them in now, beside it. A restored guest's memory file
-	 * stays shared with its clones until written. */
-	if (!vmm->restoring)
-		gmem_prefault_start(vmm->gm);
 	for (unsigned i = 0; i < vmm->nvcpus && ret == 0; i++)
 		ret = vcpu_start(vmm->vcpus[i]);
 	if (ret < 0)
@@ -451,12 +470,21 @@ int vmm_run(struct vmm *vmm)
 	for (unsigned i = 0; i < vmm->nvcpus; i++)
 		vcpu_kick(vmm->vcpus[i]);
 	for (unsigned i = 0; i < vmm->nvcpus; i++) {
+		static const char *const kstat[] = { "exits", "pf_taken", "halt_exits" };
 		struct vcpu_stats *s = &vmm->vcpus[i]->stats;
+		uint64_t k[3];
 
 		vcpu_join(vmm->vcpus[i]);
 		log_debug("vCPU %u: %llu exits (%llu port I/O, %llu MMIO, %llu unclaimed)", i,
 			  (unsigned long long)s->exits, (unsigned long long)s->io_exits,
 			  (unsigned long long)s->mmio_exits, (unsigned long long)s->unclaimed);
+		/* The exits KVM handles itself, nested page faults above all, are
+		 * what a boot under nested virtualization spends its time on. */
+		if (log_get_level() >= LOG_DEBUG &&
+		    kvm_stats_get(vmm->vcpus[i]->fd, kstat, 3, k) == 0)
+			log_debug("vCPU %u: KVM saw %llu exits, %llu page faults, %llu halts", i,
+				  (unsigned long long)k[0], (unsigned long long)k[1],
+				  (unsigned long long)k[2]);
 	}
 	serial_flush(&vmm->serial);
 	if (log_get_level() >= LOG_DEBUG) {
@@ -480,6 +508,8 @@ void vmm_destroy(struct vmm *vmm)
 		i8042_destroy(&vmm->i8042);
 	}
 	/* No vCPU runs now, and the loop has returned: nothing uses the devices. */
+	if (vmm->copy.started) /* an error during setup: the reads still write guest memory */
+		filecopy_abort(&vmm->copy);
 	virtio_slots_destroy(&vmm->virtio);
 	vm_destroy(vmm->vm);
 	kvm_close(vmm->kvm);

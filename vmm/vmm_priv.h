@@ -24,6 +24,7 @@ struct vmm {
 	const struct vm_config *cfg;
 	uint64_t start_ns;
 	struct loader_file kernel, initrd;
+	struct filecopy copy; /* kernel and initrd, read into guest memory during setup */
 	struct kernel_image img;
 	struct kvm *kvm;
 	struct gmem *gm;

@@ -32,9 +32,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (loader_parse(data, size, &img, err, sizeof(err)) < 0)
 		return 0;
-	if (loader_place(gm, &img, data, size, -1, err, sizeof(err)) < 0)
+	if (loader_place(gm, &img, data, size, NULL, err, sizeof(err)) < 0)
 		return 0;
-	if (loader_place_initrd(gm, &img, initrd, sizeof(initrd), -1, &bi.initrd_gpa, err,
+	if (loader_place_initrd(gm, &img, initrd, sizeof(initrd), NULL, &bi.initrd_gpa, err,
 				sizeof(err)) == 0)
 		bi.initrd_size = sizeof(initrd);
 	if (bootparams_write_cmdline(gm, &img, "console=ttyS0", &bi, err, sizeof(err)) < 0)

@@ -9,7 +9,9 @@
 # because a harness may chdir into its own scratch directory.
 
 FUZZ_DEPS_kernel_loader := vmm/arch/x86_64/loader.c vmm/arch/x86_64/elf.c \
-	vmm/arch/x86_64/bzimage.c vmm/arch/x86_64/bootparams.c vmm/core/gmem.c lib/log.c
+	vmm/arch/x86_64/bzimage.c vmm/arch/x86_64/bootparams.c vmm/core/gmem.c \
+	vmm/core/filecopy.c lib/log.c
+FUZZ_LIBS_kernel_loader := -lpthread
 
 FUZZ_HARNESSES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 60

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -263,25 +264,76 @@ static void test_place_and_initrd(void **state)
 		rd[i] = (uint8_t)(i * 3);
 	assert_int_equal(loader_parse(b, len, &img, err, sizeof(err)), 0);
 	assert_int_equal(gmem_create(32 * MIB, LAYOUT_MMIO_GAP_START, LAYOUT_MMIO_GAP_END, &gm), 0);
-	assert_int_equal(loader_place(gm, &img, b, len, -1, err, sizeof(err)), 0);
+	assert_int_equal(loader_place(gm, &img, b, len, NULL, err, sizeof(err)), 0);
 	assert_memory_equal(gmem_slice(gm, 16 * MIB, 0x3000), b + 0x1000, 0x3000);
-	assert_int_equal(loader_place_initrd(gm, &img, rd, sizeof(rd), -1, &gpa, err, sizeof(err)),
-			 0);
+	assert_int_equal(
+		loader_place_initrd(gm, &img, rd, sizeof(rd), NULL, &gpa, err, sizeof(err)), 0);
 	assert_int_equal(gpa % 4096, 0);
 	assert_true(gpa + sizeof(rd) <= 32 * MIB);
 	assert_true(gpa >= img.kernel_end);
 	assert_memory_equal(gmem_slice(gm, gpa, sizeof(rd)), rd, sizeof(rd));
 	/* An initrd that cannot fit above the kernel. */
-	assert_int_equal(loader_place_initrd(gm, &img, b, 16 * MIB, -1, &gpa, err, sizeof(err)),
+	assert_int_equal(loader_place_initrd(gm, &img, b, 16 * MIB, NULL, &gpa, err, sizeof(err)),
 			 -ENOSPC);
-	assert_int_equal(loader_place_initrd(gm, &img, rd, 0, -1, &gpa, err, sizeof(err)), -EINVAL);
+	assert_int_equal(loader_place_initrd(gm, &img, rd, 0, NULL, &gpa, err, sizeof(err)),
+			 -EINVAL);
 	gmem_destroy(gm);
 
 	/* Too little memory for the kernel. */
 	assert_int_equal(gmem_create(16 * MIB, LAYOUT_MMIO_GAP_START, LAYOUT_MMIO_GAP_END, &gm), 0);
-	assert_int_equal(loader_place(gm, &img, b, len, -1, err, sizeof(err)), -ENOSPC);
+	assert_int_equal(loader_place(gm, &img, b, len, NULL, err, sizeof(err)), -ENOSPC);
 	assert_non_null(strstr(err, "MiB"));
 	gmem_destroy(gm);
+	free(b);
+}
+
+/* With a file descriptor the loader reads the file into guest memory; a file
+ * that shrank after it was checked is an error, not a short kernel. */
+static void test_place_from_file(void **state)
+{
+	char path[] = "/tmp/ember-test-loader-XXXXXX";
+	size_t len;
+	uint8_t *b = make_elf(&len, false, 0);
+	struct gmem *gm;
+	struct filecopy fc;
+	struct loader_source now, queued = { .fc = &fc };
+	const char *what = NULL;
+	gpa_t gpa;
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	unlink(path);
+	now = (struct loader_source){ .fd = fd };
+	queued.fd = fd;
+	assert_int_equal(write(fd, b, len), (ssize_t)len);
+	assert_int_equal(loader_parse(b, len, &img, err, sizeof(err)), 0);
+	assert_int_equal(gmem_create(32 * MIB, LAYOUT_MMIO_GAP_START, LAYOUT_MMIO_GAP_END, &gm), 0);
+	assert_int_equal(loader_place(gm, &img, b, len, &now, err, sizeof(err)), 0);
+	assert_memory_equal(gmem_slice(gm, 16 * MIB, 0x3000), b + 0x1000, 0x3000);
+	assert_int_equal(loader_place_initrd(gm, &img, b, len, &now, &gpa, err, sizeof(err)), 0);
+	assert_memory_equal(gmem_slice(gm, gpa, len), b, len);
+
+	/* Queued: nothing is in place before filecopy_finish(). */
+	memset(gmem_slice(gm, gpa, len), 0, len);
+	filecopy_init(&fc);
+	assert_int_equal(loader_place_initrd(gm, &img, b, len, &queued, &gpa, err, sizeof(err)), 0);
+	assert_int_equal(*(uint8_t *)gmem_slice(gm, gpa, 1), 0);
+	filecopy_start(&fc, 2);
+	assert_int_equal(filecopy_finish(&fc, &what), 0);
+	assert_memory_equal(gmem_slice(gm, gpa, len), b, len);
+
+	/* A file that shrank after it was checked, read now or queued. */
+	assert_int_equal(ftruncate(fd, 0x2000), 0);
+	assert_int_equal(loader_place(gm, &img, b, len, &now, err, sizeof(err)), -EIO);
+	assert_non_null(strstr(err, "shorter"));
+	filecopy_init(&fc);
+	assert_int_equal(loader_place(gm, &img, b, len, &queued, err, sizeof(err)), 0);
+	filecopy_start(&fc, 1);
+	assert_int_equal(filecopy_finish(&fc, &what), -EIO);
+	assert_string_equal(what, LOADER_KERNEL);
+	gmem_destroy(gm);
+	close(fd);
 	free(b);
 }
 
@@ -299,11 +351,11 @@ static void test_initrd_addr_max(void **state)
 	b[0x22f] = 0x01;
 	assert_int_equal(loader_parse(b, len, &img, err, sizeof(err)), 0);
 	assert_int_equal(gmem_create(64 * MIB, LAYOUT_MMIO_GAP_START, LAYOUT_MMIO_GAP_END, &gm), 0);
-	assert_int_equal(loader_place(gm, &img, b, len, -1, err, sizeof(err)), 0);
+	assert_int_equal(loader_place(gm, &img, b, len, NULL, err, sizeof(err)), 0);
 	assert_memory_equal(gmem_slice(gm, LAYOUT_HIMEM_GPA, PAYLOAD_SIZE), b + SETUP_SIZE,
 			    PAYLOAD_SIZE);
-	assert_int_equal(loader_place_initrd(gm, &img, rd, sizeof(rd), -1, &gpa, err, sizeof(err)),
-			 0);
+	assert_int_equal(
+		loader_place_initrd(gm, &img, rd, sizeof(rd), NULL, &gpa, err, sizeof(err)), 0);
 	assert_int_equal(gpa, 32 * MIB - 4096);
 	gmem_destroy(gm);
 	free(b);
@@ -320,6 +372,7 @@ int main(void)
 		cmocka_unit_test(test_elf_pvh),
 		cmocka_unit_test(test_elf_corrupt),
 		cmocka_unit_test(test_place_and_initrd),
+		cmocka_unit_test(test_place_from_file),
 		cmocka_unit_test(test_initrd_addr_max),
 	};
 

@@ -2,7 +2,6 @@
 #include "gmem.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -16,12 +15,29 @@ static int map_region(struct gmem *gm, gpa_t gpa, uint64_t size)
 {
 	/* MAP_NORESERVE: a guest touches only what it uses, so a VM may be larger
 	 * than free memory (as in Firecracker). Under strict overcommit
-	 * (vm.overcommit_memory=2) the kernel ignores the flag and refuses here. */
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	 * (vm.overcommit_memory=2) the kernel ignores the flag and refuses here.
+	 * The mapping is over-sized by one huge page and trimmed so that host
+	 * address and gpa agree modulo 2 MiB: only then can KVM map a transparent
+	 * huge page with one nested page-table entry. */
+	uint8_t *p;
+	uint64_t head;
 
+	if (size > UINT64_MAX - GMEM_HUGE_SIZE)
+		return -ENOMEM;
+	p = mmap(NULL, size + GMEM_HUGE_SIZE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		return -ENOMEM;
+	head = (gpa % GMEM_HUGE_SIZE + GMEM_HUGE_SIZE - (uintptr_t)p % GMEM_HUGE_SIZE) %
+	       GMEM_HUGE_SIZE;
+	if (head > 0)
+		munmap(p, head);
+	munmap(p + head + size, GMEM_HUGE_SIZE - head);
+	p += head;
+	/* 2 MiB pages, as QEMU asks for: the guest's first touch of each 2 MiB
+	 * is one exit instead of 512. Fails harmlessly where the host kernel has
+	 * no transparent huge pages. */
+	madvise(p, size, MADV_HUGEPAGE);
 	gm->regions[gm->nregions++] = (struct gmem_region){ .gpa = gpa, .size = size, .host = p };
 	return 0;
 }
@@ -69,8 +85,6 @@ void gmem_destroy(struct gmem *gm)
 {
 	if (gm == NULL)
 		return;
-	if (gm->prefaulting)
-		pthread_join(gm->prefault, NULL);
 	for (unsigned i = 0; i < GMEM_MAX_REGIONS; i++)
 		free(gm->dirty[i]);
 	for (unsigned i = 0; i < gm->nregions; i++)
@@ -147,28 +161,7 @@ int gmem_map_file(struct gmem *gm, gpa_t gpa, int fd, uint64_t off, uint64_t len
 		     0);
 		return err;
 	}
-	if (gm->nmapped < GMEM_MAX_MAPPED)
-		gm->mapped[gm->nmapped++] = (typeof(gm->mapped[0])){ .host = p, .len = len };
 	return 0;
-}
-
-static void *prefault_thread(void *arg)
-{
-	struct gmem *gm = arg;
-
-	/* One call per range does the copy-on-write of every page in the kernel,
-	 * with no fault per page; the guest may touch a page at the same time,
-	 * and the kernel serialises the two. Errors only mean lazy faults. */
-	for (unsigned i = 0; i < gm->nmapped; i++)
-		if (madvise(gm->mapped[i].host, gm->mapped[i].len, MADV_POPULATE_WRITE) < 0)
-			break;
-	return NULL;
-}
-
-void gmem_prefault_start(struct gmem *gm)
-{
-	if (gm->nmapped > 0 && !gm->prefaulting)
-		gm->prefaulting = pthread_create(&gm->prefault, NULL, prefault_thread, gm) == 0;
 }
 
 gpa_t gmem_region_end(const struct gmem *gm, gpa_t gpa)

@@ -124,3 +124,40 @@ void kvm_close(struct kvm *kvm)
 	close(kvm->fd);
 	free(kvm);
 }
+
+int kvm_stats_get(int fd, const char *const *names, unsigned n, uint64_t *vals)
+{
+	struct kvm_stats_header h;
+	size_t dsz;
+	char *descs = NULL;
+	int sfd = ioctl(fd, KVM_GET_STATS_FD, NULL), ret = 0;
+
+	memset(vals, 0, n * sizeof(*vals));
+	if (sfd < 0)
+		return -errno;
+	if (pread(sfd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) || h.num_desc > 4096 ||
+	    h.name_size > 256) {
+		ret = -EIO;
+		goto out;
+	}
+	dsz = sizeof(struct kvm_stats_desc) + h.name_size;
+	descs = malloc(dsz * h.num_desc);
+	if (descs == NULL ||
+	    pread(sfd, descs, dsz * h.num_desc, h.desc_offset) != (ssize_t)(dsz * h.num_desc)) {
+		ret = -EIO;
+		goto out;
+	}
+	for (unsigned d = 0; d < h.num_desc; d++) {
+		const struct kvm_stats_desc *sd = (const void *)(descs + d * dsz);
+
+		for (unsigned i = 0; i < n; i++)
+			if (strncmp(sd->name, names[i], h.name_size) == 0 &&
+			    pread(sfd, &vals[i], sizeof(vals[i]), h.data_offset + sd->offset) !=
+				    (ssize_t)sizeof(vals[i]))
+				vals[i] = 0;
+	}
+out:
+	free(descs);
+	close(sfd);
+	return ret;
+}

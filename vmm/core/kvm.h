@@ -10,6 +10,7 @@
 
 #include <linux/kvm.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define KVM_DEVICE_PATH "/dev/kvm"
 
@@ -24,5 +25,10 @@ int kvm_open(struct kvm **out);
 /* Guest-physical address bits a vCPU supports (CPUID 0x80000008), or 36. */
 unsigned kvm_phys_bits(const struct kvm *kvm);
 void kvm_close(struct kvm *kvm);
+
+/* Reads the counters `names[i]` of a VM or vCPU (KVM_GET_STATS_FD on `fd`)
+ * into vals[i]; a counter KVM does not have reads as 0. For diagnostics:
+ * returns -errno if the kernel has no binary stats. */
+int kvm_stats_get(int fd, const char *const *names, unsigned n, uint64_t *vals);
 
 #endif

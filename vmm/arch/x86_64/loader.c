@@ -14,9 +14,6 @@
 #include "elf.h"
 #include "layout.h"
 
-/* Below this, copying is cheaper than a mapping (and its later COW faults). */
-#define MAP_THRESHOLD (256 * 1024ull)
-
 int loader_parse(const uint8_t *buf, size_t len, struct kernel_image *img, char *err, size_t errlen)
 {
 	if (elf_is_elf(buf, len))
@@ -28,31 +25,35 @@ int loader_parse(const uint8_t *buf, size_t len, struct kernel_image *img, char 
 	return -ENOEXEC;
 }
 
-/* Copies file[off, off+len) to gpa, mapping whole pages when the file offset
- * and the gpa line up; a mapping failure (e.g. a filesystem without mmap)
- * falls back to copying. The caller checked the gpa range. */
-static void place_bytes(struct gmem *gm, gpa_t gpa, const uint8_t *buf, uint64_t off, uint64_t len,
-			int fd)
+/* Copies file[off, off+len) to gpa: from buf without a file descriptor, else
+ * read from the file straight into guest memory (no second copy, none of the
+ * file's page cache mapped into our address space), queued on fc if there is
+ * one. The caller checked the gpa range. */
+static int place_bytes(struct gmem *gm, gpa_t gpa, const uint8_t *buf, uint64_t off, uint64_t len,
+		       const struct loader_source *src, const char *what, char *err, size_t errlen)
 {
-	uint64_t head, mid;
+	uint8_t *dst = gmem_slice(gm, gpa, len);
+	struct filecopy now;
+	int ret;
 
-	if (fd >= 0 && len >= MAP_THRESHOLD && (gpa % GMEM_PAGE_SIZE) == (off % GMEM_PAGE_SIZE)) {
-		head = (GMEM_PAGE_SIZE - gpa % GMEM_PAGE_SIZE) % GMEM_PAGE_SIZE;
-		mid = (len - head) & ~(GMEM_PAGE_SIZE - 1);
-		if (gmem_map_file(gm, gpa + head, fd, off + head, mid) == 0) {
-			if (head > 0)
-				memcpy(gmem_slice(gm, gpa, head), buf + off, head);
-			if (len > head + mid)
-				memcpy(gmem_slice(gm, gpa + head + mid, len - head - mid),
-				       buf + off + head + mid, len - head - mid);
-			return;
-		}
+	if (src == NULL || src->fd < 0) {
+		memcpy(dst, buf + off, len);
+		return 0;
 	}
-	memcpy(gmem_slice(gm, gpa, len), buf + off, len);
+	if (src->fc != NULL && filecopy_add(src->fc, dst, src->fd, off, len, what) == 0)
+		return 0;
+	filecopy_init(&now);
+	filecopy_add(&now, dst, src->fd, off, len, what);
+	filecopy_start(&now, 0);
+	ret = filecopy_finish(&now, NULL);
+	if (ret < 0)
+		snprintf(err, errlen, "reading %llu bytes at offset %llu failed: %s",
+			 (unsigned long long)len, (unsigned long long)off, filecopy_strerror(ret));
+	return ret;
 }
 
 int loader_place(struct gmem *gm, const struct kernel_image *img, const uint8_t *buf, size_t len,
-		 int fd, char *err, size_t errlen)
+		 const struct loader_source *src, char *err, size_t errlen)
 {
 	gpa_t end = gmem_region_end(gm, LAYOUT_HIMEM_GPA);
 
@@ -73,14 +74,20 @@ int loader_place(struct gmem *gm, const struct kernel_image *img, const uint8_t 
 				 (unsigned long long)s->gpa, (unsigned long long)s->memsz);
 			return -ENOSPC;
 		}
-		if (s->filesz > 0)
-			place_bytes(gm, s->gpa, buf, s->file_off, s->filesz, fd);
+		if (s->filesz > 0) {
+			int ret = place_bytes(gm, s->gpa, buf, s->file_off, s->filesz, src,
+					      LOADER_KERNEL, err, errlen);
+
+			if (ret < 0)
+				return ret;
+		}
 	}
 	return 0;
 }
 
 int loader_place_initrd(struct gmem *gm, const struct kernel_image *img, const uint8_t *buf,
-			size_t len, int fd, gpa_t *gpa_out, char *err, size_t errlen)
+			size_t len, const struct loader_source *src, gpa_t *gpa_out, char *err,
+			size_t errlen)
 {
 	gpa_t top = gmem_region_end(gm, 0); /* low RAM, below the MMIO gap */
 	gpa_t lowest =
@@ -101,9 +108,8 @@ int loader_place_initrd(struct gmem *gm, const struct kernel_image *img, const u
 		return -ENOSPC;
 	}
 	gpa = (top - len) & ~(gpa_t)(LAYOUT_INITRD_ALIGN - 1);
-	place_bytes(gm, gpa, buf, 0, len, fd);
 	*gpa_out = gpa;
-	return 0;
+	return place_bytes(gm, gpa, buf, 0, len, src, LOADER_INITRD, err, errlen);
 }
 
 int loader_file_open(const char *path, struct loader_file *f, char *err, size_t errlen)

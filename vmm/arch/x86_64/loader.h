@@ -6,8 +6,10 @@
  *   (file range -> gpa), entry mode and address, and for a bzImage its setup
  *   header. It reads only inside [buf, buf+len) and never trusts a field
  *   before checking it; it does not touch guest memory.
- * - loader_place() copies (or maps, when fd >= 0 and the pages line up) the
- *   segments into guest memory through gmem; loader_place_initrd() puts an
+ * - loader_place() copies the segments into guest memory through gmem: from
+ *   buf when src is NULL or has no fd, else read from src->fd, queued on
+ *   src->fc (with the label LOADER_KERNEL or LOADER_INITRD) when it has one,
+ *   in which case the bytes are in place only after filecopy_finish(); loader_place_initrd() puts an
  *   initrd at the top of low RAM, below the kernel's initrd_addr_max.
  *   Guest memory must be fresh (zero): a segment's bss is not cleared again.
  * - On error these return a negative errno and write one human-readable
@@ -23,6 +25,7 @@
 
 #include <asm/bootparam.h>
 
+#include "../../core/filecopy.h"
 #include "../../core/gmem.h"
 
 #define LOADER_MAX_SEGMENTS 16
@@ -61,12 +64,22 @@ struct loader_file {
 	bool mapped;
 };
 
+/* Where loader_place() reads from besides buf (see above). */
+struct loader_source {
+	int fd;
+	struct filecopy *fc; /* NULL: read before returning */
+};
+
+#define LOADER_KERNEL "kernel"
+#define LOADER_INITRD "initrd"
+
 int loader_parse(const uint8_t *buf, size_t len, struct kernel_image *img, char *err,
 		 size_t errlen);
 int loader_place(struct gmem *gm, const struct kernel_image *img, const uint8_t *buf, size_t len,
-		 int fd, char *err, size_t errlen);
+		 const struct loader_source *src, char *err, size_t errlen);
 int loader_place_initrd(struct gmem *gm, const struct kernel_image *img, const uint8_t *buf,
-			size_t len, int fd, gpa_t *gpa_out, char *err, size_t errlen);
+			size_t len, const struct loader_source *src, gpa_t *gpa_out, char *err,
+			size_t errlen);
 
 int loader_file_open(const char *path, struct loader_file *f, char *err, size_t errlen);
 void loader_file_close(struct loader_file *f);
