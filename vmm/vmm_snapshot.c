@@ -53,44 +53,26 @@ static int write_at(int fd, const uint8_t *src, uint64_t len, uint64_t off)
 	return 0;
 }
 
-/* A memory file is written as path.tmp.PID and renamed into place when
- * whole, so a failed or interrupted snapshot never leaves a torn file. */
-struct mem_file {
-	char tmp[PATH_MAX];
-	const char *path;
-	int fd;
-};
-
-static int mem_file_open(struct mem_file *m, const char *path, char *err, size_t errlen)
+/* A memory file appears whole or not at all (snap_tmp). It is not fsynced:
+ * a snapshot is for restoring on this host, not for surviving a crash. */
+static int mem_file_open(struct snap_tmp *m, const char *path, char *err, size_t errlen)
 {
-	m->path = path;
-	if ((size_t)snprintf(m->tmp, sizeof(m->tmp), "%s.tmp.%d", path, (int)getpid()) >=
-	    sizeof(m->tmp)) {
-		snprintf(err, errlen, "mem_file_path: too long");
-		return -ENAMETOOLONG;
-	}
-	m->fd = open(m->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (m->fd < 0) {
-		snprintf(err, errlen, "mem_file_path %.200s: %s", path, strerror(errno));
-		return -errno;
-	}
-	return 0;
+	int ret = snap_tmp_open(m, path);
+
+	if (ret < 0)
+		snprintf(err, errlen, "mem_file_path %.200s: %s", path, strerror(-ret));
+	return ret;
 }
 
 /* Sizes the file to all of RAM (the tail may be a hole), then renames it;
  * on any failure (ret included) removes it. */
-static int mem_file_close(struct mem_file *m, uint64_t size, int ret, char *err, size_t errlen)
+static int mem_file_close(struct snap_tmp *m, uint64_t size, int ret, char *err, size_t errlen)
 {
 	if (ret == 0 && ftruncate(m->fd, (off_t)size) < 0)
 		ret = -errno;
-	if (close(m->fd) < 0 && ret == 0)
-		ret = -errno;
-	if (ret == 0 && rename(m->tmp, m->path) < 0)
-		ret = -errno;
-	if (ret < 0) {
+	ret = snap_tmp_commit(m, false, ret);
+	if (ret < 0)
 		snprintf(err, errlen, "mem_file_path %.200s: %s", m->path, strerror(-ret));
-		unlink(m->tmp);
-	}
 	return ret;
 }
 
@@ -98,7 +80,7 @@ static int mem_file_close(struct mem_file *m, uint64_t size, int ret, char *err,
  * left as holes: the file is sparse and the restore reads zeros there. */
 static int write_memory(const struct gmem *gm, const char *path, char *err, size_t errlen)
 {
-	struct mem_file m;
+	struct snap_tmp m;
 	uint64_t off = 0;
 	int ret = mem_file_open(&m, path, err, errlen);
 
@@ -141,7 +123,7 @@ static int take_dirty(struct vmm *vmm, unsigned region, uint64_t *bitmap)
 static int write_dirty(struct vmm *vmm, const char *path, char *err, size_t errlen)
 {
 	const struct gmem *gm = vmm->gm;
-	struct mem_file m = { .fd = -1 };
+	struct snap_tmp m = { .fd = -1 };
 	uint64_t off = 0;
 	int ret = path != NULL ? mem_file_open(&m, path, err, errlen) : 0;
 

@@ -195,45 +195,61 @@ static int write_all(int fd, const uint8_t *p, size_t n)
 	return 0;
 }
 
-int snap_w_to_file(const struct snap_writer *w, const char *path)
+int snap_tmp_open(struct snap_tmp *t, const char *path)
 {
-	char tmp[PATH_MAX], dir[PATH_MAX];
-	int fd, dfd, ret;
-
-	if (w->error != 0 || w->len < SNAP_HEADER_LEN + SNAP_CRC_LEN)
-		return w->error ? w->error : -EINVAL;
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= sizeof(tmp) ||
-	    (size_t)snprintf(dir, sizeof(dir), "%s", path) >= sizeof(dir)) {
-		log_err("snapshot %s: path too long", path);
+	t->path = path;
+	t->fd = -1;
+	if ((size_t)snprintf(t->tmp, sizeof(t->tmp), "%s.tmp.XXXXXX", path) >= sizeof(t->tmp))
 		return -ENAMETOOLONG;
-	}
 	/* Same directory as the target, so rename() is atomic (one filesystem). */
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
+	t->fd = mkostemp(t->tmp, O_CLOEXEC);
+	return t->fd < 0 ? -errno : 0;
+}
+
+int snap_tmp_commit(struct snap_tmp *t, bool durable, int ret)
+{
+	char dir[PATH_MAX];
+	int dfd;
+
+	if (ret == 0 && durable && fsync(t->fd) < 0)
 		ret = -errno;
-		log_err("snapshot %s: cannot create a temporary file: %s", path, strerror(errno));
-		return ret;
-	}
-	ret = write_all(fd, w->buf, w->len);
-	if (ret == 0 && fsync(fd) < 0)
+	if (close(t->fd) < 0 && ret == 0)
 		ret = -errno;
-	if (close(fd) < 0 && ret == 0)
-		ret = -errno;
-	if (ret == 0 && rename(tmp, path) < 0)
+	t->fd = -1;
+	if (ret == 0 && rename(t->tmp, t->path) < 0)
 		ret = -errno;
 	if (ret < 0) {
-		log_err("snapshot %s: write failed: %s", path, strerror(-ret));
-		unlink(tmp);
+		unlink(t->tmp);
 		return ret;
 	}
+	if (!durable || (size_t)snprintf(dir, sizeof(dir), "%s", t->path) >= sizeof(dir))
+		return 0;
 	/* Make the rename itself durable. */
 	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd >= 0) {
 		if (fsync(dfd) < 0)
-			log_warn("snapshot %s: fsync of its directory: %s", path, strerror(errno));
+			log_warn("%s: fsync of its directory: %s", t->path, strerror(errno));
 		close(dfd);
 	}
 	return 0;
+}
+
+int snap_w_to_file(const struct snap_writer *w, const char *path)
+{
+	struct snap_tmp t;
+	int ret;
+
+	if (w->error != 0 || w->len < SNAP_HEADER_LEN + SNAP_CRC_LEN)
+		return w->error ? w->error : -EINVAL;
+	ret = snap_tmp_open(&t, path);
+	if (ret < 0) {
+		log_err("snapshot %s: cannot create a temporary file: %s", path, strerror(-ret));
+		return ret;
+	}
+	ret = snap_tmp_commit(&t, true, write_all(t.fd, w->buf, w->len));
+	if (ret < 0)
+		log_err("snapshot %s: write failed: %s", path, strerror(-ret));
+	return ret;
 }
 
 /* ---- loading and parsing ---- */
