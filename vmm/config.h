@@ -31,7 +31,7 @@
  * text_poke() each (about 5000), a quarter second of a nested boot (FACTS.md,
  * bench/RESULTS.md); the locks cost nothing measurable on one vCPU. */
 #define CONFIG_DEFAULT_CMDLINE                                                                     \
-	"console=ttyS0 reboot=k panic=1 quiet i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd "   \
+	"console=ttyS0 reboot=k panic=1 quiet i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd "  \
 	"noreplace-smp"
 /* Drives take the first virtio-mmio slots (/dev/vda, vdb, ...), the entropy
  * device the next one; IRQs LAYOUT_VIRTIO_IRQ_BASE..15 bound them all. */
