@@ -28,8 +28,8 @@
 /* The i8042 flags are Firecracker's: a keyboard-only controller with no
  * probing, which is all Ctrl-Alt-Del needs (devices/i8042.h). noreplace-smp:
  * with one vCPU, Linux otherwise rewrites every lock prefix in its text, one
- * text_poke() each (about 5000), a quarter second of a nested boot (FACTS.md,
- * bench/RESULTS.md); the locks cost nothing measurable on one vCPU. */
+ * text_poke() each (about 5000), a quarter second of a nested boot
+ * (bench/RESULTS.md); the locks cost nothing measurable on one vCPU. */
 #define CONFIG_DEFAULT_CMDLINE                                                                     \
 	"console=ttyS0 reboot=k panic=1 quiet i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd "  \
 	"noreplace-smp"
