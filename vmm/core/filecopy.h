@@ -29,7 +29,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define FILECOPY_MAX_RANGES  4
+/* Room for every segment of a kernel (LOADER_MAX_SEGMENTS) and an initrd. */
+#define FILECOPY_MAX_RANGES  17
 #define FILECOPY_MAX_THREADS 4
 #define FILECOPY_CHUNK	     (2ull << 20)
 

@@ -14,6 +14,9 @@
 #include "elf.h"
 #include "layout.h"
 
+/* A queued load never falls back to reading on the caller's thread. */
+_Static_assert(FILECOPY_MAX_RANGES >= LOADER_MAX_SEGMENTS + 1, "filecopy queue too small");
+
 int loader_parse(const uint8_t *buf, size_t len, struct kernel_image *img, char *err, size_t errlen)
 {
 	if (elf_is_elf(buf, len))

@@ -9,8 +9,9 @@
  * - loader_place() copies the segments into guest memory through gmem: from
  *   buf when src is NULL or has no fd, else read from src->fd, queued on
  *   src->fc (with the label LOADER_KERNEL or LOADER_INITRD) when it has one,
- *   in which case the bytes are in place only after filecopy_finish(); loader_place_initrd() puts an
- *   initrd at the top of low RAM, below the kernel's initrd_addr_max.
+ *   in which case the bytes are in place only after filecopy_finish().
+ *   loader_place_initrd() puts an initrd at the top of low RAM, below the
+ *   kernel's initrd_addr_max.
  *   Guest memory must be fresh (zero): a segment's bss is not cleared again.
  * - On error these return a negative errno and write one human-readable
  *   reason (no trailing newline) into err; they never log.
