@@ -162,7 +162,7 @@ fi
 
 # --- the image ---
 # No compression: the guest kernel enables EROFS_FS without EROFS_FS_ZIP
-# (kernel-config/microvm.fragment). Fixed timestamps, owners and a UUID derived
+# (kernel-config/guest.fragment). Fixed timestamps, owners and a UUID derived
 # from the package list make the same inputs give the same image.
 uuid=$({ echo "$name"; cat "$out/$name.versions.new"; } | sha256sum |
 	sed -E 's/^(.{8})(.{4})(.{4})(.{4})(.{12}).*/\1-\2-\3-\4-\5/')

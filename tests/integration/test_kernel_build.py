@@ -11,7 +11,7 @@ REPO = os.path.realpath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.path.join(REPO, os.environ.get("BUILD", "build"))
 
 KERNELS = [
-    ("guest", ["microvm.fragment"]),
+    ("guest", ["microvm.fragment", "guest.fragment"]),
     ("testbox", ["microvm.fragment", "testbox-l1.fragment"]),
 ]
 
@@ -74,7 +74,8 @@ def test_initramfs_is_reproducible(tmp_path):
 def test_kernel_build_is_cached():
     """A second make must not rebuild: the recipe finds the cached kernel."""
     out = subprocess.run(["./kernel-config/build.sh", "guest", str(os.path.join(BUILD, "guest")),
-                          "kernel-config/microvm.fragment"], cwd=REPO,
+                          "kernel-config/microvm.fragment", "kernel-config/guest.fragment"],
+                         cwd=REPO,
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "KERNEL" not in out.stdout, out.stdout
