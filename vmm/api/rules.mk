@@ -1,5 +1,5 @@
 # vmm/api: Firecracker's control API (issue 6): JSON schemas (cJSON), routes, and the
-# HTTP server (libevent's evhttp). ember-vmm links them with -lcjson -levent (vmm/rules.mk).
+# HTTP server (libevent's evhttp). ember-vmm links them with cJSON and libevent (VMM_LIBS, vmm/rules.mk).
 
 API_SCHEMA_SRCS := vmm/api/schema.c vmm/api/schema_ops.c vmm/api/schema_config.c
 API_SRCS := $(API_SCHEMA_SRCS) vmm/api/routes.c vmm/api/server.c

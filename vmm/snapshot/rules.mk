@@ -1,10 +1,10 @@
 # snapshot: the state file format and the vCPU/VM/config state (issue 8).
-# ember-vmm links SNAP_SRCS (the API wiring comes later); the state file's CRC is zlib's crc32().
+# ember-vmm links SNAP_SRCS (the API wiring comes later); the state file's CRC is zlib's crc32()
+# (zlib joins ember-vmm's link in vmm/rules.mk).
 
 SNAP_SRCS := $(addprefix vmm/snapshot/,format.c dev.c vcpu_state.c vm_state.c config_state.c \
 	state.c)
 $(BIN)/ember-vmm: $(SNAP_SRCS:%.c=$(OBJ)/host/%.o)
-$(BIN)/ember-vmm: HOST_LDFLAGS += -lz
 # The Uffd memory backend (uffd.h): ember-vmm only.
 $(BIN)/ember-vmm: $(OBJ)/host/vmm/snapshot/uffd.o
 
