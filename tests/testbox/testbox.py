@@ -109,13 +109,16 @@ def _die_with_parent():
 
 
 def qemu_argv(mem, cpus, forwards, ctl_port, console_sock, console_log, shell=False,
-              monitor_sock=None):
-    """The L1 command line: FACTS.md's recipe for nested SVM under TCG."""
+              monitor_sock=None, l1_cmdline=""):
+    """The L1 command line: FACTS.md's recipe for nested SVM under TCG.
+    l1_cmdline is appended to L1's kernel command line."""
     append = (f"console=ttyS0 quiet panic=-1 reboot=t tsc_early_khz={host_tsc_khz()} tsc=reliable "
               "ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off "
               f"testbox.share={REPO} testbox.port={AGENT_PORT}")
     if shell:
         append += " testbox.shell=1"
+    if l1_cmdline:
+        append += " " + l1_cmdline
     fwd = "".join(f",hostfwd=tcp:127.0.0.1:{h}-:{g}" for h, g in forwards)
     if ctl_port:
         fwd += f",hostfwd=tcp:127.0.0.1:{ctl_port}-:{AGENT_PORT}"
@@ -147,9 +150,10 @@ def qemu_argv(mem, cpus, forwards, ctl_port, console_sock, console_log, shell=Fa
 class Testbox:
     """One L1. Start it with boot(), or attach() to a kept one."""
 
-    def __init__(self, statedir, mem=L1_DEFAULT_MEM, cpus=2, forwards=()):
+    def __init__(self, statedir, mem=L1_DEFAULT_MEM, cpus=2, forwards=(), l1_cmdline=""):
         self.statedir = os.path.abspath(statedir)
         self.mem, self.cpus, self.forwards = mem, cpus, list(forwards)
+        self.l1_cmdline = l1_cmdline
         self.proc = None
         self.ctl_port = None
         self.boot_seconds = None
@@ -170,7 +174,8 @@ class Testbox:
         listener.listen(1)
         self.ctl_port = free_port()
         argv = qemu_argv(self.mem, self.cpus, self.forwards, self.ctl_port,
-                         sock_path, self.console_log, monitor_sock=self.monitor_sock)
+                         sock_path, self.console_log, monitor_sock=self.monitor_sock,
+                         l1_cmdline=self.l1_cmdline)
         qemu_log = open(os.path.join(self.statedir, "qemu.log"), "wb")
         start = time.monotonic()
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=qemu_log,
