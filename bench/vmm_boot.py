@@ -140,20 +140,32 @@ def boots(args):
 
 
 def ready(args):
-    """Spawn -> "ready to run" (VM set up, not yet running), then stop the VMM."""
+    """Spawn -> "ready to run" (VM set up, not yet running), then stop the VMM.
+
+    posix_spawn (vfork + exec in glibc) starts ember-vmm with far less work
+    between the clock read and the exec than subprocess.Popen, so "spawn"
+    here is within about 0.1 ms of the exec."""
     wall, internal = [], []
+    argv = ember_argv(args.mem, args.cpus)
     for _ in range(args.runs):
+        rfd, wfd = os.pipe()
+        null = os.open(os.devnull, os.O_RDWR)
+        actions = [(os.POSIX_SPAWN_DUP2, null, 0), (os.POSIX_SPAWN_DUP2, null, 1),
+                   (os.POSIX_SPAWN_DUP2, wfd, 2)]
         t0 = time.monotonic()
-        p = subprocess.Popen(ember_argv(args.mem, args.cpus), stdin=subprocess.DEVNULL,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        for line in iter(p.stderr.readline, b""):
-            m = re.search(rb"ready to run (\d+) us", line)
-            if m:
-                wall.append((time.monotonic() - t0) * 1e3)
-                internal.append(int(m.group(1)) / 1e3)
-                break
-        p.send_signal(signal.SIGTERM)
-        p.communicate()
+        pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=actions)
+        os.close(wfd)
+        os.close(null)
+        with os.fdopen(rfd, "rb") as err:
+            for line in err:
+                m = re.search(rb"ready to run (\d+) us", line)
+                if m:
+                    wall.append((time.monotonic() - t0) * 1e3)
+                    internal.append(int(m.group(1)) / 1e3)
+                    break
+            os.kill(pid, signal.SIGTERM)
+            err.read()
+        os.waitpid(pid, 0)
     print(f"# {args.runs} runs, {args.cpus} vCPU, {args.mem} MiB, vmlinux + initramfs")
     print(f"spawn -> ready: median {statistics.median(wall):.2f} ms "
           f"(min {min(wall):.2f}, max {max(wall):.2f})")
