@@ -107,6 +107,10 @@ def test_getting_started_with_curl(kvm, scratch):
 
         assert curl(kvm, sock, "PUT", "/actions", '{"action_type": "SendCtrlAltDel"}')[0] == 204
         assert vm.wait(BOOT_TIMEOUT) == 0, vm.text
+    except BaseException:
+        # A failed API call alone does not say why ember-vmm went away.
+        print("ember-vmm's output:\n" + vm.text)
+        raise
     finally:
         vm.stop()
     # The final flush on exit appended one more line.
