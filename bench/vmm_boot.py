@@ -5,6 +5,9 @@ Run it on a KVM host that boots Linux: hardware KVM, or inside the testbox:
 
     tests/testbox/run --timeout 1800 -- python3 bench/vmm_boot.py [--runs 20]
 
+(add `--l1-cmdline init_on_free=1` to the testbox to move TCG's cost of reusing
+the previous guest's pages out of the boots; bench/RESULTS.md, session 6).
+
 Both VMMs boot the same vmlinux, initramfs (the product's: ember-init alone)
 and command line, with 1 vCPU and 128 MiB, interleaved (ember, qemu, ember, ...) so that both see the same state
 of the machine. The two images are first copied to a tmpfs (/dev/shm), so both
