@@ -12,7 +12,7 @@ import os
 import shutil
 import subprocess
 
-from guest import INITRAMFS, REPO, VMLINUX
+from guest import BASE_CMDLINE, INITRAMFS, REPO, VMLINUX
 
 BUILD = os.path.join(REPO, os.environ.get("BUILD", "build"))
 VMM = os.path.join(BUILD, "bin", "ember-vmm")
@@ -57,7 +57,7 @@ class Vm:
         os.makedirs(WORK, exist_ok=True)
         self.kvm, self.path = kvm, uds(name)
         quirks = " noxsave" if kvm.where == "testbox" else ""
-        cmd = f"console=ttyS0 reboot=k panic=-1 quiet noreplace-smp{quirks} ember.lambda=1 {extra}"
+        cmd = f"{BASE_CMDLINE}{quirks} ember.lambda=1 {extra}"
         self.proc = kvm.spawn([VMM, "--kernel", VMLINUX, "--initrd", INITRAMFS, "--cmdline",
                                cmd, "--mem-mib", str(mem_mib), "--drive", root + ",ro",
                                "--drive", code + ",ro", "--vsock", f"{CID},{self.path}"])
