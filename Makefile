@@ -22,7 +22,7 @@ WARN += -Werror
 endif
 HARDEN := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fstack-clash-protection -fcf-protection
 CFLAGS ?= -O2 -g
-CFLAGS += -std=gnu11 $(WARN) $(HARDEN) -D_GNU_SOURCE -Ilib -MMD -MP
+CFLAGS += -std=gnu11 $(WARN) $(HARDEN) -D_GNU_SOURCE -I. -MMD -MP
 HOST_CFLAGS := $(CFLAGS) -fPIE
 HOST_LDFLAGS := -pie -Wl,-z,relro,-z,now
 # ember-init is PID 1 in the guest: static, so the initramfs needs no libc.
@@ -46,9 +46,12 @@ help:
 deps:
 	@./tools/deps.sh
 
-# Product rules first (they set UNIT_DEPS_*/FUZZ_DEPS_*), test rules (tests/*/) last.
-include $(wildcard */rules.mk */*/*/rules.mk) $(filter-out tests/%,$(wildcard */*/rules.mk)) \
-	$(wildcard tests/*/rules.mk)
+# lib/rules.mk first: it has the object rules and ember_lib, which the others
+# use. Link rules list libraries with $$(call ember_libs,...) (second
+# expansion), so the order of the other rules.mk files does not matter.
+.SECONDEXPANSION:
+include lib/rules.mk
+include $(filter-out lib/rules.mk,$(wildcard */rules.mk */*/rules.mk */*/*/rules.mk))
 
 -include $(shell find $(OBJ) -name '*.d' 2>/dev/null)
 

@@ -1,9 +1,9 @@
 /* bootstrap: start, watch, capture and measure the function's process (see bootstrap.h). */
-#include "bootstrap.h"
+#include "guest-init/bootstrap.h"
 
-#include "gproto.h"
-#include "log.h"
-#include "world.h"
+#include "lib/gproto/gproto.h"
+#include "lib/util/log.h"
+#include "guest-init/world.h"
 
 #include <dirent.h>
 #include <errno.h>

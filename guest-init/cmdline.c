@@ -1,5 +1,5 @@
 /* cmdline: the ember.* keys of the guest kernel command line (see cmdline.h). */
-#include "cmdline.h"
+#include "guest-init/cmdline.h"
 
 #include <errno.h>
 #include <stdio.h>

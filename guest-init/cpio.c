@@ -1,5 +1,5 @@
 /* cpio: newc archive writer for initramfs images (see cpio.h). */
-#include "cpio.h"
+#include "guest-init/cpio.h"
 
 #include <assert.h>
 #include <errno.h>

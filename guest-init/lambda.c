@@ -1,12 +1,12 @@
 /* lambda: the guest protocol loop and the invocation state machine (see lambda.h). */
-#include "lambda.h"
+#include "guest-init/lambda.h"
 
-#include "bootstrap.h"
-#include "cmdline.h"
-#include "gproto.h"
-#include "log.h"
-#include "runtime_api.h"
-#include "world.h"
+#include "guest-init/bootstrap.h"
+#include "guest-init/cmdline.h"
+#include "lib/gproto/gproto.h"
+#include "lib/util/log.h"
+#include "guest-init/runtime_api.h"
+#include "guest-init/world.h"
 
 #include <errno.h>
 #include <event2/buffer.h>

@@ -7,10 +7,10 @@
  * reboot(RB_AUTOBOOT): without ACPI a power-off only halts, while a reboot
  * through the i8042 (reboot=k) is what ember-vmm turns into a clean exit
  * (a triple fault, reboot=t, counts as a crash there). */
-#include "boot_timer.h"
-#include "cmdline.h"
-#include "lambda.h"
-#include "log.h"
+#include "lib/util/boot_timer.h"
+#include "guest-init/cmdline.h"
+#include "guest-init/lambda.h"
+#include "lib/util/log.h"
 
 #include <errno.h>
 #include <fcntl.h>

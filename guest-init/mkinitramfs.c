@@ -8,7 +8,7 @@
  * MODE is octal. SOURCE is read from the host. The archive is written to
  * OUT.tmp and renamed, so OUT is either complete or absent. The output is
  * reproducible (see cpio.h). */
-#include "cpio.h"
+#include "guest-init/cpio.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,17 +1,19 @@
 # ember-init (static, guest PID 1), the initramfs packer, and the initramfs.
 
-# Lambda mode serves the Runtime API with libevent's evhttp, linked statically.
-INIT_SRCS := guest-init/main.c guest-init/cmdline.c guest-init/lambda.c \
-	guest-init/runtime_api.c guest-init/bootstrap.c guest-init/world.c lib/log.c \
-	lib/gproto.c lib/gproto_reader.c
-INIT_LIBS := -l:libevent_extra.a -l:libevent_core.a
-$(BIN)/ember-init: $(INIT_SRCS:%.c=$(OBJ)/static/%.o)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $^ $(STATIC_LDFLAGS) $(INIT_LIBS)
+# Everything but the two programs' main() is libinit (unit tests link it too).
+$(eval $(call ember_lib,init,$(filter-out guest-init/main.c guest-init/mkinitramfs.c,\
+	$(wildcard guest-init/*.c))))
 
-$(BIN)/mkinitramfs: $(OBJ)/host/guest-init/mkinitramfs.o $(OBJ)/host/guest-init/cpio.o
+# Lambda mode serves the Runtime API with libevent's evhttp, linked statically.
+INIT_LIBS := init gproto emberutil
+$(BIN)/ember-init: $(OBJ)/static/guest-init/main.o $(INIT_LIBS:%=$(LIBDIR)/static/lib%.a)
 	@mkdir -p $(@D)
-	$(CC) $(HOST_CFLAGS) -o $@ $^ $(HOST_LDFLAGS)
+	$(CC) $(CFLAGS) -o $@ $< $(STATIC_LDFLAGS) -L$(LIBDIR)/static $(INIT_LIBS:%=-l%) \
+		-l:libevent_extra.a -l:libevent_core.a
+
+$(BIN)/mkinitramfs: $(OBJ)/host/guest-init/mkinitramfs.o $(LIBDIR)/host/libinit.a
+	@mkdir -p $(@D)
+	$(CC) $(HOST_CFLAGS) -o $@ $< $(HOST_LDFLAGS) -L$(LIBDIR)/host -linit
 
 # Test guest programs (tests/guests/*.c) are static too, and go to /bin.
 GUEST_PROGS := $(patsubst tests/guests/%.c,$(BIN)/guests/%,$(wildcard tests/guests/*.c))

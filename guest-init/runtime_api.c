@@ -2,10 +2,10 @@
  *
  * Status codes and bodies follow the Runtime Interface Emulator's rapi
  * handlers, the reference for what Lambda answers (lambda-api.md §6). */
-#include "runtime_api.h"
+#include "guest-init/runtime_api.h"
 
-#include "gproto.h"
-#include "log.h"
+#include "lib/gproto/gproto.h"
+#include "lib/util/log.h"
 
 #include <errno.h>
 #include <event2/buffer.h>

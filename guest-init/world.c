@@ -1,7 +1,7 @@
 /* world: mounts, environment and RESTORE actions for the function's sandbox (see world.h). */
-#include "world.h"
+#include "guest-init/world.h"
 
-#include "log.h"
+#include "lib/util/log.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -27,7 +27,7 @@
 #ifndef EMBER_WORLD_H
 #define EMBER_WORLD_H
 
-#include "gproto.h"
+#include "lib/gproto/gproto.h"
 
 #include <stdbool.h>
 #include <stddef.h>

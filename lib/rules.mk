@@ -1,5 +1,11 @@
-# Object rules shared by every program. Host objects are PIE; static objects
-# (guest programs) are not.
+# Object rules and static libraries shared by every program.
+#
+# Objects come in four flavours: host (PIE, the host programs), static
+# (non-PIE, ember-init and the test guests), san (ASan+UBSan: unit tests and
+# fuzz replay) and fuzz (clang's libFuzzer builds). A library is one archive
+# per flavour, $(LIBDIR)/<flavour>/lib<name>.a, declared once with
+# $(call ember_lib,NAME,SOURCES); programs and tests link libraries by name
+# and the linker takes only the objects they use.
 
 $(OBJ)/host/%.o: %.c | deps
 	@mkdir -p $(@D)
@@ -13,11 +19,33 @@ $(OBJ)/san/%.o: %.c | deps
 	@mkdir -p $(@D)
 	$(CC) $(HOST_CFLAGS) $(SAN_FLAGS) -c -o $@ $<
 
-# The guest protocol (lib/gproto*.c) is linked by emberd (host PIE) and by
-# ember-init (static); `all` builds it both ways so either flavour's warnings
-# show up even before a program links it.
-GPROTO_SRCS := lib/gproto.c lib/gproto_reader.c
-all: $(GPROTO_SRCS:%.c=$(OBJ)/host/%.o) $(GPROTO_SRCS:%.c=$(OBJ)/static/%.o)
+LIBDIR := $(BUILD)/lib
+LIB_FLAVOURS := host static san fuzz
+EMBER_LIBS :=
 
-UNIT_DEPS_test_gproto := $(GPROTO_SRCS)
-FUZZ_DEPS_gproto := $(GPROTO_SRCS)
+define ember_lib
+EMBER_LIBS += $(1)
+$(foreach f,$(LIB_FLAVOURS),$(LIBDIR)/$(f)/lib$(1).a: $(patsubst %.c,$(OBJ)/$(f)/%.o,$(2))
+)
+endef
+
+$(LIBDIR)/%.a:
+	@mkdir -p $(@D)
+	rm -f $@ && $(AR) rcs $@ $^
+
+# The contracts between processes (ARCHITECTURE.md), and small helpers.
+$(eval $(call ember_lib,emberutil,$(wildcard lib/util/*.c)))
+$(eval $(call ember_lib,gproto,$(wildcard lib/gproto/*.c)))
+$(eval $(call ember_lib,fcapi,$(wildcard lib/fcapi/*.c)))
+$(eval $(call ember_lib,snapfile,$(wildcard lib/snapfile/*.c)))
+
+# Every ember library of one flavour, in one link group (so their order does
+# not matter), and the system libraries they use. Programs that need less name
+# their libraries themselves (ember-init).
+ember_libs = $(EMBER_LIBS:%=$(LIBDIR)/$(1)/lib%.a)
+ember_link = -L$(LIBDIR)/$(1) -Wl,--start-group $(EMBER_LIBS:%=-l%) -Wl,--end-group
+SYS_LIBS := -lcjson -l:libevent_extra.a -l:libevent_core.a -l:libz.a -lpthread
+
+# The guest protocol is linked by emberd (host PIE) and by ember-init (static);
+# `all` builds it both ways so either flavour's warnings show.
+all: $(LIBDIR)/host/libgproto.a $(LIBDIR)/static/libgproto.a

@@ -1,5 +1,5 @@
 /* control: the mailbox between the API thread and the main thread (see control.h). */
-#include "control.h"
+#include "vmm/control.h"
 
 #include <errno.h>
 #include <stdint.h>

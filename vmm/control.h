@@ -23,7 +23,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 
-#include "config.h"
+#include "lib/fcapi/config.h"
 
 enum ctl_state {
 	CTL_NOT_STARTED,

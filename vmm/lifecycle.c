@@ -1,5 +1,5 @@
 /* lifecycle: pre-boot wait, build, run, and the VM commands (see lifecycle.h). */
-#include "lifecycle.h"
+#include "vmm/lifecycle.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -10,9 +10,9 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "core/vcpu.h"
-#include "log.h"
-#include "vmm.h"
+#include "vmm/core/vcpu.h"
+#include "lib/util/log.h"
+#include "vmm/machine/machine.h"
 
 /* At most this long for the reply to a failed snapshot load to leave. */
 #define LIFECYCLE_LAST_REPLY_MS 5000
@@ -20,14 +20,14 @@
 struct life {
 	struct ctl *ctl;
 	struct metrics *metrics;
-	struct vmm *vmm;
+	struct machine *vmm;
 };
 
 static void flush_metrics(struct life *l, char *err, size_t errlen, int *ret)
 {
-	struct vmm_stats st;
+	struct machine_stats st;
 
-	vmm_get_stats(l->vmm, &st);
+	machine_get_stats(l->vmm, &st);
 	*ret = metrics_flush(l->metrics, &st, err, errlen);
 }
 
@@ -47,18 +47,18 @@ static void on_command(void *opaque, int fd, uint32_t events)
 		ret = -EINVAL;
 		break;
 	case CTL_CMD_PAUSE:
-		ret = vmm_pause(l->vmm);
+		ret = machine_pause(l->vmm);
 		if (ret == 0)
 			ctl_set_state(l->ctl, CTL_PAUSED);
 		else
 			snprintf(err, sizeof(err), "the microVM stopped while pausing");
 		break;
 	case CTL_CMD_RESUME:
-		vmm_resume(l->vmm);
+		machine_resume(l->vmm);
 		ctl_set_state(l->ctl, CTL_RUNNING);
 		break;
 	case CTL_CMD_CTRL_ALT_DEL:
-		ret = vmm_ctrl_alt_del(l->vmm);
+		ret = machine_ctrl_alt_del(l->vmm);
 		if (ret < 0)
 			snprintf(err, sizeof(err), "SendCtrlAltDel: %s", strerror(-ret));
 		break;
@@ -66,16 +66,16 @@ static void on_command(void *opaque, int fd, uint32_t events)
 		flush_metrics(l, err, sizeof(err), &ret);
 		break;
 	case CTL_CMD_SNAPSHOT_CREATE:
-		ret = vmm_snapshot_create(l->vmm, l->ctl->args.path, l->ctl->args.mem_path,
-					  l->ctl->args.diff, err, sizeof(err));
+		ret = machine_snapshot_create(l->vmm, l->ctl->args.path, l->ctl->args.mem_path,
+					      l->ctl->args.diff, err, sizeof(err));
 		break;
 	case CTL_CMD_SNAPSHOT_LOAD:
 		snprintf(err, sizeof(err), "%s", "a snapshot loads only into a fresh ember-vmm");
 		ret = -EINVAL;
 		break;
 	case CTL_CMD_UPDATE_DRIVE:
-		ret = vmm_replace_drive(l->vmm, l->ctl->args.drive, l->ctl->args.path, err,
-					sizeof(err));
+		ret = machine_replace_drive(l->vmm, l->ctl->args.drive, l->ctl->args.path, err,
+					    sizeof(err));
 		break;
 	}
 	ctl_finish(l->ctl, ret, err);
@@ -86,12 +86,12 @@ static int build(struct life *l, uint64_t start_ns)
 	int code;
 
 	log_clear_last_error();
-	code = vmm_build(&l->ctl->cfg, start_ns, &l->vmm);
+	code = machine_build(&l->ctl->cfg, start_ns, &l->vmm);
 	if (code != VMM_EXIT_OK)
 		return code;
-	if (evloop_add(vmm_loop(l->vmm), l->ctl->cmd_fd, EPOLLIN, on_command, l) < 0) {
+	if (evloop_add(machine_loop(l->vmm), l->ctl->cmd_fd, EPOLLIN, on_command, l) < 0) {
 		log_err("adding the API's commands to the event loop failed");
-		vmm_destroy(l->vmm);
+		machine_destroy(l->vmm);
 		l->vmm = NULL;
 		return VMM_EXIT_KVM;
 	}
@@ -105,26 +105,26 @@ static int build(struct life *l, uint64_t start_ns)
 static int restore(struct life *l, uint64_t start_ns, const struct ctl_args *a, char *err,
 		   size_t errlen)
 {
-	struct vmm_restore *rs;
+	struct machine_restore *rs;
 	int code;
 
-	if (vmm_restore_open(a->path, a->mem_path, a->uffd, &l->ctl->cfg, &rs, err, errlen) < 0)
+	if (machine_restore_open(a->path, a->mem_path, a->uffd, &l->ctl->cfg, &rs, err, errlen) < 0)
 		return VMM_EXIT_CONFIG;
 	/* Firecracker's enable_diff_snapshots: track from the load on. */
 	l->ctl->cfg.machine.track_dirty_pages = a->diff;
 	log_clear_last_error();
-	code = vmm_build_with(&l->ctl->cfg, start_ns, rs, &l->vmm);
-	vmm_restore_free(rs);
+	code = machine_build_with(&l->ctl->cfg, start_ns, rs, &l->vmm);
+	machine_restore_free(rs);
 	if (code != VMM_EXIT_OK) {
 		snprintf(err, errlen, "loading the snapshot: %s", log_last_error());
 		return code;
 	}
-	if (evloop_add(vmm_loop(l->vmm), l->ctl->cmd_fd, EPOLLIN, on_command, l) < 0) {
+	if (evloop_add(machine_loop(l->vmm), l->ctl->cmd_fd, EPOLLIN, on_command, l) < 0) {
 		snprintf(err, errlen, "adding the API's commands to the event loop failed");
 		return VMM_EXIT_KVM;
 	}
 	if (!a->resume)
-		vmm_run_paused(l->vmm);
+		machine_run_paused(l->vmm);
 	ctl_set_state(l->ctl, a->resume ? CTL_RUNNING : CTL_PAUSED);
 	return VMM_EXIT_OK;
 }
@@ -197,7 +197,7 @@ int lifecycle_run(struct ctl *ctl, struct metrics *m, uint64_t start_ns, enum li
 		code = wait_for_start(&l, start_ns);
 	}
 	if (code == VMM_EXIT_OK) {
-		code = vmm_run(l.vmm);
+		code = machine_run(l.vmm);
 		if (metrics_enabled(m)) {
 			int ret;
 
@@ -207,6 +207,6 @@ int lifecycle_run(struct ctl *ctl, struct metrics *m, uint64_t start_ns, enum li
 		}
 	}
 	ctl_close(ctl);
-	vmm_destroy(l.vmm);
+	machine_destroy(l.vmm);
 	return code;
 }

@@ -19,8 +19,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "control.h"
-#include "metrics.h"
+#include "vmm/control.h"
+#include "vmm/metrics.h"
 
 enum lifecycle_start {
 	LIFECYCLE_WAIT,	   /* for the API's InstanceStart or snapshot load */

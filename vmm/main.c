@@ -10,16 +10,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "api/api.h"
-#include "api/schema.h"
-#include "api/server.h"
-#include "config.h"
-#include "control.h"
-#include "lifecycle.h"
-#include "metrics.h"
-#include "core/vcpu.h"
-#include "devices/boot_timer.h"
-#include "log.h"
+#include "vmm/api/api.h"
+#include "lib/fcapi/schema.h"
+#include "vmm/api/server.h"
+#include "lib/fcapi/config.h"
+#include "vmm/control.h"
+#include "vmm/lifecycle.h"
+#include "vmm/metrics.h"
+#include "vmm/core/vcpu.h"
+#include "vmm/devices/boot_timer.h"
+#include "lib/util/log.h"
 
 static const char usage[] =
 	"usage: ember-vmm [--api-sock PATH] [--id ID] [--config-file FILE | --no-api]\n"

@@ -1,5 +1,5 @@
 /* metrics: counters to one JSON line per flush (see metrics.h). */
-#include "metrics.h"
+#include "vmm/metrics.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -76,7 +76,7 @@ static void add_u64(cJSON *o, const char *name, uint64_t v)
 	cJSON_AddNumberToObject(o, name, (double)v);
 }
 
-static void add_vm(cJSON *root, const struct vmm_stats *vs)
+static void add_vm(cJSON *root, const struct machine_stats *vs)
 {
 	cJSON *vcpu = cJSON_AddObjectToObject(root, "vcpu");
 	cJSON *block = cJSON_AddObjectToObject(root, "block");
@@ -105,7 +105,7 @@ static void add_vm(cJSON *root, const struct vmm_stats *vs)
 	}
 }
 
-static char *render(struct metrics *m, const struct vmm_stats *vs)
+static char *render(struct metrics *m, const struct machine_stats *vs)
 {
 	cJSON *root = cJSON_CreateObject(), *api;
 	struct timespec ts;
@@ -129,7 +129,7 @@ static char *render(struct metrics *m, const struct vmm_stats *vs)
 	return line;
 }
 
-int metrics_flush(struct metrics *m, const struct vmm_stats *vs, char *err, size_t errlen)
+int metrics_flush(struct metrics *m, const struct machine_stats *vs, char *err, size_t errlen)
 {
 	char *line;
 	size_t len;

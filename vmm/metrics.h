@@ -22,7 +22,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#include "vmm.h"
+#include "vmm/machine/machine.h"
 
 #define METRICS_API_MAX	       64
 #define METRICS_PERIOD_SECONDS 60
@@ -42,6 +42,6 @@ void metrics_destroy(struct metrics *m);
 int metrics_open(struct metrics *m, const char *path, char *err, size_t errlen);
 bool metrics_enabled(struct metrics *m);
 void metrics_count_api(struct metrics *m, unsigned route, bool error);
-int metrics_flush(struct metrics *m, const struct vmm_stats *vs, char *err, size_t errlen);
+int metrics_flush(struct metrics *m, const struct machine_stats *vs, char *err, size_t errlen);
 
 #endif

@@ -19,7 +19,7 @@
  *   function's ARN, also each INVOKE's invoked ARN), --log-group, --log-stream.
  *   Each INVOKE's deadline is the wall clock when it is sent + the function's timeout.
  * Bounds: each wait has a deadline (--timeout S, default 60). */
-#include "gproto.h"
+#include "lib/gproto/gproto.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -20,9 +20,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "../../vmm/api/api.h"
-#include "../../vmm/api/server.h"
-#include "log.h"
+#include "vmm/api/api.h"
+#include "vmm/api/server.h"
+#include "lib/util/log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

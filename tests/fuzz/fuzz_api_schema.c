@@ -1,4 +1,4 @@
-/* fuzz_api_schema: libFuzzer harness for the Control API's JSON schemas (vmm/api/schema*.c).
+/* fuzz_api_schema: libFuzzer harness for the Control API's JSON schemas (lib/fcapi/schema*.c).
  *
  * Input: any bytes, cut at the first NUL and at SCHEMA_BODY_MAX + 1 bytes (the
  * HTTP layer hands the schemas a NUL-terminated body). The same text goes to
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../vmm/api/schema.h"
+#include "lib/fcapi/schema.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gproto.h"
+#include "lib/gproto/gproto.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -8,10 +8,10 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "../../vmm/arch/x86_64/bootparams.h"
-#include "../../vmm/arch/x86_64/layout.h"
-#include "../../vmm/arch/x86_64/loader.h"
-#include "log.h"
+#include "vmm/arch/x86_64/bootparams.h"
+#include "vmm/arch/x86_64/layout.h"
+#include "vmm/arch/x86_64/loader.h"
+#include "lib/util/log.h"
 
 #define FUZZ_MEM (64ull << 20)
 

@@ -17,9 +17,9 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "../../vmm/snapshot/state.h"
-#include "le.h"
-#include "log.h"
+#include "vmm/snapshot/state.h"
+#include "lib/util/le.h"
+#include "lib/util/log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -17,9 +17,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "../../vmm/core/gmem.h"
-#include "../../vmm/devices/virtio/queue.h"
-#include "log.h"
+#include "vmm/core/gmem.h"
+#include "vmm/devices/virtio/queue.h"
+#include "lib/util/log.h"
 
 #define FUZZ_MEM    (64ull << 10)
 #define FUZZ_HDR    16

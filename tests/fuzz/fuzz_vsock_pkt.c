@@ -21,9 +21,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "../../vmm/core/gmem.h"
-#include "../../vmm/devices/vsock/vsock.h"
-#include "log.h"
+#include "vmm/core/gmem.h"
+#include "vmm/devices/virtio/vsock/vsock.h"
+#include "lib/util/log.h"
 
 #define FUZZ_MEM     (1ull << 20)
 #define FUZZ_QSIZE   64u

@@ -4,14 +4,8 @@
 # needed. `make fuzz` builds real libFuzzer binaries with clang, when clang is
 # installed, and fuzzes each harness for FUZZ_SECONDS (new inputs go to
 # build/fuzz-corpus/<name>/; copy the interesting ones into the corpus).
-# Each harness lists the product sources it links in FUZZ_DEPS_<name>, and
-# extra libraries (-l flags) in FUZZ_LIBS_<name>. Corpus paths are absolute,
-# because a harness may chdir into its own scratch directory.
-
-FUZZ_DEPS_kernel_loader := vmm/arch/x86_64/loader.c vmm/arch/x86_64/elf.c \
-	vmm/arch/x86_64/bzimage.c vmm/arch/x86_64/bootparams.c vmm/core/gmem.c \
-	vmm/core/filecopy.c lib/log.c
-FUZZ_LIBS_kernel_loader := -lpthread
+# Each harness links every ember library, like the unit tests. Corpus paths
+# are absolute, because a harness may chdir into its own scratch directory.
 
 FUZZ_HARNESSES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 60
@@ -23,16 +17,13 @@ $(OBJ)/fuzz/%.o: %.c
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_CFLAGS) -c -o $@ $<
 
-define fuzz_rule
-$(BUILD)/tests/fuzz-replay/$(1): $(OBJ)/san/tests/fuzz/fuzz_$(1).o $(OBJ)/san/tests/fuzz/replay.o \
-		$$(FUZZ_DEPS_$(1):%.c=$(OBJ)/san/%.o)
-	@mkdir -p $$(@D)
-	$$(CC) $$(HOST_CFLAGS) $$(SAN_FLAGS) -o $$@ $$^ $$(FUZZ_LIBS_$(1))
-$(BUILD)/tests/fuzz/$(1): $(OBJ)/fuzz/tests/fuzz/fuzz_$(1).o $$(FUZZ_DEPS_$(1):%.c=$(OBJ)/fuzz/%.o)
-	@mkdir -p $$(@D)
-	$(CLANG) $$(FUZZ_CFLAGS) -fsanitize=fuzzer -o $$@ $$^ $$(FUZZ_LIBS_$(1))
-endef
-$(foreach h,$(FUZZ_HARNESSES),$(eval $(call fuzz_rule,$(h))))
+$(BUILD)/tests/fuzz-replay/%: $(OBJ)/san/tests/fuzz/fuzz_%.o $(OBJ)/san/tests/fuzz/replay.o \
+		$$(call ember_libs,san)
+	@mkdir -p $(@D)
+	$(CC) $(HOST_CFLAGS) $(SAN_FLAGS) -o $@ $(filter %.o,$^) $(call ember_link,san) $(SYS_LIBS)
+$(BUILD)/tests/fuzz/%: $(OBJ)/fuzz/tests/fuzz/fuzz_%.o $$(call ember_libs,fuzz)
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(call ember_link,fuzz) $(SYS_LIBS)
 
 fuzz-replay: $(FUZZ_HARNESSES:%=$(BUILD)/tests/fuzz-replay/%)
 	@set -e; for h in $(FUZZ_HARNESSES); do \

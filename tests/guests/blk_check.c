@@ -19,7 +19,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "guest_param.h"
+#include "tests/guests/guest_param.h"
 
 static uint8_t pattern(uint64_t i, unsigned seed)
 {

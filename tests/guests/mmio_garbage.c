@@ -15,7 +15,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "guest_param.h"
+#include "tests/guests/guest_param.h"
 
 #define WINDOW	     0x1000
 #define REG_SPAN     0x200 /* registers and the start of config space */

@@ -21,7 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "guest_param.h"
+#include "tests/guests/guest_param.h"
 
 #include <linux/vm_sockets.h>
 

@@ -12,7 +12,7 @@ INITRAMFS = os.path.join(GUEST, "initramfs-test.cpio")  # with /bin test program
 # quiet: a full console log costs thousands of port exits (FACTS.md).
 # reboot=k: ember-vmm takes an i8042 reset as a clean end, a triple fault as a crash.
 # i8042.*: Firecracker's flags, the keyboard-only controller ember-vmm emulates.
-# noreplace-smp: as in ember-vmm's default (vmm/config.h), a faster 1-vCPU boot.
+# noreplace-smp: as in ember-vmm's default (lib/fcapi/config.h), a faster 1-vCPU boot.
 BASE_CMDLINE = ("console=ttyS0 quiet panic=-1 reboot=k "
                 "i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd noreplace-smp")
 # QEMU's microvm machine has no i8042, so under QEMU the guest must triple-fault.

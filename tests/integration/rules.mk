@@ -3,3 +3,11 @@
 
 integration: all
 	$(PYTHON) -m pytest -v -rs tests/integration
+
+# snap-roundtrip: save a fresh VM's vCPU and VM state, restore it into a
+# second VM, save again, compare (test_snap_state.py runs it where KVM is; no
+# guest code runs).
+$(BIN)/snap-roundtrip: $(OBJ)/host/tests/integration/snap_roundtrip.o $$(call ember_libs,host)
+	@mkdir -p $(@D)
+	$(CC) $(HOST_CFLAGS) -o $@ $< $(HOST_LDFLAGS) $(call ember_link,host) $(SYS_LIBS)
+all: $(BIN)/snap-roundtrip

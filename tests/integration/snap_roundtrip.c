@@ -23,13 +23,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../vmm/arch/x86_64/layout.h"
-#include "../../vmm/config.h"
-#include "../../vmm/core/kvm.h"
-#include "../../vmm/core/vcpu.h"
-#include "../../vmm/core/vm.h"
-#include "../../vmm/snapshot/state.h"
-#include "log.h"
+#include "vmm/arch/x86_64/layout.h"
+#include "lib/fcapi/config.h"
+#include "vmm/core/kvm.h"
+#include "vmm/core/vcpu.h"
+#include "vmm/core/vm.h"
+#include "vmm/snapshot/state.h"
+#include "lib/util/log.h"
 
 #define ASSERT(c)                                                                                  \
 	do {                                                                                       \

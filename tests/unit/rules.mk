@@ -1,20 +1,19 @@
 # cmocka unit tests, built twice: plain, and with ASan+UBSan. No /dev/kvm.
-# Each test lists the product sources it links in UNIT_DEPS_<test>.
+# Each links every ember library (lib/rules.mk) and the test helpers of
+# tests/unit (libunitsupport); the linker takes the objects the test uses.
 
-UNIT_DEPS_test_cpio := guest-init/cpio.c
-UNIT_DEPS_test_cmdline := guest-init/cmdline.c
+$(eval $(call ember_lib,unitsupport,$(filter-out tests/unit/test_%.c,$(wildcard tests/unit/*.c))))
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
+UNIT_LINK = -L$(LIBDIR)/$(1) -Wl,--start-group -lunitsupport $(EMBER_LIBS:%=-l%) -Wl,--end-group \
+	-lcmocka $(SYS_LIBS)
 
-define unit_rule
-$(BUILD)/tests/unit/$(1): $(OBJ)/host/tests/unit/$(1).o $$(UNIT_DEPS_$(1):%.c=$(OBJ)/host/%.o)
-	@mkdir -p $$(@D)
-	$$(CC) $$(HOST_CFLAGS) -o $$@ $$^ $$(HOST_LDFLAGS) -lcmocka $$(UNIT_LIBS_$(1))
-$(BUILD)/tests/unit-san/$(1): $(OBJ)/san/tests/unit/$(1).o $$(UNIT_DEPS_$(1):%.c=$(OBJ)/san/%.o)
-	@mkdir -p $$(@D)
-	$$(CC) $$(HOST_CFLAGS) $$(SAN_FLAGS) -o $$@ $$^ -lcmocka $$(UNIT_LIBS_$(1))
-endef
-$(foreach t,$(UNIT_TESTS),$(eval $(call unit_rule,$(t))))
+$(BUILD)/tests/unit/%: $(OBJ)/host/tests/unit/%.o $$(call ember_libs,host)
+	@mkdir -p $(@D)
+	$(CC) $(HOST_CFLAGS) -o $@ $< $(HOST_LDFLAGS) $(call UNIT_LINK,host)
+$(BUILD)/tests/unit-san/%: $(OBJ)/san/tests/unit/%.o $$(call ember_libs,san)
+	@mkdir -p $(@D)
+	$(CC) $(HOST_CFLAGS) $(SAN_FLAGS) -o $@ $< $(call UNIT_LINK,san)
 
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/unit/%) $(UNIT_TESTS:%=$(BUILD)/tests/unit-san/%)
 unit: $(UNIT_BINS)

@@ -1,4 +1,4 @@
-/* Unit tests for vmm/api/schema*.c: each endpoint's valid body, then each kind of error. */
+/* Unit tests for lib/fcapi/schema*.c: each endpoint's valid body, then each kind of error. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "../../vmm/api/schema.h"
+#include "lib/fcapi/schema.h"
 
 static char err[SCHEMA_ERR_LEN];
 static char body[SCHEMA_BODY_MAX + 64];
@@ -150,10 +150,10 @@ static void test_boot_source(void **state)
 	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\"}", str_of(PATH_MAX));
 	EXPECT_ERR(schema_boot_source_put(body, &b, err, sizeof(err)), -E2BIG, "kernel_image_path");
 	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"/k\", \"boot_args\": \"%s\"}",
-		 str_of(LAYOUT_CMDLINE_MAX - 1));
+		 str_of(CONFIG_CMDLINE_MAX - 1));
 	assert_int_equal(schema_boot_source_put(body, &b, err, sizeof(err)), 0);
 	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"/k\", \"boot_args\": \"%s\"}",
-		 str_of(LAYOUT_CMDLINE_MAX));
+		 str_of(CONFIG_CMDLINE_MAX));
 	EXPECT_ERR(schema_boot_source_put(body, &b, err, sizeof(err)), -E2BIG, "boot_args");
 	/* The body cap comes first. */
 	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\"}",

@@ -8,8 +8,8 @@
 
 #include <cmocka.h>
 
-#include "../../vmm/arch/x86_64/bootparams.h"
-#include "../../vmm/arch/x86_64/layout.h"
+#include "vmm/arch/x86_64/bootparams.h"
+#include "vmm/arch/x86_64/layout.h"
 
 #define MIB (1ull << 20)
 #define GIB (1ull << 30)

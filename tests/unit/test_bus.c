@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "../../vmm/core/bus.h"
+#include "vmm/core/bus.h"
 
 struct dev {
 	uint64_t last_off;

@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "../../guest-init/cmdline.h"
+#include "guest-init/cmdline.h"
 
 static struct init_args args;
 static char err[128];

@@ -1,4 +1,4 @@
-/* Unit tests for vmm/config.c: defaults, setters and the validator. */
+/* Unit tests for lib/fcapi/config.c: defaults, setters and the validator. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "../../vmm/config.h"
+#include "lib/fcapi/config.h"
 
 static struct vm_config cfg;
 static char err[CONFIG_ERR_LEN];
@@ -63,7 +63,7 @@ static void test_ranges(void **state)
 static void test_strings(void **state)
 {
 	char small[8];
-	char big[LAYOUT_CMDLINE_MAX + 1];
+	char big[CONFIG_CMDLINE_MAX + 1];
 
 	(void)state;
 	assert_int_equal(config_set_string(small, sizeof(small), "1234567", "x", err, sizeof(err)),

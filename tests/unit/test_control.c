@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 
-#include "../../vmm/control.h"
-#include "../../vmm/metrics.h"
+#include "vmm/control.h"
+#include "vmm/metrics.h"
 
 struct caller {
 	struct ctl *ctl;
@@ -85,7 +85,7 @@ static void test_metrics_line(void **state)
 {
 	static const char *const names[] = { "GET /", "PUT /x" };
 	char path[] = "/tmp/ember-test-metrics-XXXXXX", err[CONFIG_ERR_LEN], buf[4096];
-	struct vmm_stats vs = { .boot_us = 1234, .ndrives = 1, .vsock_enabled = true };
+	struct machine_stats vs = { .boot_us = 1234, .ndrives = 1, .vsock_enabled = true };
 	struct metrics m;
 	int fd = mkstemp(path);
 	ssize_t n;

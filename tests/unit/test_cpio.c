@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "../../guest-init/cpio.h"
+#include "guest-init/cpio.h"
 
 struct archive {
 	char *buf;

@@ -8,9 +8,9 @@
 
 #include <cmocka.h>
 
-#include "../../vmm/arch/x86_64/cpu.h"
-#include "../../vmm/arch/x86_64/layout.h"
-#include "../../vmm/arch/x86_64/pagetable.h"
+#include "vmm/arch/x86_64/cpu.h"
+#include "vmm/arch/x86_64/layout.h"
+#include "vmm/arch/x86_64/pagetable.h"
 
 static struct gmem *mem(void)
 {

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "../../vmm/arch/x86_64/cpuid.h"
+#include "vmm/arch/x86_64/cpuid.h"
 
 #define N 16
 static struct kvm_cpuid_entry2 tab[N];

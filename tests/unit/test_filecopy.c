@@ -1,4 +1,4 @@
-/* Unit tests for vmm/core/filecopy.c: file ranges read into memory by helper threads. */
+/* Unit tests for vmm/util/filecopy.c: file ranges read into memory by helper threads. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "../../vmm/core/filecopy.h"
+#include "vmm/util/filecopy.h"
 
 #define MIB	  (1ull << 20)
 #define FILE_SIZE (9 * MIB + 123)

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "../../vmm/core/gmem.h"
+#include "vmm/core/gmem.h"
 
 #define MIB	  (1ull << 20)
 #define GIB	  (1ull << 30)

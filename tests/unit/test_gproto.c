@@ -1,4 +1,4 @@
-/* Unit tests for lib/gproto.c: the guest protocol codec and framer.
+/* Unit tests for lib/gproto/gproto.c: the guest protocol codec and framer.
  *
  * With GPROTO_WRITE_CORPUS=<dir> set, it also writes one valid frame of every
  * type there, in the fuzz harness's input format (tests/fuzz/corpus/gproto/). */
@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "gproto.h"
+#include "lib/gproto/gproto.h"
 
 #define S(lit) ((struct gproto_str){ lit, sizeof(lit) - 1 })
 #define ANY    (GPROTO_FROM_HOST | GPROTO_FROM_GUEST)

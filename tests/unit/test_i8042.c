@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "../../vmm/devices/i8042.h"
+#include "vmm/devices/i8042.h"
 
 #define DATA 0
 #define CMD  1

@@ -12,10 +12,10 @@
 
 #include <cmocka.h>
 
-#include "../../vmm/arch/x86_64/bzimage.h"
-#include "../../vmm/arch/x86_64/elf.h"
-#include "../../vmm/arch/x86_64/layout.h"
-#include "../../vmm/arch/x86_64/loader.h"
+#include "vmm/arch/x86_64/bzimage.h"
+#include "vmm/arch/x86_64/elf.h"
+#include "vmm/arch/x86_64/layout.h"
+#include "vmm/arch/x86_64/loader.h"
 
 #define MIB	     (1ull << 20)
 #define SETUP_SECTS  4

@@ -1,4 +1,4 @@
-/* Unit tests for lib/log.c: level parsing and the rate limiter. */
+/* Unit tests for lib/util/log.c: level parsing and the rate limiter. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "log.h"
+#include "lib/util/log.h"
 
 static void test_levels(void **state)
 {

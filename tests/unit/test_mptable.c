@@ -8,8 +8,8 @@
 
 #include <cmocka.h>
 
-#include "../../vmm/arch/x86_64/layout.h"
-#include "../../vmm/arch/x86_64/mptable.h"
+#include "vmm/arch/x86_64/layout.h"
+#include "vmm/arch/x86_64/mptable.h"
 
 static uint8_t sum(const void *p, size_t len)
 {

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "../../vmm/devices/serial.h"
+#include "vmm/devices/serial.h"
 
 static int irq_level, irq_edges, drained;
 static struct serial s;

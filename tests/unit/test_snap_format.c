@@ -1,4 +1,4 @@
-/* Unit tests for vmm/snapshot/format.c and dev.c: round trips, every refusal of the parser, the atomic write. */
+/* Unit tests for lib/snapfile/format.c and vmm/snapshot/dev.c: round trips, every refusal of the parser, the atomic write. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -14,10 +14,10 @@
 
 #include <cmocka.h>
 
-#include "../../vmm/snapshot/dev.h"
-#include "../../vmm/snapshot/format.h"
-#include "le.h"
-#include "log.h"
+#include "vmm/snapshot/dev.h"
+#include "lib/snapfile/format.h"
+#include "lib/util/le.h"
+#include "lib/util/log.h"
 
 #define TAG_A SNAP_TAG('A', 'A', 'A', 'A')
 #define TAG_B SNAP_TAG('B', 'B', 'B', 'B')

@@ -16,9 +16,9 @@
 
 #include <cmocka.h>
 
-#include "../../vmm/snapshot/dev.h"
-#include "../../vmm/snapshot/state.h"
-#include "log.h"
+#include "vmm/snapshot/dev.h"
+#include "vmm/snapshot/state.h"
+#include "lib/util/log.h"
 
 static bool last_error_has(const char *s)
 {

@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "../../vmm/snapshot/uffd.h"
+#include "vmm/snapshot/uffd.h"
 
 #define MIB	  (1ull << 20)
 #define GIB	  (1ull << 30)

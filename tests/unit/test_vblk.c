@@ -11,9 +11,9 @@
 
 #include <cmocka.h>
 
-#include "../../vmm/devices/virtio/blk.h"
-#include "log.h"
-#include "virtq_driver.h"
+#include "vmm/devices/virtio/blk.h"
+#include "lib/util/log.h"
+#include "tests/unit/virtq_driver.h"
 
 #define MIB	 (1ull << 20)
 #define GIB	 (1ull << 30)

@@ -10,8 +10,8 @@
 
 #include <cmocka.h>
 
-#include "log.h"
-#include "virtq_driver.h"
+#include "lib/util/log.h"
+#include "tests/unit/virtq_driver.h"
 
 #define MIB	 (1ull << 20)
 #define GIB	 (1ull << 30)

@@ -17,11 +17,11 @@
 
 #include <cmocka.h>
 
-#include "../../vmm/devices/virtio/blk.h"
-#include "../../vmm/devices/virtio/rng.h"
-#include "../../vmm/snapshot/dev.h"
-#include "log.h"
-#include "virtq_driver.h"
+#include "vmm/devices/virtio/blk.h"
+#include "vmm/devices/virtio/rng.h"
+#include "vmm/snapshot/dev.h"
+#include "lib/util/log.h"
+#include "tests/unit/virtq_driver.h"
 
 #define MIB	 (1ull << 20)
 #define GIB	 (1ull << 30)

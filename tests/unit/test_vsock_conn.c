@@ -1,4 +1,4 @@
-/* Unit tests for vmm/devices/vsock: the device, connections and the hybrid host side, end to end.
+/* Unit tests for vmm/devices/virtio/vsock: the device, connections and the hybrid host side, end to end.
  *
  * The guest is the mock driver: RX buffers are posted and read back from the
  * used ring, TX packets are written into fake guest memory. The host side
@@ -20,11 +20,11 @@
 
 #include <cmocka.h>
 
-#include "../../vmm/devices/vsock/packet.h"
-#include "../../vmm/devices/vsock/vsock.h"
-#include "log.h"
-#include "virtq_driver.h"
-#include "vsock_pump.h"
+#include "vmm/devices/virtio/vsock/packet.h"
+#include "vmm/devices/virtio/vsock/vsock.h"
+#include "lib/util/log.h"
+#include "tests/unit/virtq_driver.h"
+#include "tests/unit/vsock_pump.h"
 
 #define MIB	(1ull << 20)
 #define GIB	(1ull << 30)

@@ -1,4 +1,4 @@
-/* Unit tests for vmm/devices/vsock/packet.c: header decode/encode and each malformed form. */
+/* Unit tests for vmm/devices/virtio/vsock/packet.c: header decode/encode and each malformed form. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,8 +10,8 @@
 
 #include <cmocka.h>
 
-#include "../../vmm/devices/vsock/packet.h"
-#include "log.h"
+#include "vmm/devices/virtio/vsock/packet.h"
+#include "lib/util/log.h"
 
 #define CID 3u
 

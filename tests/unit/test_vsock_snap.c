@@ -20,12 +20,12 @@
 
 #include <cmocka.h>
 
-#include "../../vmm/devices/vsock/packet.h"
-#include "../../vmm/devices/vsock/vsock.h"
-#include "../../vmm/snapshot/dev.h"
-#include "log.h"
-#include "virtq_driver.h"
-#include "vsock_pump.h"
+#include "vmm/devices/virtio/vsock/packet.h"
+#include "vmm/devices/virtio/vsock/vsock.h"
+#include "vmm/snapshot/dev.h"
+#include "lib/util/log.h"
+#include "tests/unit/virtq_driver.h"
+#include "tests/unit/vsock_pump.h"
 
 #define MIB    (1ull << 20)
 #define GIB    (1ull << 30)

@@ -1,5 +1,5 @@
 /* virtq_driver: mock virtio driver for the queue and transport unit tests (see virtq_driver.h). */
-#include "virtq_driver.h"
+#include "tests/unit/virtq_driver.h"
 
 #include <string.h>
 

@@ -9,8 +9,8 @@
 
 #include <stdint.h>
 
-#include "../../vmm/core/gmem.h"
-#include "../../vmm/devices/virtio/queue.h"
+#include "vmm/core/gmem.h"
+#include "vmm/devices/virtio/queue.h"
 
 struct vqd {
 	struct gmem *gm;

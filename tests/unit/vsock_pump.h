@@ -8,7 +8,7 @@
 
 #include <poll.h>
 
-#include "../../vmm/devices/vsock/vsock.h"
+#include "vmm/devices/virtio/vsock/vsock.h"
 
 static inline void vsock_pump(struct vsock_dev *d)
 {

@@ -24,8 +24,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "../control.h"
-#include "../metrics.h"
+#include "vmm/control.h"
+#include "vmm/metrics.h"
 
 enum api_method {
 	API_GET,

@@ -1,5 +1,5 @@
 /* routes: the Firecracker endpoints, their state rules and handlers (see api.h). */
-#include "api.h"
+#include "vmm/api/api.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -9,9 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "schema.h"
-#include "version.h"
+#include "lib/util/log.h"
+#include "lib/fcapi/schema.h"
+#include "lib/util/version.h"
 
 #define ERR_LEN CONFIG_ERR_LEN
 

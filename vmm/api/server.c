@@ -1,5 +1,5 @@
 /* server: evhttp on the API socket, on its own thread (see server.h). */
-#include "server.h"
+#include "vmm/api/server.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
@@ -15,8 +15,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "uds.h"
+#include "lib/util/log.h"
+#include "lib/util/uds.h"
 
 struct api_server {
 	struct api *api;

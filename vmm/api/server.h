@@ -21,7 +21,7 @@
 #ifndef EMBER_API_SERVER_H
 #define EMBER_API_SERVER_H
 
-#include "api.h"
+#include "vmm/api/api.h"
 
 #define API_MAX_BODY	     51200 /* Firecracker's default payload limit */
 #define API_MAX_HEADER_BYTES 8192

@@ -1,5 +1,5 @@
 /* bus: register device ranges and route accesses to them (see bus.h). */
-#include "bus.h"
+#include "vmm/core/bus.h"
 
 #include <errno.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* evloop: epoll dispatch for device I/O and control on one thread (see evloop.h). */
-#include "evloop.h"
+#include "vmm/core/evloop.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* gmem: guest RAM regions and checked gpa ranges (see gmem.h). */
-#include "gmem.h"
+#include "vmm/core/gmem.h"
 
 #include <errno.h>
 #include <stdlib.h>

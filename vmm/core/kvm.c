@@ -1,5 +1,5 @@
 /* kvm: open /dev/kvm and check that it offers what ember-vmm needs (see kvm.h). */
-#include "kvm.h"
+#include "vmm/core/kvm.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -8,8 +8,8 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "../arch/x86_64/cpuid.h"
-#include "log.h"
+#include "vmm/arch/x86_64/cpuid.h"
+#include "lib/util/log.h"
 
 #define KVM_API_VERSION_EXPECTED 12
 

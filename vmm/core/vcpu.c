@@ -1,5 +1,5 @@
 /* vcpu: create vCPUs, run KVM_RUN on their own threads, and handle exits (see vcpu.h). */
-#include "vcpu.h"
+#include "vmm/core/vcpu.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -9,9 +9,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "../arch/x86_64/cpu.h"
-#include "../arch/x86_64/cpuid.h"
-#include "log.h"
+#include "vmm/arch/x86_64/cpu.h"
+#include "vmm/arch/x86_64/cpuid.h"
+#include "lib/util/log.h"
 
 #define VCPU_KICK_SIGNAL (SIGRTMIN + 0)
 #define VCPU_STACK_SIZE	 (256 * 1024)

@@ -21,8 +21,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "bus.h"
-#include "vm.h"
+#include "vmm/core/bus.h"
+#include "vmm/core/vm.h"
 
 /* Exit codes of ember-vmm (also in --help). */
 enum vmm_exit {

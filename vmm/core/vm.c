@@ -1,5 +1,5 @@
 /* vm: create the KVM VM and its in-kernel platform, register memory, raise IRQs (see vm.h). */
-#include "vm.h"
+#include "vmm/core/vm.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -7,8 +7,8 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "../arch/x86_64/layout.h"
-#include "log.h"
+#include "vmm/arch/x86_64/layout.h"
+#include "lib/util/log.h"
 
 static int vm_ioctl(struct vm *vm, unsigned long req, const char *name, unsigned long arg)
 {

@@ -29,8 +29,8 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
-#include "gmem.h"
-#include "kvm.h"
+#include "vmm/core/gmem.h"
+#include "vmm/core/kvm.h"
 
 struct vm {
 	struct kvm *kvm;

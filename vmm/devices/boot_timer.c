@@ -1,11 +1,11 @@
 /* boot_timer: measure process start to guest init (see boot_timer.h). */
-#include "boot_timer.h"
+#include "vmm/devices/boot_timer.h"
 
 #include <string.h>
 #include <time.h>
 
-#include "../../lib/boot_timer.h"
-#include "log.h"
+#include "lib/util/boot_timer.h"
+#include "lib/util/log.h"
 
 uint64_t boot_timer_now_ns(void)
 {

@@ -1,6 +1,6 @@
 /* boot_timer: the port ember-init writes once it runs; logs the boot time.
  *
- * Contract: a one-byte port (lib/boot_timer.h has its number and value).
+ * Contract: a one-byte port (lib/util/boot_timer.h has its number and value).
  * Writing BOOT_TIMER_VALUE logs "guest booted in N us", N measured from
  * start_ns (CLOCK_MONOTONIC at ember-vmm's start), and records it in
  * boot_us (the first time only; later writes are logged, rate-limited).
@@ -11,7 +11,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "../core/bus.h"
+#include "vmm/core/bus.h"
 
 struct boot_timer {
 	uint64_t start_ns;

@@ -1,14 +1,14 @@
 /* i8042: status, command byte, output FIFO, IRQ 1 and Ctrl-Alt-Del (see i8042.h).
  * Register and command semantics follow the IBM PC/AT keyboard controller, as
  * Linux's drivers/input/serio/i8042.[ch] uses it. */
-#include "i8042.h"
+#include "vmm/devices/i8042.h"
 
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
 
-#include "../snapshot/dev.h"
-#include "log.h"
+#include "vmm/snapshot/dev.h"
+#include "lib/util/log.h"
 
 /* Status register (port 0x64, read). */
 #define STR_OBF	    0x01 /* output buffer full: a byte waits at port 0x60 */

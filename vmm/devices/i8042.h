@@ -35,7 +35,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#include "../core/bus.h"
+#include "vmm/core/bus.h"
 
 #define I8042_CMD_RESET 0xfe /* pulse the CPU reset line */
 /* Linux's i8042 flushes up to 16 bytes; one Ctrl-Alt-Del takes at most 11. */

@@ -1,11 +1,11 @@
 /* serial: 16550A UART registers, interrupt state and console buffering (see serial.h). */
-#include "serial.h"
+#include "vmm/devices/serial.h"
 
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "../snapshot/dev.h"
+#include "vmm/snapshot/dev.h"
 
 /* Register offsets and bits, from the 16550A datasheet. */
 #define REG_DATA 0 /* RBR (read) / THR (write); DLL when DLAB */

@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../core/bus.h"
+#include "vmm/core/bus.h"
 
 #define SERIAL_NREGS  8
 #define SERIAL_FIFO   64

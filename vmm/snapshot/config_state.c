@@ -1,12 +1,12 @@
 /* snap config: record, compare and (de)serialise the config a snapshot depends on (see config_state.h). */
-#include "config_state.h"
+#include "vmm/snapshot/config_state.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "log.h"
+#include "lib/util/log.h"
 
 int snap_config_from(const struct vm_config *cfg, struct snap_config *out)
 {

@@ -22,8 +22,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../config.h"
-#include "format.h"
+#include "lib/fcapi/config.h"
+#include "lib/snapfile/format.h"
 
 #define SNAP_TAG_CONFIG	    SNAP_TAG('C', 'O', 'N', 'F')
 #define SNAP_CONFIG_VERSION 1

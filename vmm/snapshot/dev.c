@@ -1,9 +1,9 @@
 /* snap dev: section framing around a device's save/restore ops (see dev.h). */
-#include "dev.h"
+#include "vmm/snapshot/dev.h"
 
 #include <errno.h>
 
-#include "log.h"
+#include "lib/util/log.h"
 
 int snap_dev_save(const struct snap_dev_ops *ops, const void *dev, uint32_t instance,
 		  struct snap_writer *w)

@@ -23,7 +23,7 @@
 #ifndef EMBER_SNAP_DEV_H
 #define EMBER_SNAP_DEV_H
 
-#include "format.h"
+#include "lib/snapfile/format.h"
 
 /* Device tags. The range is reserved here so the top-level decoder knows them. */
 #define SNAP_TAG_DEV_MMIO  SNAP_TAG('D', 'M', 'I', 'O') /* virtio-mmio transport */

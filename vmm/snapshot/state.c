@@ -1,12 +1,12 @@
 /* snap state: save, restore, encode and decode the whole VMM state file (see state.h). */
-#include "state.h"
+#include "vmm/snapshot/state.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "dev.h"
-#include "log.h"
+#include "vmm/snapshot/dev.h"
+#include "lib/util/log.h"
 
 static const uint32_t known_tags[] = {
 	SNAP_TAG_CONFIG,   SNAP_TAG_MACHINE,   SNAP_TAG_VM,	   SNAP_TAG_VCPU,

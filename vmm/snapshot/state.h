@@ -21,13 +21,13 @@
 #ifndef EMBER_SNAP_STATE_H
 #define EMBER_SNAP_STATE_H
 
-#include "../config.h"
-#include "../core/gmem.h"
-#include "../core/vcpu.h"
-#include "config_state.h"
-#include "format.h"
-#include "vcpu_state.h"
-#include "vm_state.h"
+#include "lib/fcapi/config.h"
+#include "vmm/core/gmem.h"
+#include "vmm/core/vcpu.h"
+#include "vmm/snapshot/config_state.h"
+#include "lib/snapfile/format.h"
+#include "vmm/snapshot/vcpu_state.h"
+#include "vmm/snapshot/vm_state.h"
 
 struct snap_state {
 	struct snap_config config;

@@ -1,5 +1,5 @@
 /* snap_uffd: create and register a userfaultfd for guest memory, and hand it to a page-fault handler (see uffd.h). */
-#include "uffd.h"
+#include "vmm/snapshot/uffd.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,7 +15,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "lib/util/log.h"
 
 /* Two regions make about 200 bytes; this leaves room for GMEM_MAX_REGIONS to grow. */
 #define UFFD_JSON_MAX 4096

@@ -13,7 +13,7 @@
  *     [{"base_host_virt_addr": A, "size": S, "offset": O, "page_size": 4096}, ...]
  *   A is the region's address in this process, S its length in bytes, O its
  *   offset in the snapshot's memory file (the regions one after another, as
- *   vmm_snapshot_create() writes them), page_size in bytes.
+ *   machine_snapshot_create() writes them), page_size in bytes.
  * - From then on every first touch of a guest page, by a vCPU, by KVM or by
  *   the VMM itself, waits until the handler process fills it (UFFDIO_COPY or
  *   UFFDIO_ZEROPAGE). The caller keeps *uffd open for the life of the guest
@@ -35,7 +35,7 @@
 
 #include <stddef.h>
 
-#include "../core/gmem.h"
+#include "vmm/core/gmem.h"
 
 int snap_uffd_send(const struct gmem *gm, const char *sock_path, int *uffd);
 

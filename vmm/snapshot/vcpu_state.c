@@ -1,5 +1,5 @@
 /* snap vcpu: save and restore one vCPU through KVM, and the VCPU section codec (see vcpu_state.h). */
-#include "vcpu_state.h"
+#include "vmm/snapshot/vcpu_state.h"
 
 #include <cpuid.h>
 #include <errno.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
-#include "log.h"
+#include "lib/util/log.h"
 
 /* ---- KVM side ---- */
 

@@ -31,9 +31,9 @@
 #include <linux/kvm.h>
 #include <stdint.h>
 
-#include "../arch/x86_64/cpuid.h"
-#include "../core/vcpu.h"
-#include "format.h"
+#include "vmm/arch/x86_64/cpuid.h"
+#include "vmm/core/vcpu.h"
+#include "lib/snapfile/format.h"
 
 #define SNAP_TAG_VCPU	  SNAP_TAG('V', 'C', 'P', 'U')
 #define SNAP_VCPU_VERSION 1

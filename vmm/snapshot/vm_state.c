@@ -1,11 +1,11 @@
 /* snap vm: save and restore the in-kernel PIC/IOAPIC/PIT and clock; the machine shape (see vm_state.h). */
-#include "vm_state.h"
+#include "vmm/snapshot/vm_state.h"
 
 #include <errno.h>
 #include <string.h>
 #include <sys/ioctl.h>
 
-#include "log.h"
+#include "lib/util/log.h"
 
 static int vm_ioctl(struct vm *vm, unsigned long req, const char *name, void *arg)
 {

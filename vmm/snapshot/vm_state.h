@@ -25,9 +25,9 @@
 #include <linux/kvm.h>
 #include <stdint.h>
 
-#include "../core/gmem.h"
-#include "../core/vm.h"
-#include "format.h"
+#include "vmm/core/gmem.h"
+#include "vmm/core/vm.h"
+#include "lib/snapfile/format.h"
 
 #define SNAP_TAG_VM	     SNAP_TAG('V', 'M', 'S', 'T')
 #define SNAP_VM_VERSION	     1

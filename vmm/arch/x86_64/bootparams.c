@@ -1,11 +1,11 @@
 /* bootparams: e820, the zero page and PVH start_info, written through gmem (see bootparams.h). */
-#include "bootparams.h"
+#include "vmm/arch/x86_64/bootparams.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "layout.h"
+#include "vmm/arch/x86_64/layout.h"
 
 #define LOADER_TYPE_UNDEFINED 0xff /* boot.rst: "0xFF: undefined"; must be non-zero */
 #define KERNEL_ALIGNMENT      0x01000000

@@ -15,7 +15,7 @@
 
 #include <asm/bootparam.h>
 
-#include "loader.h"
+#include "vmm/arch/x86_64/loader.h"
 
 #define BOOTPARAMS_E820_RAM	 1
 #define BOOTPARAMS_E820_RESERVED 2

@@ -1,12 +1,12 @@
 /* bzimage: validate a bzImage's setup header and describe how to load it (see bzimage.h). */
-#include "bzimage.h"
+#include "vmm/arch/x86_64/bzimage.h"
 
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "layout.h"
+#include "vmm/arch/x86_64/layout.h"
 
 /* Offsets in the file, from Documentation/arch/x86/boot.rst. */
 #define HDR_OFFSET	    0x1f1 /* struct setup_header starts here */

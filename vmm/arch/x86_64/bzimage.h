@@ -11,7 +11,7 @@
 #ifndef EMBER_BZIMAGE_H
 #define EMBER_BZIMAGE_H
 
-#include "loader.h"
+#include "vmm/arch/x86_64/loader.h"
 
 #define BZIMAGE_MIN_PROTOCOL 0x0206
 

@@ -1,13 +1,13 @@
 /* cpu: boot GDT, segment/control registers, regs, MSRs, FPU and LAPIC of a new vCPU (see cpu.h). */
-#include "cpu.h"
+#include "vmm/arch/x86_64/cpu.h"
 
 #include <errno.h>
 #include <string.h>
 #include <sys/ioctl.h>
 
-#include "layout.h"
-#include "log.h"
-#include "pagetable.h"
+#include "vmm/arch/x86_64/layout.h"
+#include "lib/util/log.h"
+#include "vmm/arch/x86_64/pagetable.h"
 
 /* GDT access/flag words: G, D/B, L, AVL in the high nibble, then P, DPL, S, type. */
 #define GDT_CODE64 0xa09b

@@ -18,8 +18,8 @@
 
 #include <linux/kvm.h>
 
-#include "bootparams.h"
-#include "loader.h"
+#include "vmm/arch/x86_64/bootparams.h"
+#include "vmm/arch/x86_64/loader.h"
 
 #define CPU_GDT_CODE_SEL  0x10
 #define CPU_GDT_DATA_SEL  0x18

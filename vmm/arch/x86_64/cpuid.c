@@ -1,5 +1,5 @@
 /* cpuid: filter KVM's supported CPUID for one guest vCPU (see cpuid.h). */
-#include "cpuid.h"
+#include "vmm/arch/x86_64/cpuid.h"
 
 #include <errno.h>
 #include <stdbool.h>

@@ -1,12 +1,12 @@
 /* elf: validate an x86_64 ELF vmlinux and describe its segments and entry (see elf.h). */
-#include "elf.h"
+#include "vmm/arch/x86_64/elf.h"
 
 #include <elf.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "layout.h"
+#include "vmm/arch/x86_64/layout.h"
 
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
 #define ELF_MAX_PHDRS		 64

@@ -9,7 +9,7 @@
 #ifndef EMBER_ELF_H
 #define EMBER_ELF_H
 
-#include "loader.h"
+#include "vmm/arch/x86_64/loader.h"
 
 bool elf_is_elf(const uint8_t *buf, size_t len);
 int elf_parse(const uint8_t *buf, size_t len, struct kernel_image *img, char *err, size_t errlen);

@@ -8,7 +8,7 @@
 #ifndef EMBER_LAYOUT_H
 #define EMBER_LAYOUT_H
 
-#include "../../core/gmem.h"
+#include "vmm/core/gmem.h"
 
 /* --- Boot structures in low memory (all inside e820 RAM below EBDA) --- */
 #define LAYOUT_GDT_GPA		 ((gpa_t)0x500)	 /* null, null, code 0x10, data 0x18, tss 0x20 */

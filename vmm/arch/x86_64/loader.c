@@ -1,5 +1,5 @@
 /* loader: pick the kernel format, place segments and the initrd in guest memory (see loader.h). */
-#include "loader.h"
+#include "vmm/arch/x86_64/loader.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,9 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bzimage.h"
-#include "elf.h"
-#include "layout.h"
+#include "vmm/arch/x86_64/bzimage.h"
+#include "vmm/arch/x86_64/elf.h"
+#include "vmm/arch/x86_64/layout.h"
 
 /* A queued load never falls back to reading on the caller's thread. */
 _Static_assert(FILECOPY_MAX_RANGES >= LOADER_MAX_SEGMENTS + 1, "filecopy queue too small");

@@ -26,8 +26,8 @@
 
 #include <asm/bootparam.h>
 
-#include "../../core/filecopy.h"
-#include "../../core/gmem.h"
+#include "vmm/util/filecopy.h"
+#include "vmm/core/gmem.h"
 
 #define LOADER_MAX_SEGMENTS 16
 #define LOADER_ERR_LEN	    160

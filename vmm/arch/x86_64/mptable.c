@@ -1,10 +1,10 @@
 /* mptable: build the MP floating pointer and configuration table (see mptable.h). */
-#include "mptable.h"
+#include "vmm/arch/x86_64/mptable.h"
 
 #include <errno.h>
 #include <string.h>
 
-#include "layout.h"
+#include "vmm/arch/x86_64/layout.h"
 
 #define MP_SPEC_REV	  4    /* MP spec 1.4 */
 #define LAPIC_VERSION	  0x14 /* integrated APIC */

@@ -13,7 +13,7 @@
 
 #include <stddef.h>
 
-#include "../../core/gmem.h"
+#include "vmm/core/gmem.h"
 
 #define MPTABLE_MAX_CPUS 32
 

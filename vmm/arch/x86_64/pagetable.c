@@ -1,10 +1,10 @@
 /* pagetable: the boot identity map for the 64-bit entry (see pagetable.h). */
-#include "pagetable.h"
+#include "vmm/arch/x86_64/pagetable.h"
 
 #include <errno.h>
 #include <string.h>
 
-#include "layout.h"
+#include "vmm/arch/x86_64/layout.h"
 
 _Static_assert(LAYOUT_IDENTITY_MAP_SIZE == PAGETABLE_ENTRIES * PAGETABLE_2M,
 	       "one page directory of 2 MiB pages maps the identity range");

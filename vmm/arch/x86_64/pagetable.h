@@ -9,7 +9,7 @@
 #ifndef EMBER_PAGETABLE_H
 #define EMBER_PAGETABLE_H
 
-#include "../../core/gmem.h"
+#include "vmm/core/gmem.h"
 
 #define PTE_PRESENT	  (1ull << 0)
 #define PTE_WRITE	  (1ull << 1)

@@ -1,5 +1,5 @@
 /* blk: virtio-blk device: parses requests from checked chains and does file I/O (see blk.h). */
-#include "blk.h"
+#include "vmm/devices/virtio/blk.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -8,9 +8,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../snapshot/dev.h"
-#include "le.h"
-#include "log.h"
+#include "vmm/snapshot/dev.h"
+#include "lib/util/le.h"
+#include "lib/util/log.h"
 
 static void config_read(void *dev, uint32_t off, uint8_t *data, unsigned size)
 {

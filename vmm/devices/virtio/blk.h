@@ -39,8 +39,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mmio.h"
-#include "queue.h"
+#include "vmm/devices/virtio/mmio.h"
+#include "vmm/devices/virtio/queue.h"
 
 #define VBLK_QUEUE_SIZE	 256u
 #define VBLK_SECTOR_SIZE 512u

@@ -1,10 +1,10 @@
 /* mmio: virtio-mmio v2 transport (virtio 1.x 4.2): register file, status table and queue setup. */
-#include "mmio.h"
+#include "vmm/devices/virtio/mmio.h"
 
 #include <errno.h>
 #include <string.h>
 
-#include "log.h"
+#include "lib/util/log.h"
 
 #define S_ACK  VIRTIO_STATUS_ACKNOWLEDGE
 #define S_DRV  VIRTIO_STATUS_DRIVER

@@ -38,10 +38,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../../core/bus.h"
-#include "../../core/gmem.h"
-#include "queue.h"
-#include "virtio.h"
+#include "vmm/core/bus.h"
+#include "vmm/core/gmem.h"
+#include "vmm/devices/virtio/queue.h"
+#include "vmm/devices/virtio/virtio.h"
 
 #define VMMIO_MAX_QUEUES 8
 #define VMMIO_VENDOR_ID	 0x52424d45u /* "EMBR" */

@@ -2,8 +2,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "../../snapshot/dev.h"
-#include "mmio.h"
+#include "vmm/snapshot/dev.h"
+#include "vmm/devices/virtio/mmio.h"
 
 #define SNAP_VERSION 1
 

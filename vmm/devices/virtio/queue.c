@@ -1,11 +1,11 @@
 /* queue: split virtqueue (virtio 1.x 2.7): activation, chain validation, used ring, EVENT_IDX. */
-#include "queue.h"
+#include "vmm/devices/virtio/queue.h"
 
 #include <endian.h>
 #include <errno.h>
 #include <string.h>
 
-#include "log.h"
+#include "lib/util/log.h"
 
 /* A descriptor as copied out of guest memory (2.7.5). Once copied, the guest
  * can no longer change what we check. */

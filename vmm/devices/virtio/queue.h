@@ -42,8 +42,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../../core/gmem.h"
-#include "virtio.h"
+#include "vmm/core/gmem.h"
+#include "vmm/devices/virtio/virtio.h"
 
 /* Largest queue size any device may offer, and the most buffers in one chain
  * (direct or through an indirect table). Devices that advertise a segment

@@ -1,12 +1,12 @@
 /* rng: virtio-rng device: fills the driver's writable buffers from getrandom() (see rng.h). */
-#include "rng.h"
+#include "vmm/devices/virtio/rng.h"
 
 #include <errno.h>
 #include <string.h>
 #include <sys/random.h>
 
-#include "../../snapshot/dev.h"
-#include "log.h"
+#include "vmm/snapshot/dev.h"
+#include "lib/util/log.h"
 
 static int activate(void *dev, struct vq *queues, uint64_t features)
 {

@@ -20,8 +20,8 @@
 #include <pthread.h>
 #include <stdbool.h>
 
-#include "mmio.h"
-#include "queue.h"
+#include "vmm/devices/virtio/mmio.h"
+#include "vmm/devices/virtio/queue.h"
 
 #define VRNG_QUEUE_SIZE		256u
 #define VRNG_MAX_BYTES_PER_KICK (1u << 20)

@@ -1,0 +1,328 @@
+/* machine_snapshot: a paused VM to a state file and a memory file, and a VM built back from them (see machine.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/util/log.h"
+#include "vmm/snapshot/dev.h"
+#include "vmm/snapshot/state.h"
+#include "vmm/snapshot/uffd.h"
+#include "vmm/machine/machine_priv.h"
+
+struct machine_restore {
+	uint8_t *buf; /* the state file; device sections are read from it */
+	size_t len;
+	struct snap_file file;
+	struct snap_state st;
+	int mem_fd; /* -1 with the Uffd backend: the handler has the file */
+	uint64_t mem_bytes;
+	bool uffd;
+	char uffd_path[PATH_MAX]; /* the handler's socket */
+};
+
+/* The reason the snapshot code logged, for the API's fault_message. */
+static int fail(int ret, char *err, size_t errlen, const char *what)
+{
+	snprintf(err, errlen, "%s: %s", what,
+		 log_last_error()[0] != '\0' ? log_last_error() : strerror(-ret));
+	return ret;
+}
+
+static bool zero_page(const uint8_t *p)
+{
+	static const uint8_t zero[GMEM_PAGE_SIZE];
+
+	return memcmp(p, zero, sizeof(zero)) == 0;
+}
+
+static int write_at(int fd, const uint8_t *src, uint64_t len, uint64_t off)
+{
+	while (len > 0) {
+		ssize_t n = pwrite(fd, src, len, (off_t)off);
+
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		src += n;
+		off += (uint64_t)n;
+		len -= (uint64_t)n;
+	}
+	return 0;
+}
+
+/* A memory file appears whole or not at all (snap_tmp). It is not fsynced:
+ * a snapshot is for restoring on this host, not for surviving a crash. */
+static int mem_file_open(struct snap_tmp *m, const char *path, char *err, size_t errlen)
+{
+	int ret = snap_tmp_open(m, path);
+
+	if (ret < 0)
+		snprintf(err, errlen, "mem_file_path %.200s: %s", path, strerror(-ret));
+	return ret;
+}
+
+/* Sizes the file to all of RAM (the tail may be a hole), then renames it;
+ * on any failure (ret included) removes it. */
+static int mem_file_close(struct snap_tmp *m, uint64_t size, int ret, char *err, size_t errlen)
+{
+	if (ret == 0 && ftruncate(m->fd, (off_t)size) < 0)
+		ret = -errno;
+	ret = snap_tmp_commit(m, false, ret);
+	if (ret < 0)
+		snprintf(err, errlen, "mem_file_path %.200s: %s", m->path, strerror(-ret));
+	return ret;
+}
+
+/* Guest RAM, region after region, as one file. Pages that read as zero are
+ * left as holes: the file is sparse and the restore reads zeros there. */
+static int write_memory(const struct gmem *gm, const char *path, char *err, size_t errlen)
+{
+	struct snap_tmp m;
+	uint64_t off = 0;
+	int ret = mem_file_open(&m, path, err, errlen);
+
+	if (ret < 0)
+		return ret;
+	for (unsigned i = 0; i < gm->nregions && ret == 0; i++) {
+		const struct gmem_region *r = &gm->regions[i];
+		uint64_t run = 0; /* start of the current run of non-zero pages */
+
+		/* One write per run of non-zero pages: few syscalls, sparse file. */
+		for (uint64_t p = 0; p <= r->size && ret == 0; p += GMEM_PAGE_SIZE) {
+			if (p < r->size && !zero_page(r->host + p))
+				continue;
+			if (p > run)
+				ret = write_at(m.fd, r->host + run, p - run, off + run);
+			run = p + GMEM_PAGE_SIZE;
+		}
+		off += r->size;
+	}
+	return mem_file_close(&m, off, ret, err, errlen);
+}
+
+/* The pages written since the last snapshot (or the boot or load): KVM's
+ * dirty log for the guest's writes, gmem's marks for the devices'. Both are
+ * cleared as they are read. bitmap: gmem_dirty_words(gm, region) words. */
+static int take_dirty(struct machine *vmm, unsigned region, uint64_t *bitmap)
+{
+	int ret = vm_get_dirty_log(vmm->vm, region, bitmap);
+
+	if (ret == 0)
+		gmem_dirty_take(vmm->gm, region, bitmap);
+	return ret;
+}
+
+/* A Diff memory file: the same layout as a Full one, holding only the pages
+ * written since the last snapshot (zero or not), holes elsewhere. Merging it
+ * onto its base (ember-snap-merge) copies its data extents (SEEK_DATA). With
+ * path NULL it writes nothing and only clears the dirty state (after a Full
+ * snapshot). */
+static int write_dirty(struct machine *vmm, const char *path, char *err, size_t errlen)
+{
+	const struct gmem *gm = vmm->gm;
+	struct snap_tmp m = { .fd = -1 };
+	uint64_t off = 0;
+	int ret = path != NULL ? mem_file_open(&m, path, err, errlen) : 0;
+
+	if (ret < 0)
+		return ret;
+	for (unsigned i = 0; i < gm->nregions && ret == 0; i++) {
+		const struct gmem_region *r = &gm->regions[i];
+		uint64_t *bits = calloc(gmem_dirty_words(gm, i), sizeof(uint64_t));
+		uint64_t pages = r->size / GMEM_PAGE_SIZE, run = 0;
+
+		ret = bits == NULL ? -ENOMEM : take_dirty(vmm, i, bits);
+		for (uint64_t p = 0; p <= pages && ret == 0 && path != NULL; p++) {
+			if (p < pages && (bits[p / 64] >> (p % 64) & 1))
+				continue;
+			if (p > run)
+				ret = write_at(m.fd, r->host + run * GMEM_PAGE_SIZE,
+					       (p - run) * GMEM_PAGE_SIZE,
+					       off + run * GMEM_PAGE_SIZE);
+			run = p + 1;
+		}
+		free(bits);
+		off += r->size;
+	}
+	if (path != NULL)
+		return mem_file_close(&m, off, ret, err, errlen);
+	if (ret < 0)
+		snprintf(err, errlen, "resetting the dirty-page log: %s", strerror(-ret));
+	return ret;
+}
+
+int machine_snapshot_create(struct machine *vmm, const char *state_path, const char *mem_path,
+			    bool diff, char *err, size_t errlen)
+{
+	bool tracking = vmm->cfg->machine.track_dirty_pages;
+	struct snap_writer w;
+	struct snap_state st;
+	int ret;
+
+	if (diff && !tracking) {
+		snprintf(err, errlen,
+			 "snapshot_type: a Diff snapshot needs dirty-page tracking "
+			 "(machine-config track_dirty_pages, or enable_diff_snapshots "
+			 "on load)");
+		return -EINVAL;
+	}
+	log_clear_last_error();
+	ret = snap_state_save(vmm->vm, vmm->vcpus, vmm->nvcpus, vmm->gm, vmm->cfg, &st);
+	if (ret < 0)
+		return fail(ret, err, errlen, "saving the VM state");
+	ret = snap_w_init(&w);
+	if (ret == 0) {
+		snap_state_encode(&w, &st);
+		/* Devices in a fixed order: serial, i8042, then the virtio slots. */
+		ret = snap_dev_save(&serial_snap_ops, &vmm->serial, 0, &w);
+		if (ret == 0)
+			ret = snap_dev_save(&i8042_snap_ops, &vmm->i8042, 0, &w);
+		if (ret == 0)
+			ret = virtio_slots_save(&vmm->virtio, &w);
+		if (ret == 0)
+			ret = snap_w_finish(&w);
+	}
+	if (ret == 0)
+		ret = snap_w_to_file(&w, state_path);
+	snap_w_free(&w);
+	snap_state_free(&st);
+	if (ret < 0)
+		return fail(ret, err, errlen, "snapshot_path");
+	if (diff)
+		return write_dirty(vmm, mem_path, err, errlen);
+	ret = write_memory(vmm->gm, mem_path, err, errlen);
+	/* The next Diff holds what changes after this snapshot. */
+	if (ret == 0 && tracking)
+		ret = write_dirty(vmm, NULL, err, errlen);
+	return ret;
+}
+
+/* The configuration the snapshot was taken under, as the VM's config. */
+static void config_from_snapshot(const struct snap_config *sc, struct vm_config *cfg)
+{
+	config_init(cfg);
+	cfg->boot_source.kernel_image_path[0] = '\0'; /* a restore loads no kernel */
+	cfg->machine.vcpu_count = sc->vcpu_count;
+	cfg->machine.mem_size_mib = sc->mem_size_mib;
+	cfg->ndrives = sc->ndrives;
+	for (unsigned i = 0; i < sc->ndrives; i++) {
+		struct drive_config *d = &cfg->drives[i];
+
+		snprintf(d->drive_id, sizeof(d->drive_id), "%s", sc->drives[i].id);
+		snprintf(d->path_on_host, sizeof(d->path_on_host), "%s", sc->drives[i].path);
+		d->is_read_only = sc->drives[i].read_only;
+		d->is_root_device = sc->drives[i].is_root;
+	}
+	cfg->entropy.enabled = sc->entropy;
+	cfg->vsock.enabled = sc->vsock;
+	cfg->vsock.guest_cid = sc->vsock_cid;
+	snprintf(cfg->vsock.uds_path, sizeof(cfg->vsock.uds_path), "%s", sc->vsock_uds);
+}
+
+int machine_restore_open(const char *state_path, const char *mem_path, bool uffd,
+			 struct vm_config *cfg, struct machine_restore **out, char *err,
+			 size_t errlen)
+{
+	struct machine_restore *rs = calloc(1, sizeof(*rs));
+	struct stat st;
+	int ret;
+
+	if (rs == NULL)
+		return -ENOMEM;
+	rs->mem_fd = -1;
+	log_clear_last_error();
+	ret = snap_file_load(state_path, &rs->buf, &rs->len);
+	if (ret == 0)
+		ret = snap_file_parse(rs->buf, rs->len, &rs->file);
+	if (ret == 0)
+		ret = snap_state_decode(&rs->file, &rs->st);
+	if (ret < 0) {
+		fail(ret, err, errlen, "snapshot_path");
+		goto err;
+	}
+	rs->mem_bytes = rs->st.config.mem_size_mib << 20;
+	/* Uffd: the regions are laid out from mem_size_mib, so they match the
+	 * snapshot by construction; the handler checks its file against them. */
+	rs->uffd = uffd;
+	if (uffd) {
+		snprintf(rs->uffd_path, sizeof(rs->uffd_path), "%s", mem_path);
+		goto done;
+	}
+	rs->mem_fd = open(mem_path, O_RDONLY | O_CLOEXEC);
+	if (rs->mem_fd < 0 || fstat(rs->mem_fd, &st) < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "mem_file_path %.200s: %s", mem_path, strerror(errno));
+		goto err;
+	}
+	if ((uint64_t)st.st_size != rs->mem_bytes) {
+		snprintf(err, errlen,
+			 "mem_file_path %.200s: %llu bytes, but the snapshot's guest has %llu MiB",
+			 mem_path, (unsigned long long)st.st_size,
+			 (unsigned long long)rs->st.config.mem_size_mib);
+		ret = -EINVAL;
+		goto err;
+	}
+done:
+	config_from_snapshot(&rs->st.config, cfg);
+	*out = rs;
+	return 0;
+
+err:
+	machine_restore_free(rs);
+	return ret;
+}
+
+void machine_restore_free(struct machine_restore *rs)
+{
+	if (rs == NULL)
+		return;
+	snap_state_free(&rs->st);
+	free(rs->buf);
+	if (rs->mem_fd >= 0)
+		close(rs->mem_fd);
+	free(rs);
+}
+
+int machine_restore_memory(struct machine *vmm, const struct machine_restore *rs)
+{
+	uint64_t off = 0;
+	int ret;
+
+	if (rs->uffd)
+		return snap_uffd_send(vmm->gm, rs->uffd_path, &vmm->uffd);
+	/* MAP_PRIVATE: pages fault in lazily from the page cache, shared by
+	 * every clone of this file; a guest write copies the page for this VM only. */
+	for (unsigned i = 0; i < vmm->gm->nregions; i++) {
+		const struct gmem_region *r = &vmm->gm->regions[i];
+
+		ret = gmem_map_file(vmm->gm, r->gpa, rs->mem_fd, off, r->size);
+		if (ret < 0) {
+			log_err("mapping the memory file: %s", strerror(-ret));
+			return ret;
+		}
+		off += r->size;
+	}
+	return 0;
+}
+
+int machine_restore_state(struct machine *vmm, const struct machine_restore *rs)
+{
+	int ret = snap_state_restore(vmm->vm, vmm->vcpus, vmm->nvcpus, vmm->gm, vmm->cfg, &rs->st);
+
+	/* The devices go through their live validators (snapshot/dev.h). */
+	if (ret == 0)
+		ret = snap_dev_restore(&serial_snap_ops, &vmm->serial, 0, &rs->file);
+	if (ret == 0)
+		ret = snap_dev_restore(&i8042_snap_ops, &vmm->i8042, 0, &rs->file);
+	if (ret == 0)
+		ret = virtio_slots_restore(&vmm->virtio, &rs->file);
+	return ret;
+}
+
+void machine_run_paused(struct machine *vmm)
+{
+	vm_pause_request(vmm->vm);
+}
