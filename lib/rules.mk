@@ -33,11 +33,12 @@ $(LIBDIR)/%.a:
 	@mkdir -p $(@D)
 	rm -f $@ && $(AR) rcs $@ $^
 
-# The contracts between processes (ARCHITECTURE.md), and small helpers.
+# The contracts between processes (ARCHITECTURE.md), and small helpers: each
+# folder lib/<name>/ is the library lib<name>, except lib/util/, which is
+# libemberutil (glibc has a libutil).
 $(eval $(call ember_lib,emberutil,$(wildcard lib/util/*.c)))
-$(eval $(call ember_lib,gproto,$(wildcard lib/gproto/*.c)))
-$(eval $(call ember_lib,fcapi,$(wildcard lib/fcapi/*.c)))
-$(eval $(call ember_lib,snapfile,$(wildcard lib/snapfile/*.c)))
+$(foreach d,$(filter-out util,$(patsubst lib/%/,%,$(wildcard lib/*/))),\
+	$(eval $(call ember_lib,$(d),$(wildcard lib/$(d)/*.c))))
 
 # Every ember library of one flavour, in one link group (so their order does
 # not matter), and the system libraries they use. Programs that need less name
