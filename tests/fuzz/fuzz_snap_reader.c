@@ -24,13 +24,13 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct snap_file file, file2;
-static struct snap_vcpu_state vcpu;
+static struct cpu_state vcpu;
 
 static void every_decoder(const struct snap_file *f)
 {
 	struct snap_config c;
 	struct snap_machine m;
-	struct snap_vm_state v;
+	struct platform_state v;
 
 	for (unsigned i = 0; i < f->nsections; i++) {
 		snap_config_decode(&f->sections[i], &c);

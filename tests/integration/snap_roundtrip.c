@@ -3,7 +3,7 @@
  * Usage: snap-roundtrip [VCPUS] [MEM_MIB] [KEEP]   (defaults 2 and 64; KEEP: also
  * write the state file there, e.g. as a fuzz seed)
  * Builds VM A with the real vmm/core code (kvm_open, vm_create, memory,
- * vm_create_irqchip, vcpu_create), gives its vCPUs distinct registers and
+ * arch_vm_create_irqchip, vcpu_create), gives its vCPUs distinct registers and
  * runs KVM_RUN once with immediate_exit (what a parked vCPU has done), queues
  * an NMI on the last vCPU, saves
  * its state through a state file, restores the file into VM B, saves B and
@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vmm/arch/arch.h"
 #include "vmm/arch/x86_64/layout.h"
 #include "lib/fcapi/config.h"
 #include "vmm/core/kvm.h"
@@ -65,7 +66,7 @@ static void build(struct kvm *kvm, unsigned n, uint64_t mem_mib, struct machine 
 	ASSERT(gmem_create(mem_mib << 20, LAYOUT_MMIO_GAP_START, LAYOUT_MMIO_GAP_END, &m->gm) == 0);
 	ASSERT(vm_create(kvm, &m->vm) == 0);
 	ASSERT(vm_set_memory(m->vm, m->gm, false) == 0);
-	ASSERT(vm_create_irqchip(m->vm) == 0);
+	ASSERT(arch_vm_create_irqchip(m->vm) == 0);
 	for (unsigned i = 0; i < n; i++)
 		ASSERT(vcpu_create(m->vm, i, n, NULL, NULL, &m->vcpus[i]) == 0);
 }
@@ -100,7 +101,7 @@ static void dirty(struct machine *m)
 	ASSERT(ioctl(m->vcpus[m->n - 1]->fd, KVM_NMI, 0) == 0);
 }
 
-static uint64_t msr_value(const struct snap_vcpu_state *s, uint32_t index)
+static uint64_t msr_value(const struct cpu_state *s, uint32_t index)
 {
 	for (unsigned i = 0; i < s->nmsrs; i++)
 		if (s->msrs[i].index == index)
@@ -113,11 +114,11 @@ static uint64_t msr_value(const struct snap_vcpu_state *s, uint32_t index)
 static void settle(struct snap_state *s, const struct snap_state *before)
 {
 	for (unsigned i = 0; i < s->nvcpus; i++) {
-		struct snap_vcpu_state *v = &s->vcpus[i];
+		struct cpu_state *v = &s->vcpus[i];
 
 		if (before != NULL) {
-			uint64_t t0 = msr_value(&before->vcpus[i], SNAP_MSR_IA32_TSC);
-			uint64_t t1 = msr_value(v, SNAP_MSR_IA32_TSC);
+			uint64_t t0 = msr_value(&before->vcpus[i], CPU_MSR_IA32_TSC);
+			uint64_t t1 = msr_value(v, CPU_MSR_IA32_TSC);
 
 			/* KVM treats a host TSC write within one second of what the
 			 * last write would read now as a synchronisation and keeps
@@ -127,13 +128,13 @@ static void settle(struct snap_state *s, const struct snap_state *before)
 			ASSERT(t1 < t0 + MAX_TSC_DRIFT_NS / 1000000 * v->tsc_khz);
 		}
 		for (unsigned k = 0; k < v->nmsrs; k++)
-			if (v->msrs[k].index == SNAP_MSR_IA32_TSC)
+			if (v->msrs[k].index == CPU_MSR_IA32_TSC)
 				v->msrs[k].data = 0;
 		memset(v->lapic + LAPIC_TMCCT, 0, 4);
 		/* On AMD hosts the restore marks TR available, not busy (see
-		 * snap_vcpu_restore), and some KVMs report it back that way. */
-		if (v->sregs.tr.type == SNAP_TSS_BUSY64)
-			v->sregs.tr.type = SNAP_TSS_AVAIL64;
+		 * cpu_state_restore), and some KVMs report it back that way. */
+		if (v->sregs.tr.type == CPU_STATE_TSS_BUSY64)
+			v->sregs.tr.type = CPU_STATE_TSS_AVAIL64;
 	}
 	if (before != NULL) {
 		ASSERT(s->vm.clock >= before->vm.clock);
@@ -157,7 +158,7 @@ static struct snap_writer encode(const struct snap_state *s)
 static void report_diff(const struct snap_state *a, const struct snap_state *b)
 {
 	for (unsigned i = 0; i < a->nvcpus; i++) {
-		const struct snap_vcpu_state *x = &a->vcpus[i], *y = &b->vcpus[i];
+		const struct cpu_state *x = &a->vcpus[i], *y = &b->vcpus[i];
 
 		if (memcmp(&x->regs, &y->regs, sizeof(x->regs)))
 			fprintf(stderr, "vCPU %u: regs differ\n", i);
@@ -165,7 +166,7 @@ static void report_diff(const struct snap_state *a, const struct snap_state *b)
 			fprintf(stderr, "vCPU %u: sregs differ\n", i);
 		if (x->xsave_len != y->xsave_len || memcmp(x->xsave, y->xsave, x->xsave_len))
 			fprintf(stderr, "vCPU %u: xsave differs\n", i);
-		for (unsigned k = 0; k < SNAP_LAPIC_LEN; k += 16)
+		for (unsigned k = 0; k < CPU_STATE_LAPIC_LEN; k += 16)
 			if (memcmp(x->lapic + k, y->lapic + k, 4))
 				fprintf(stderr, "vCPU %u: LAPIC register %#x differs\n", i, k);
 		for (unsigned k = 0; k < x->nmsrs && k < y->nmsrs; k++)

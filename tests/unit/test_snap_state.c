@@ -29,9 +29,9 @@ static bool last_error_has(const char *s)
 }
 
 /* A vCPU state with every field set to something recognisable. */
-static struct snap_vcpu_state *sample_vcpu(uint32_t index)
+static struct cpu_state *sample_vcpu(uint32_t index)
 {
-	struct snap_vcpu_state *s = calloc(1, sizeof(*s));
+	struct cpu_state *s = calloc(1, sizeof(*s));
 
 	assert_non_null(s);
 	s->index = index;
@@ -65,7 +65,7 @@ static struct snap_vcpu_state *sample_vcpu(uint32_t index)
 	s->sregs.efer = 0xd01;
 	s->sregs.apic_base = 0xfee00900;
 	s->sregs.interrupt_bitmap[3] = 1ull << 63;
-	s->xsave_len = SNAP_XSAVE_MIN;
+	s->xsave_len = CPU_STATE_XSAVE_MIN;
 	for (unsigned i = 0; i < s->xsave_len; i++)
 		s->xsave[i] = (uint8_t)(i * 7);
 	s->xcrs.nr_xcrs = 1;
@@ -73,12 +73,12 @@ static struct snap_vcpu_state *sample_vcpu(uint32_t index)
 	s->dregs.db[2] = 0x1234;
 	s->dregs.dr6 = 0xffff0ff0;
 	s->dregs.dr7 = 0x400;
-	for (unsigned i = 0; i < SNAP_LAPIC_LEN; i++)
+	for (unsigned i = 0; i < CPU_STATE_LAPIC_LEN; i++)
 		s->lapic[i] = (uint8_t)(i ^ 0x5a);
 	s->nmsrs = 4;
-	s->msrs[0] = (struct kvm_msr_entry){ .index = SNAP_MSR_IA32_TSC, .data = 123456789 };
+	s->msrs[0] = (struct kvm_msr_entry){ .index = CPU_MSR_IA32_TSC, .data = 123456789 };
 	s->msrs[1] = (struct kvm_msr_entry){ .index = 0xc0000080, .data = 0xd01 };
-	s->msrs[2] = (struct kvm_msr_entry){ .index = SNAP_MSR_KVM_SYSTEM_TIME_NEW, .data = 1 };
+	s->msrs[2] = (struct kvm_msr_entry){ .index = CPU_MSR_KVM_SYSTEM_TIME_NEW, .data = 1 };
 	s->msrs[3] = (struct kvm_msr_entry){ .index = 0x6e0, .data = 0 };
 	s->events.exception.nr = 14;
 	s->events.exception.injected = 1;
@@ -90,7 +90,7 @@ static struct snap_vcpu_state *sample_vcpu(uint32_t index)
 	return s;
 }
 
-static void sample_vm(struct snap_vm_state *v)
+static void sample_vm(struct platform_state *v)
 {
 	memset(v, 0, sizeof(*v));
 	v->pic[0].imr = 0xfb;
@@ -153,7 +153,7 @@ static void sample_config(struct snap_config *c, unsigned vcpus)
 
 static void test_vcpu_round_trip(void **state)
 {
-	struct snap_vcpu_state *s = sample_vcpu(1), *d = calloc(1, sizeof(*d));
+	struct cpu_state *s = sample_vcpu(1), *d = calloc(1, sizeof(*d));
 	struct snap_file *f = malloc(sizeof(*f));
 	struct snap_writer w;
 
@@ -169,7 +169,7 @@ static void test_vcpu_round_trip(void **state)
 
 static void test_vcpu_every_truncation_and_trailing_byte(void **state)
 {
-	struct snap_vcpu_state *s = sample_vcpu(0), *d = calloc(1, sizeof(*d));
+	struct cpu_state *s = sample_vcpu(0), *d = calloc(1, sizeof(*d));
 	struct snap_file *f = malloc(sizeof(*f));
 	struct snap_section sec;
 	struct snap_writer w;
@@ -196,9 +196,9 @@ static void test_vcpu_every_truncation_and_trailing_byte(void **state)
 }
 
 /* Encodes s (made invalid by the caller), expects decode to refuse with msg. */
-static void expect_vcpu_refused(struct snap_vcpu_state *s, const char *msg)
+static void expect_vcpu_refused(struct cpu_state *s, const char *msg)
 {
-	struct snap_vcpu_state *d = calloc(1, sizeof(*d));
+	struct cpu_state *d = calloc(1, sizeof(*d));
 	struct snap_file *f = malloc(sizeof(*f));
 	struct snap_writer w;
 
@@ -213,41 +213,41 @@ static void expect_vcpu_refused(struct snap_vcpu_state *s, const char *msg)
 
 static void test_vcpu_bounds(void **state)
 {
-	struct snap_vcpu_state *s;
+	struct cpu_state *s;
 
 	(void)state;
 	s = sample_vcpu(0);
-	s->nmsrs = SNAP_MAX_MSRS + 1;
-	expect_vcpu_refused(s, "over SNAP_MAX_MSRS");
+	s->nmsrs = CPU_STATE_MAX_MSRS + 1;
+	expect_vcpu_refused(s, "over CPU_STATE_MAX_MSRS");
 	s = sample_vcpu(0);
-	s->nmsrs = SNAP_MAX_MSRS; /* the limit itself is fine */
+	s->nmsrs = CPU_STATE_MAX_MSRS; /* the limit itself is fine */
 	{
-		struct snap_vcpu_state *d = calloc(1, sizeof(*d));
+		struct cpu_state *d = calloc(1, sizeof(*d));
 		struct snap_file *f = malloc(sizeof(*f));
 		struct snap_writer w;
 
 		ENCODE_ONE(&w, f, snap_vcpu_encode, s);
 		assert_int_equal(snap_vcpu_decode(&f->sections[0], d), 0);
-		assert_int_equal(d->nmsrs, SNAP_MAX_MSRS);
+		assert_int_equal(d->nmsrs, CPU_STATE_MAX_MSRS);
 		snap_w_free(&w);
 		free(f);
 		free(d);
 		free(s);
 	}
 	s = sample_vcpu(0);
-	s->ncpuid = SNAP_MAX_CPUID + 1;
+	s->ncpuid = CPU_STATE_MAX_CPUID + 1;
 	expect_vcpu_refused(s, "CPUID entries");
 	s = sample_vcpu(0);
 	s->ncpuid = 0;
 	expect_vcpu_refused(s, "CPUID entries");
 	s = sample_vcpu(0);
-	s->xsave_len = SNAP_XSAVE_MIN - 4;
+	s->xsave_len = CPU_STATE_XSAVE_MIN - 4;
 	expect_vcpu_refused(s, "XSAVE area");
 	s = sample_vcpu(0);
-	s->xsave_len = SNAP_XSAVE_MAX + 4;
+	s->xsave_len = CPU_STATE_XSAVE_MAX + 4;
 	expect_vcpu_refused(s, "XSAVE area");
 	s = sample_vcpu(0);
-	s->xsave_len = SNAP_XSAVE_MIN + 2;
+	s->xsave_len = CPU_STATE_XSAVE_MIN + 2;
 	expect_vcpu_refused(s, "XSAVE area");
 	s = sample_vcpu(0);
 	s->xcrs.nr_xcrs = KVM_MAX_XCRS + 1;
@@ -271,7 +271,7 @@ static void test_vcpu_bounds(void **state)
 
 static void test_vm_round_trip_and_bounds(void **state)
 {
-	struct snap_vm_state v, d;
+	struct platform_state v, d;
 	struct snap_file *f = malloc(sizeof(*f));
 	struct snap_writer w;
 
@@ -419,7 +419,7 @@ static void build_file(struct snap_writer *w, unsigned n, bool swap_vcpus, uint3
 	s.nvcpus = n;
 	s.vcpus = calloc(n, sizeof(s.vcpus[0]));
 	for (unsigned i = 0; i < n; i++) {
-		struct snap_vcpu_state *v = sample_vcpu(swap_vcpus ? n - 1 - i : i);
+		struct cpu_state *v = sample_vcpu(swap_vcpus ? n - 1 - i : i);
 
 		s.vcpus[i] = *v;
 		free(v);
@@ -449,7 +449,7 @@ static int decode_file(const struct snap_writer *w, struct snap_state *out)
 static void test_state_file(void **state)
 {
 	const char *seed = getenv("SNAP_WRITE_SEED");
-	struct snap_vcpu_state *v1 = sample_vcpu(1);
+	struct cpu_state *v1 = sample_vcpu(1);
 	struct snap_writer w;
 	struct snap_state s;
 
@@ -491,7 +491,7 @@ static void test_golden_v1_0(void **state)
 {
 	char path[256];
 	struct snap_state s;
-	struct snap_vcpu_state *v0 = sample_vcpu(0);
+	struct cpu_state *v0 = sample_vcpu(0);
 	struct snap_config c;
 
 	(void)state;

@@ -8,7 +8,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "vmm/arch/x86_64/cpuid.h"
+#include "vmm/arch/arch.h"
 #include "lib/util/log.h"
 
 #define KVM_API_VERSION_EXPECTED 12
@@ -32,26 +32,6 @@ static const struct required_cap required[] = {
 	{ KVM_CAP_TSC_DEADLINE_TIMER, "KVM_CAP_TSC_DEADLINE_TIMER", "fast LAPIC timer" },
 	{ KVM_CAP_MP_STATE, "KVM_CAP_MP_STATE", "SMP bring-up" },
 };
-
-static int get_cpuid(struct kvm *kvm)
-{
-	struct kvm_cpuid2 *c;
-	size_t size = sizeof(*c) + CPUID_MAX_ENTRIES * sizeof(c->entries[0]);
-
-	c = calloc(1, size);
-	if (c == NULL)
-		return -ENOMEM;
-	c->nent = CPUID_MAX_ENTRIES;
-	if (ioctl(kvm->fd, KVM_GET_SUPPORTED_CPUID, c) < 0) {
-		int ret = -errno;
-
-		log_err("KVM_GET_SUPPORTED_CPUID: %s", strerror(errno));
-		free(c);
-		return ret;
-	}
-	kvm->cpuid = c;
-	return 0;
-}
 
 int kvm_open(struct kvm **out)
 {
@@ -92,7 +72,7 @@ int kvm_open(struct kvm **out)
 	if (v <= 0)
 		v = ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
 	kvm->max_vcpus = v > 0 ? (unsigned)v : 1;
-	ret = get_cpuid(kvm);
+	ret = arch_kvm_init(kvm);
 	if (ret < 0)
 		goto err_close;
 	*out = kvm;
@@ -105,22 +85,11 @@ err_free:
 	return ret;
 }
 
-unsigned kvm_phys_bits(const struct kvm *kvm)
-{
-	for (uint32_t i = 0; i < kvm->cpuid->nent; i++) {
-		const struct kvm_cpuid_entry2 *e = &kvm->cpuid->entries[i];
-
-		if (e->function == 0x80000008 && (e->eax & 0xff) != 0)
-			return e->eax & 0xff;
-	}
-	return 36; /* the architectural minimum with PAE */
-}
-
 void kvm_close(struct kvm *kvm)
 {
 	if (kvm == NULL)
 		return;
-	free(kvm->cpuid);
+	arch_kvm_free(kvm);
 	close(kvm->fd);
 	free(kvm);
 }

@@ -1,9 +1,9 @@
-/* kvm: the /dev/kvm system handle, its API version, capabilities and supported CPUID.
+/* kvm: the /dev/kvm system handle, its API version, capabilities, and what the architecture reads once (arch.h).
  *
  * Contract: kvm_open() opens /dev/kvm, requires API version 12 and every
  * capability ember-vmm relies on (a missing one fails with its name in the
  * log and -ENOTSUP), and reads the vCPU mmap size, the vCPU limit and
- * KVM_GET_SUPPORTED_CPUID once. The struct is read-only afterwards and may be
+ * the architecture's data (arch_kvm_init) once. The struct is read-only afterwards and may be
  * shared by all threads. kvm_close() releases it. Errors are logged here. */
 #ifndef EMBER_KVM_H
 #define EMBER_KVM_H
@@ -18,12 +18,10 @@ struct kvm {
 	int fd;
 	size_t run_size; /* bytes of each vCPU's struct kvm_run mapping */
 	unsigned max_vcpus;
-	struct kvm_cpuid2 *cpuid; /* supported CPUID, unfiltered */
+	struct arch_kvm *arch; /* what the architecture read once (vmm/arch/arch.h) */
 };
 
 int kvm_open(struct kvm **out);
-/* Guest-physical address bits a vCPU supports (CPUID 0x80000008), or 36. */
-unsigned kvm_phys_bits(const struct kvm *kvm);
 void kvm_close(struct kvm *kvm);
 
 /* Reads the counters `names[i]` of a VM or vCPU (KVM_GET_STATS_FD on `fd`)

@@ -9,8 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "vmm/arch/x86_64/cpu.h"
-#include "vmm/arch/x86_64/cpuid.h"
+#include "vmm/arch/arch.h"
 #include "lib/util/log.h"
 
 #define VCPU_KICK_SIGNAL (SIGRTMIN + 0)
@@ -32,23 +31,15 @@ int vcpu_init_signals(void)
 	return sigaction(VCPU_KICK_SIGNAL, &sa, NULL) < 0 ? -errno : 0;
 }
 
-static int set_cpuid(struct vcpu *vcpu, unsigned count)
+int vcpu_ioctl(const struct vcpu *vcpu, unsigned long req, const char *name, void *arg)
 {
-	const struct kvm_cpuid2 *sup = vcpu->vm->kvm->cpuid;
-	size_t size = sizeof(*sup) + sup->nent * sizeof(sup->entries[0]);
-	struct kvm_cpuid2 *c = malloc(size);
-	int ret;
+	if (ioctl(vcpu->fd, req, arg) < 0) {
+		int ret = -errno;
 
-	if (c == NULL)
-		return -ENOMEM;
-	memcpy(c, sup, size);
-	ret = cpuid_filter(c->entries, c->nent, vcpu->index, count);
-	if (ret == 0 && ioctl(vcpu->fd, KVM_SET_CPUID2, c) < 0) {
-		ret = -errno;
-		log_err("KVM_SET_CPUID2 on vCPU %u: %s", vcpu->index, strerror(errno));
+		log_err("%s on vCPU %u: %s", name, vcpu->index, strerror(errno));
+		return ret;
 	}
-	free(c);
-	return ret;
+	return 0;
 }
 
 int vcpu_create(struct vm *vm, unsigned index, unsigned count, const struct bus *pio,
@@ -76,9 +67,7 @@ int vcpu_create(struct vm *vm, unsigned index, unsigned count, const struct bus 
 		log_err("mmap of vCPU %u's kvm_run: %s", index, strerror(errno));
 		goto err_close;
 	}
-	ret = set_cpuid(vcpu, count);
-	if (ret == 0)
-		ret = cpu_setup_vcpu(vcpu->fd);
+	ret = arch_vcpu_init(vcpu, count);
 	if (ret < 0)
 		goto err_unmap;
 	*out = vcpu;

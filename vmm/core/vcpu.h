@@ -1,9 +1,9 @@
 /* vcpu: one KVM vCPU, its thread, its KVM_RUN loop and the handling of each exit.
  *
  * Contract:
- * - vcpu_create() makes vCPU `index`, maps its kvm_run area and sets its
- *   CPUID (the supported table filtered for this index) and boot MSRs/FPU/
- *   LAPIC. The caller then sets the BSP's entry state (cpu.h).
+ * - vcpu_create() makes vCPU `index`, maps its kvm_run area and lets the
+ *   architecture set its identity and reset state (arch_vcpu_init). The
+ *   caller then sets the boot vCPU's entry state (the arch's loader).
  * - vcpu_start() runs the loop on a new thread: port I/O and MMIO exits go to
  *   the buses (unclaimed reads return all ones, unclaimed writes are dropped,
  *   both logged at debug level, rate-limited). The loop ends when the VM
@@ -52,6 +52,9 @@ struct vcpu {
 };
 
 int vcpu_init_signals(void);
+/* One vCPU ioctl, its failure logged with `name` and the vCPU's index: for
+ * vmm/arch, which reads and writes the architecture's vCPU state. */
+int vcpu_ioctl(const struct vcpu *vcpu, unsigned long req, const char *name, void *arg);
 int vcpu_create(struct vm *vm, unsigned index, unsigned count, const struct bus *pio,
 		const struct bus *mmio, struct vcpu **out);
 int vcpu_start(struct vcpu *vcpu);

@@ -7,10 +7,10 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "vmm/arch/x86_64/layout.h"
+#include "vmm/arch/arch.h"
 #include "lib/util/log.h"
 
-static int vm_ioctl(struct vm *vm, unsigned long req, const char *name, unsigned long arg)
+int vm_ioctl(struct vm *vm, unsigned long req, const char *name, void *arg)
 {
 	if (ioctl(vm->fd, req, arg) < 0) {
 		int ret = -errno;
@@ -23,7 +23,6 @@ static int vm_ioctl(struct vm *vm, unsigned long req, const char *name, unsigned
 
 int vm_create(struct kvm *kvm, struct vm **out)
 {
-	uint64_t identity = LAYOUT_KVM_IDENTITY_MAP;
 	struct vm *vm = calloc(1, sizeof(*vm));
 	int ret;
 
@@ -43,12 +42,7 @@ int vm_create(struct kvm *kvm, struct vm **out)
 		log_err("KVM_CREATE_VM: %s", strerror(errno));
 		goto err_free;
 	}
-	/* The TSS and identity map sit in the MMIO gap, never in RAM (Intel only,
-	 * harmless elsewhere); both must be set before the first vCPU. */
-	ret = vm_ioctl(vm, KVM_SET_TSS_ADDR, "KVM_SET_TSS_ADDR", (unsigned long)LAYOUT_KVM_TSS);
-	if (ret == 0)
-		ret = vm_ioctl(vm, KVM_SET_IDENTITY_MAP_ADDR, "KVM_SET_IDENTITY_MAP_ADDR",
-			       (unsigned long)&identity);
+	ret = arch_vm_init(vm);
 	if (ret < 0)
 		goto err_close;
 	*out = vm;
@@ -60,17 +54,6 @@ err_free:
 	pthread_cond_destroy(&vm->pause_cond);
 	pthread_mutex_destroy(&vm->pause_lock);
 	free(vm);
-	return ret;
-}
-
-int vm_create_irqchip(struct vm *vm)
-{
-	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
-	int ret;
-
-	ret = vm_ioctl(vm, KVM_CREATE_IRQCHIP, "KVM_CREATE_IRQCHIP", 0);
-	if (ret == 0)
-		ret = vm_ioctl(vm, KVM_CREATE_PIT2, "KVM_CREATE_PIT2", (unsigned long)&pit);
 	return ret;
 }
 
@@ -96,7 +79,7 @@ int vm_set_memory(struct vm *vm, const struct gmem *gm, bool log_dirty)
 			.flags = log_dirty ? KVM_MEM_LOG_DIRTY_PAGES : 0,
 		};
 		int ret = vm_ioctl(vm, KVM_SET_USER_MEMORY_REGION, "KVM_SET_USER_MEMORY_REGION",
-				   (unsigned long)&slot);
+				   &slot);
 
 		if (ret < 0)
 			return ret;
@@ -115,6 +98,24 @@ int vm_irq_line(struct vm *vm, unsigned irq, int level)
 		return ret;
 	}
 	return 0;
+}
+
+int vm_irqfd(struct vm *vm, int fd, unsigned gsi)
+{
+	struct kvm_irqfd irqfd = { .fd = (uint32_t)fd, .gsi = gsi };
+
+	return vm_ioctl(vm, KVM_IRQFD, "KVM_IRQFD", &irqfd);
+}
+
+int vm_ioeventfd(struct vm *vm, int fd, gpa_t addr, unsigned len, uint64_t datamatch)
+{
+	struct kvm_ioeventfd io = { .datamatch = datamatch,
+				    .addr = addr,
+				    .len = len,
+				    .fd = fd,
+				    .flags = KVM_IOEVENTFD_FLAG_DATAMATCH };
+
+	return vm_ioctl(vm, KVM_IOEVENTFD, "KVM_IOEVENTFD", &io);
 }
 
 void vm_set_stop_hook(struct vm *vm, void (*hook)(void *opaque), void *opaque)
@@ -182,5 +183,5 @@ int vm_get_dirty_log(struct vm *vm, unsigned slot, uint64_t *bitmap)
 {
 	struct kvm_dirty_log log = { .slot = slot, .dirty_bitmap = bitmap };
 
-	return vm_ioctl(vm, KVM_GET_DIRTY_LOG, "KVM_GET_DIRTY_LOG", (unsigned long)&log);
+	return vm_ioctl(vm, KVM_GET_DIRTY_LOG, "KVM_GET_DIRTY_LOG", &log);
 }

@@ -1,14 +1,14 @@
 /* vm: one KVM virtual machine: its fd, platform devices in KVM, memory slots, IRQ lines, exit status.
  *
  * Contract:
- * - vm_create() makes the VM and sets the TSS and identity-map addresses.
+ * - vm_create() makes the VM and runs arch_vm_init() (vmm/arch/arch.h).
  *   vm_set_memory() registers every gmem region as a memory slot (with
  *   KVM's dirty-page log when log_dirty, for Diff snapshots); the gmem
- *   stays owned by the caller and must outlive the VM. vm_create_irqchip()
- *   adds the in-kernel irqchip (PIC, IOAPIC, LAPIC) and PIT (speaker port in
- *   KVM too); it must come before any vCPU and, for speed, after the memory:
- *   once KVM has I/O devices, each memory-slot change waits for an SRCU grace
- *   period (measured: 5-10 ms against 0.2 ms on this host).
+ *   stays owned by the caller and must outlive the VM. The builder adds the
+ *   in-kernel irqchip (arch_vm_create_irqchip) before any vCPU and, for
+ *   speed, after the memory: once KVM has I/O devices, each memory-slot
+ *   change waits for an SRCU grace period (measured: 5-10 ms against 0.2 ms
+ *   on this host).
  * - vm_irq_line() sets an IRQ line's level (ISA IRQs are edge-triggered: a
  *   0 -> 1 transition raises the interrupt). Callable from any thread.
  * - vm_request_stop() records why the VM ends; the first caller wins, later
@@ -53,8 +53,15 @@ int vm_set_memory(struct vm *vm, const struct gmem *gm, bool log_dirty);
  * page, into bitmap (gmem_dirty_words() words); KVM clears it as it reads.
  * Only for slots registered with log_dirty. */
 int vm_get_dirty_log(struct vm *vm, unsigned slot, uint64_t *bitmap);
-int vm_create_irqchip(struct vm *vm);
 int vm_irq_line(struct vm *vm, unsigned irq, int level);
+/* Interrupts and kicks without a trip through this process: KVM raises IRQ
+ * `gsi` (edge) when eventfd fd is signalled, and signals fd when the guest
+ * writes `datamatch` (len bytes) to MMIO address addr. */
+int vm_irqfd(struct vm *vm, int fd, unsigned gsi);
+int vm_ioeventfd(struct vm *vm, int fd, gpa_t addr, unsigned len, uint64_t datamatch);
+/* One VM ioctl, its failure logged with `name`: for vmm/arch, which drives the
+ * architecture's VM-wide KVM state. */
+int vm_ioctl(struct vm *vm, unsigned long req, const char *name, void *arg);
 
 void vm_set_stop_hook(struct vm *vm, void (*hook)(void *opaque), void *opaque);
 void vm_request_stop(struct vm *vm, int exit_code);

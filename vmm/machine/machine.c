@@ -14,6 +14,7 @@
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
+#include "vmm/arch/arch.h"
 #include "vmm/arch/x86_64/bootparams.h"
 #include "vmm/arch/x86_64/cpu.h"
 #include "vmm/arch/x86_64/layout.h"
@@ -417,10 +418,10 @@ int machine_build_with(const struct vm_config *cfg, uint64_t start_ns,
 	if (kvm_open(&vmm->kvm) < 0)
 		goto err;
 	if ((gmem_layout_top(mem, LAYOUT_MMIO_GAP_START, LAYOUT_MMIO_GAP_END) - 1) >>
-	    kvm_phys_bits(vmm->kvm)) {
+	    arch_phys_bits(vmm->kvm)) {
 		log_err("--mem-mib %llu: more than this host's vCPUs can address (%u physical "
 			"address bits)",
-			(unsigned long long)cfg->machine.mem_size_mib, kvm_phys_bits(vmm->kvm));
+			(unsigned long long)cfg->machine.mem_size_mib, arch_phys_bits(vmm->kvm));
 		code = VMM_EXIT_CONFIG;
 		goto err;
 	}
@@ -433,7 +434,7 @@ int machine_build_with(const struct vm_config *cfg, uint64_t start_ns,
 	if (vcpu_init_signals() < 0 || vm_create(vmm->kvm, &vmm->vm) < 0 ||
 	    (cfg->machine.track_dirty_pages && gmem_dirty_enable(vmm->gm) < 0) ||
 	    vm_set_memory(vmm->vm, vmm->gm, cfg->machine.track_dirty_pages) < 0 ||
-	    vm_create_irqchip(vmm->vm) < 0 || add_devices(vmm) < 0 || setup_loop(vmm) < 0 ||
+	    arch_vm_create_irqchip(vmm->vm) < 0 || add_devices(vmm) < 0 || setup_loop(vmm) < 0 ||
 	    virtio_slots_wire(&vmm->virtio, vmm->vm, vmm->gm, &vmm->mmio, vmm->ev) < 0 ||
 	    add_vcpus(vmm) < 0)
 		goto err;

@@ -205,7 +205,6 @@ static int wire(struct virtio_slots *s, unsigned i, struct vm *vm, struct gmem *
 {
 	struct vdev *d = &s->devs[i];
 	gpa_t base = LAYOUT_VIRTIO_MMIO_BASE + (gpa_t)i * LAYOUT_VIRTIO_MMIO_SIZE;
-	struct kvm_irqfd irqfd = { .gsi = LAYOUT_VIRTIO_IRQ_BASE + i };
 	int ret;
 
 	ret = vmmio_init(&d->t, d->ops, d->dev, gm, (struct vmmio_irq){ vdev_raise, d });
@@ -219,24 +218,20 @@ static int wire(struct virtio_slots *s, unsigned i, struct vm *vm, struct gmem *
 	d->irq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (d->irq_fd < 0)
 		return -errno;
-	irqfd.fd = (uint32_t)d->irq_fd;
-	if (ioctl(vm->fd, KVM_IRQFD, &irqfd) < 0)
-		return -errno;
+	ret = vm_irqfd(vm, d->irq_fd, LAYOUT_VIRTIO_IRQ_BASE + i);
+	if (ret < 0)
+		return ret;
 	for (unsigned q = 0; q < d->ops->num_queues; q++) {
 		struct vdev_kick *k = &d->kicks[q];
-		struct kvm_ioeventfd io = { .datamatch = q,
-					    .addr = base + VIRTIO_MMIO_QUEUE_NOTIFY,
-					    .len = 4,
-					    .flags = KVM_IOEVENTFD_FLAG_DATAMATCH };
 
 		k->d = d;
 		k->q = q;
 		k->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (k->fd < 0)
 			return -errno;
-		io.fd = k->fd;
-		if (ioctl(vm->fd, KVM_IOEVENTFD, &io) < 0)
-			return -errno;
+		ret = vm_ioeventfd(vm, k->fd, base + VIRTIO_MMIO_QUEUE_NOTIFY, 4, q);
+		if (ret < 0)
+			return ret;
 		ret = evloop_add(ev, k->fd, EPOLLIN, on_kick, k);
 		if (ret < 0)
 			return ret;

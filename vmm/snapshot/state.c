@@ -24,7 +24,7 @@ void snap_state_free(struct snap_state *s)
 int snap_state_save(struct vm *vm, struct vcpu *const *vcpus, unsigned n, const struct gmem *gm,
 		    const struct vm_config *cfg, struct snap_state *out)
 {
-	struct snap_msr_list *msrs = NULL;
+	struct cpu_msr_list *msrs = NULL;
 	int ret;
 
 	memset(out, 0, sizeof(*out));
@@ -42,11 +42,11 @@ int snap_state_save(struct vm *vm, struct vcpu *const *vcpus, unsigned n, const 
 	}
 	out->nvcpus = n;
 	/* One MSR list for all vCPUs: they share one CPUID shape. */
-	ret = snap_msr_list_build(vcpus[0], msrs);
+	ret = cpu_state_msr_list(vcpus[0], msrs);
 	for (unsigned i = 0; i < n && ret == 0; i++)
-		ret = snap_vcpu_save(vcpus[i], msrs, &out->vcpus[i]);
+		ret = cpu_state_save(vcpus[i], msrs, &out->vcpus[i]);
 	if (ret == 0)
-		ret = snap_vm_save(vm, &out->vm);
+		ret = platform_state_save(vm, &out->vm);
 	if (ret < 0)
 		goto err;
 	free(msrs);
@@ -78,11 +78,11 @@ int snap_state_restore(struct vm *vm, struct vcpu *const *vcpus, unsigned n, con
 	if (s->nvcpus != n)
 		return -EINVAL; /* decode guarantees nvcpus == machine.vcpu_count */
 	for (unsigned i = 0; i < n; i++) {
-		ret = snap_vcpu_restore(vcpus[i], &s->vcpus[i]);
+		ret = cpu_state_restore(vcpus[i], &s->vcpus[i]);
 		if (ret < 0)
 			return ret;
 	}
-	return snap_vm_restore(vm, &s->vm);
+	return platform_state_restore(vm, &s->vm);
 }
 
 void snap_state_encode(struct snap_writer *w, const struct snap_state *s)

@@ -32,9 +32,9 @@
 struct snap_state {
 	struct snap_config config;
 	struct snap_machine machine;
-	struct snap_vm_state vm;
+	struct platform_state vm;
 	unsigned nvcpus;
-	struct snap_vcpu_state *vcpus; /* nvcpus entries, malloc'd */
+	struct cpu_state *vcpus; /* nvcpus entries, malloc'd */
 };
 
 int snap_state_save(struct vm *vm, struct vcpu *const *vcpus, unsigned n, const struct gmem *gm,

@@ -1,76 +1,10 @@
-/* snap vm: save and restore the in-kernel PIC/IOAPIC/PIT and clock; the machine shape (see vm_state.h). */
+/* snap vm: the VMST and MACH sections of a snapshot: the platform state and the machine shape (see vm_state.h). */
 #include "vmm/snapshot/vm_state.h"
 
 #include <errno.h>
 #include <string.h>
-#include <sys/ioctl.h>
 
 #include "lib/util/log.h"
-
-static int vm_ioctl(struct vm *vm, unsigned long req, const char *name, void *arg)
-{
-	if (ioctl(vm->fd, req, arg) < 0) {
-		int ret = -errno;
-
-		log_err("snapshot: %s: %s", name, strerror(errno));
-		return ret;
-	}
-	return 0;
-}
-
-int snap_vm_save(struct vm *vm, struct snap_vm_state *out)
-{
-	struct kvm_irqchip chip;
-	struct kvm_clock_data clock;
-	int ret = 0;
-
-	memset(out, 0, sizeof(*out));
-	for (unsigned id = KVM_IRQCHIP_PIC_MASTER; id <= KVM_IRQCHIP_IOAPIC && ret == 0; id++) {
-		memset(&chip, 0, sizeof(chip));
-		chip.chip_id = id;
-		ret = vm_ioctl(vm, KVM_GET_IRQCHIP, "KVM_GET_IRQCHIP", &chip);
-		if (ret == 0 && id == KVM_IRQCHIP_IOAPIC)
-			out->ioapic = chip.chip.ioapic;
-		else if (ret == 0)
-			out->pic[id] = chip.chip.pic;
-	}
-	if (ret == 0)
-		ret = vm_ioctl(vm, KVM_GET_PIT2, "KVM_GET_PIT2", &out->pit);
-	if (ret == 0) {
-		memset(&clock, 0, sizeof(clock));
-		ret = vm_ioctl(vm, KVM_GET_CLOCK, "KVM_GET_CLOCK", &clock);
-		out->clock = clock.clock;
-	}
-	return ret;
-}
-
-int snap_vm_restore(struct vm *vm, const struct snap_vm_state *s)
-{
-	struct kvm_clock_data clock = { .clock = s->clock, .flags = 0 }; /* see vm_state.h */
-	struct kvm_irqchip chip;
-	int ret = 0;
-
-	/* The PICs and IOAPIC first: their pending lines and routing decide what
-	 * the PIT's output (next) and the devices raise once the VM runs. */
-	for (unsigned id = KVM_IRQCHIP_PIC_MASTER; id <= KVM_IRQCHIP_IOAPIC && ret == 0; id++) {
-		memset(&chip, 0, sizeof(chip));
-		chip.chip_id = id;
-		if (id == KVM_IRQCHIP_IOAPIC)
-			chip.chip.ioapic = s->ioapic;
-		else
-			chip.chip.pic = s->pic[id];
-		ret = vm_ioctl(vm, KVM_SET_IRQCHIP, "KVM_SET_IRQCHIP", &chip);
-	}
-	/* KVM_SET_PIT2 reloads each channel's count from now (count_load_time
-	 * is the old host's clock and is ignored). */
-	if (ret == 0)
-		ret = vm_ioctl(vm, KVM_SET_PIT2, "KVM_SET_PIT2", (void *)&s->pit);
-	if (ret == 0)
-		ret = vm_ioctl(vm, KVM_SET_CLOCK, "KVM_SET_CLOCK", &clock);
-	return ret;
-}
-
-/* ---- codec ---- */
 
 /* Field lists in struct order (X-macros: clang-format does not lay them out stably). */
 // clang-format off
@@ -83,7 +17,7 @@ int snap_vm_restore(struct vm *vm, const struct snap_vm_state *s)
 	X(write_latch) X(rw_mode) X(mode) X(bcd) X(gate)
 // clang-format on
 
-void snap_vm_encode(struct snap_writer *w, const struct snap_vm_state *s)
+void snap_vm_encode(struct snap_writer *w, const struct platform_state *s)
 {
 	snap_w_section_begin(w, SNAP_TAG_VM, SNAP_VM_VERSION);
 	for (unsigned i = 0; i < 2; i++) {
@@ -113,7 +47,7 @@ void snap_vm_encode(struct snap_writer *w, const struct snap_vm_state *s)
 	snap_w_section_end(w);
 }
 
-int snap_vm_decode(const struct snap_section *sec, struct snap_vm_state *out)
+int snap_vm_decode(const struct snap_section *sec, struct platform_state *out)
 {
 	struct snap_reader r;
 	uint32_t pins;
