@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "vmm/core/gmem.h"
+#include "vmm/core/gmem_priv.h"
 
 #define MIB	  (1ull << 20)
 #define GIB	  (1ull << 30)

@@ -16,7 +16,8 @@
 
 #include <cmocka.h>
 
-#include "vmm/snapshot/uffd.h"
+#include "vmm/core/gmem_priv.h"
+#include "vmm/core/gmem_uffd.h"
 
 #define MIB	  (1ull << 20)
 #define GIB	  (1ull << 30)
@@ -43,9 +44,9 @@ static void test_json_has_firecrackers_fields_and_file_offsets(void **state)
 		 "\"page_size\": 4096}]",
 		 (unsigned long long)(uintptr_t)gm->regions[0].host, 3 * GIB,
 		 (unsigned long long)(uintptr_t)gm->regions[1].host, 512 * MIB, 3 * GIB);
-	assert_int_equal(snap_uffd_regions_json(gm, json, sizeof(json)), (int)strlen(want));
+	assert_int_equal(gmem_uffd_regions_json(gm, json, sizeof(json)), (int)strlen(want));
 	assert_string_equal(json, want);
-	assert_int_equal(snap_uffd_regions_json(gm, json, 40), -ENOSPC);
+	assert_int_equal(gmem_uffd_regions_json(gm, json, 40), -ENOSPC);
 	gmem_destroy(gm);
 }
 
@@ -58,7 +59,7 @@ static void test_no_handler_listening(void **state)
 	(void)state;
 	sock_path(path, sizeof(path), "nobody");
 	assert_int_equal(gmem_create(2 * MIB, GAP_START, GAP_END, &gm), 0);
-	ret = snap_uffd_send(gm, path, &uffd);
+	ret = gmem_uffd_send(gm, path, &uffd);
 	if (ret == -ENOSYS || ret == -EPERM) {
 		gmem_destroy(gm);
 		skip(); /* no userfaultfd for this process */
@@ -128,7 +129,7 @@ static void test_handler_gets_regions_and_serves_a_fault(void **state)
 	assert_int_equal(listen(lfd, 1), 0);
 	assert_int_equal(gmem_create(2 * MIB, GAP_START, GAP_END, &gm), 0);
 	/* The connection waits in the backlog, so this returns before accept(). */
-	ret = snap_uffd_send(gm, path, &uffd);
+	ret = gmem_uffd_send(gm, path, &uffd);
 	if (ret == -ENOSYS || ret == -EPERM) {
 		gmem_destroy(gm);
 		close(lfd);

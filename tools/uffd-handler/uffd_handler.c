@@ -2,7 +2,7 @@
  *
  * Usage: uffd-handler SOCKET MEMORY_FILE
  *
- * Protocol (Firecracker's, see vmm/snapshot/uffd.h for the VMM side):
+ * Protocol (Firecracker's; lib/uffdmsg/uffdmsg.h has the message, vmm/core/gmem_uffd.h the VMM side):
  * 1. We listen on SOCKET. PUT /snapshot/load with mem_backend
  *    {"backend_type": "Uffd", "backend_path": SOCKET} makes ember-vmm create
  *    guest memory, register it with a userfaultfd and connect.
@@ -24,7 +24,6 @@
  * Not production grade: one thread, one page per fault, no prefetching, no
  * timeout waiting for the VMM. If this process dies, the VMM's next fault on
  * an unfilled page hangs forever: supervise the handler. */
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
@@ -42,19 +41,14 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define MAX_REGIONS 16
-#define MSG_MAX	    65536 /* the region list is a few hundred bytes */
-
-struct region {
-	uint64_t base, size, offset, page_size;
-};
+#include "lib/uffdmsg/uffdmsg.h"
 
 struct handler {
 	int uffd;
 	int pidfd; /* the VMM's: readable once it has exited */
 	const uint8_t *mem;
 	uint64_t mem_size;
-	struct region regions[MAX_REGIONS];
+	struct uffdmsg_region regions[UFFDMSG_MAX_REGIONS];
 	unsigned nregions;
 	unsigned long long faults;
 };
@@ -82,86 +76,19 @@ static int listen_on(const char *path)
 	return fd;
 }
 
-/* The regions' JSON, and the userfaultfd that comes with its first byte.
- * The VMM closes the connection after its one sendmsg(), so we read to EOF. */
-static int receive(int conn, char *json, size_t cap, int *uffd)
+/* The message's checks (uffdmsg_decode), and every region inside the file. */
+static int parse_regions(struct handler *h, const char *json, char *err, size_t errlen)
 {
-	union {
-		struct cmsghdr hdr;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} ctl;
-	size_t len = 0;
+	int ret = uffdmsg_decode(json, h->regions, &h->nregions, err, errlen);
 
-	*uffd = -1;
-	for (;;) {
-		struct iovec iov = { .iov_base = json + len, .iov_len = cap - 1 - len };
-		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-		ssize_t n;
+	for (unsigned i = 0; i < h->nregions && ret == 0; i++) {
+		const struct uffdmsg_region *r = &h->regions[i];
 
-		if (*uffd < 0) {
-			msg.msg_control = ctl.buf;
-			msg.msg_controllen = sizeof(ctl.buf);
+		if (r->offset > h->mem_size || r->size > h->mem_size - r->offset) {
+			snprintf(err, errlen, "region %u lies outside the memory file", i);
+			ret = -EINVAL;
 		}
-		n = recvmsg(conn, &msg, MSG_CMSG_CLOEXEC);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		len += (size_t)n;
-		for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c))
-			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-			    c->cmsg_len == CMSG_LEN(sizeof(int)))
-				memcpy(uffd, CMSG_DATA(c), sizeof(int));
-		if (msg.msg_flags & MSG_CTRUNC) {
-			errno = EPROTO;
-			return -1;
-		}
-		if (n == 0 || len == cap - 1)
-			break;
 	}
-	json[len] = '\0';
-	if (*uffd < 0) {
-		errno = EPROTO; /* no userfaultfd came with the message */
-		return -1;
-	}
-	return 0;
-}
-
-static bool get_u64(const cJSON *obj, const char *key, uint64_t *v)
-{
-	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
-
-	if (!cJSON_IsNumber(item) || item->valuedouble < 0)
-		return false;
-	*v = (uint64_t)item->valuedouble; /* exact: addresses are below 2^53 */
-	return true;
-}
-
-/* Every region must be whole pages and lie inside the memory file. */
-static int parse_regions(struct handler *h, const char *json)
-{
-	cJSON *root = cJSON_Parse(json);
-	const cJSON *item;
-	int ret = 0;
-
-	if (!cJSON_IsArray(root) || cJSON_GetArraySize(root) < 1 ||
-	    cJSON_GetArraySize(root) > MAX_REGIONS)
-		ret = -1;
-	cJSON_ArrayForEach(item, root)
-	{
-		struct region *r = &h->regions[h->nregions];
-
-		if (ret < 0)
-			break;
-		if (!get_u64(item, "base_host_virt_addr", &r->base) ||
-		    !get_u64(item, "size", &r->size) || !get_u64(item, "offset", &r->offset) ||
-		    !get_u64(item, "page_size", &r->page_size) || r->page_size != 4096 ||
-		    r->base % r->page_size || r->size % r->page_size || r->offset % r->page_size ||
-		    r->offset > h->mem_size || r->size > h->mem_size - r->offset)
-			ret = -1;
-		h->nregions++;
-	}
-	cJSON_Delete(root);
 	return ret;
 }
 
@@ -171,15 +98,15 @@ static int parse_regions(struct handler *h, const char *json)
 static int serve(struct handler *h, uint64_t addr)
 {
 	for (unsigned i = 0; i < h->nregions; i++) {
-		const struct region *r = &h->regions[i];
+		const struct uffdmsg_region *r = &h->regions[i];
 		uint64_t page = addr & ~(r->page_size - 1);
 		struct uffdio_copy copy = {
 			.dst = page,
-			.src = (uintptr_t)(h->mem + r->offset + (page - r->base)),
+			.src = (uintptr_t)(h->mem + r->offset + (page - r->base_host_virt_addr)),
 			.len = r->page_size,
 		};
 
-		if (addr < r->base || addr - r->base >= r->size)
+		if (addr < r->base_host_virt_addr || addr - r->base_host_virt_addr >= r->size)
 			continue;
 		while (ioctl(h->uffd, UFFDIO_COPY, &copy) < 0) {
 			struct uffdio_range wake = { .start = page, .len = r->page_size };
@@ -231,7 +158,8 @@ static int run(struct handler *h)
 
 int main(int argc, char **argv)
 {
-	static char json[MSG_MAX];
+	static char json[UFFDMSG_MAX];
+	char err[256];
 	struct handler h = { .uffd = -1 };
 	struct ucred cred;
 	socklen_t clen = sizeof(cred);
@@ -266,12 +194,13 @@ int main(int argc, char **argv)
 	h.pidfd = (int)syscall(SYS_pidfd_open, cred.pid, 0);
 	if (h.pidfd < 0)
 		return fail("pidfd_open of the VMM");
-	if (receive(conn, json, sizeof(json), &h.uffd) < 0)
+	errno = -uffdmsg_recv(conn, json, sizeof(json), &h.uffd);
+	if (h.uffd < 0)
 		return fail("receiving the regions and the userfaultfd");
 	close(conn);
-	if (parse_regions(&h, json) < 0) {
-		fprintf(stderr, "uffd-handler: bad region list for a %llu-byte file: %s\n",
-			(unsigned long long)h.mem_size, json);
+	if (parse_regions(&h, json, err, sizeof(err)) < 0) {
+		fprintf(stderr, "uffd-handler: bad region list for a %llu-byte file (%s): %s\n",
+			(unsigned long long)h.mem_size, err, json);
 		return 1;
 	}
 	printf("uffd-handler: serving VMM %d (%u memory regions)\n", (int)cred.pid, h.nregions);

@@ -2,9 +2,13 @@
 #include "vmm/core/gmem.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
+
+#include "vmm/core/gmem_priv.h"
 
 static bool page_aligned(uint64_t v)
 {
@@ -209,4 +213,95 @@ void gmem_dirty_take(const struct gmem *gm, unsigned region, uint64_t *bitmap)
 		return;
 	for (size_t w = 0; w < gmem_dirty_words(gm, region); w++)
 		bitmap[w] |= __atomic_exchange_n(&gm->dirty[region][w], 0, __ATOMIC_RELAXED);
+}
+
+unsigned gmem_nregions(const struct gmem *gm)
+{
+	return gm->nregions;
+}
+
+struct gmem_range gmem_region(const struct gmem *gm, unsigned i)
+{
+	if (i >= gm->nregions)
+		return (struct gmem_range){ 0, 0 };
+	return (struct gmem_range){ .gpa = gm->regions[i].gpa, .size = gm->regions[i].size };
+}
+
+uint64_t gmem_size(const struct gmem *gm)
+{
+	return gm->total;
+}
+
+static bool zero_page(const uint8_t *p)
+{
+	static const uint8_t zero[GMEM_PAGE_SIZE];
+
+	return memcmp(p, zero, sizeof(zero)) == 0;
+}
+
+static int write_at(int fd, const uint8_t *src, uint64_t len, uint64_t off)
+{
+	while (len > 0) {
+		ssize_t n = pwrite(fd, src, len, (off_t)off);
+
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		src += n;
+		off += (uint64_t)n;
+		len -= (uint64_t)n;
+	}
+	return 0;
+}
+
+int gmem_dump(const struct gmem *gm, unsigned i, int fd, uint64_t off, const uint64_t *pages)
+{
+	const struct gmem_region *r;
+	uint64_t n, run = 0; /* start of the current run of pages to write */
+	int ret = 0;
+
+	if (i >= gm->nregions)
+		return -EINVAL;
+	r = &gm->regions[i];
+	n = r->size / GMEM_PAGE_SIZE;
+	/* One write per run of wanted pages: few syscalls, and holes elsewhere. */
+	for (uint64_t p = 0; p <= n && ret == 0; p++) {
+		bool want = p < n && (pages != NULL ? (pages[p / 64] >> (p % 64) & 1) != 0
+						    : !zero_page(r->host + p * GMEM_PAGE_SIZE));
+
+		if (want)
+			continue;
+		if (p > run)
+			ret = write_at(fd, r->host + run * GMEM_PAGE_SIZE,
+				       (p - run) * GMEM_PAGE_SIZE, off + run * GMEM_PAGE_SIZE);
+		run = p + 1;
+	}
+	return ret;
+}
+
+uint64_t gmem_resident_kib(const struct gmem *gm)
+{
+	FILE *f = fopen("/proc/self/smaps", "re");
+	char line[512];
+	uint64_t kib = 0;
+	bool inside = false;
+
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		unsigned long long lo, hi, v;
+
+		if (sscanf(line, "%llx-%llx ", &lo, &hi) == 2) {
+			inside = false;
+			for (unsigned i = 0; i < gm->nregions; i++) {
+				uintptr_t base = (uintptr_t)gm->regions[i].host;
+
+				if (lo >= base && hi <= base + gm->regions[i].size)
+					inside = true;
+			}
+		} else if (inside && sscanf(line, "Rss: %llu kB", &v) == 1) {
+			kib += v;
+		}
+	}
+	fclose(f);
+	return kib;
 }

@@ -22,6 +22,9 @@
  *   any thread, atomic) and gmem_dirty_take() moves a region's marks into a
  *   caller's bitmap (one bit per page of that region, ORed) and clears them.
  *   Without tracking, marking is a no-op.
+ * - Host addresses never leave vmm/core: callers see regions as gpa ranges
+ *   (gmem_region), write memory files through gmem_dump() and register a
+ *   page-fault handler through gmem_uffd.h.
  * - The gmem owns its mappings; gmem_destroy() unmaps them. Thread-safe for
  *   readers once built; the layout never changes after creation.
  * Errors: -EINVAL (bad layout), -ENOMEM (the host refused the mapping),
@@ -39,18 +42,15 @@ typedef uint64_t gpa_t;
 #define GMEM_PAGE_SIZE	 4096ull
 #define GMEM_HUGE_SIZE	 (2ull << 20) /* a transparent huge page on x86-64 */
 
-struct gmem_region {
+/* One region of guest RAM as callers outside vmm/core see it: where it is
+ * in guest-physical space, never where it is in this process. */
+struct gmem_range {
 	gpa_t gpa;
 	uint64_t size;
-	uint8_t *host;
 };
 
-struct gmem {
-	struct gmem_region regions[GMEM_MAX_REGIONS];
-	unsigned nregions;
-	uint64_t total;
-	uint64_t *dirty[GMEM_MAX_REGIONS]; /* one bit per page; NULL unless tracking */
-};
+/* Opaque outside vmm/core (gmem_priv.h): host addresses stay in core. */
+struct gmem;
 
 /* size and the gap bounds must be page-aligned, 0 < gap_start <= gap_end. */
 int gmem_create(uint64_t size, gpa_t gap_start, gpa_t gap_end, struct gmem **out);
@@ -59,6 +59,13 @@ void gmem_destroy(struct gmem *gm);
 /* The address just above the highest byte of RAM that gmem_create() would
  * lay out for these arguments (arguments as for gmem_create). */
 gpa_t gmem_layout_top(uint64_t size, gpa_t gap_start, gpa_t gap_end);
+
+/* The regions, in guest-physical order: i < gmem_nregions(). A memory file
+ * holds them back to back, region 0 first. */
+unsigned gmem_nregions(const struct gmem *gm);
+struct gmem_range gmem_region(const struct gmem *gm, unsigned i);
+/* Bytes of RAM (the sum of the regions). */
+uint64_t gmem_size(const struct gmem *gm);
 
 /* Host pointer to [gpa, gpa+len), or NULL if the range is not all guest RAM. */
 void *gmem_slice(const struct gmem *gm, gpa_t gpa, uint64_t len);
@@ -79,5 +86,17 @@ size_t gmem_dirty_words(const struct gmem *gm, unsigned region);
 
 /* End of the region that contains gpa, or 0 if gpa is not RAM. */
 gpa_t gmem_region_end(const struct gmem *gm, gpa_t gpa);
+
+/* Writes region i to fd at file offset off (pwrite, runs of pages in one
+ * call). With pages NULL: every page that does not read as zero (zero pages
+ * stay holes: a Full memory file is sparse). Otherwise only the pages whose
+ * bit is set in pages (gmem_dirty_words() words), zero or not: a Diff file.
+ * The guest must not run meanwhile. -errno of pwrite, or -EIO. */
+int gmem_dump(const struct gmem *gm, unsigned i, int fd, uint64_t off, const uint64_t *pages);
+
+/* KiB of guest RAM resident in this process now (the Rss of the regions'
+ * mappings in /proc/self/smaps: file pages count once the guest touched
+ * them), or 0 if it cannot be read. For metrics; slow (reads smaps). */
+uint64_t gmem_resident_kib(const struct gmem *gm);
 
 #endif

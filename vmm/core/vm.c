@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "vmm/arch/arch.h"
+#include "vmm/core/gmem_priv.h"
 #include "lib/util/log.h"
 
 int vm_ioctl(struct vm *vm, unsigned long req, const char *name, void *arg)

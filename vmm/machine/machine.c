@@ -142,37 +142,6 @@ static uint64_t peak_rss_kib(void)
 	return kib;
 }
 
-/* KiB of guest memory mapped in this process now: the Rss of every mapping
- * inside a gmem region (/proc/self/smaps), so file pages count only once the
- * guest touched them. */
-static uint64_t guest_resident_kib(const struct gmem *gm)
-{
-	FILE *f = fopen("/proc/self/smaps", "re");
-	char line[512];
-	uint64_t kib = 0;
-	bool inside = false;
-
-	if (f == NULL)
-		return 0;
-	while (fgets(line, sizeof(line), f) != NULL) {
-		unsigned long long lo, hi, v;
-
-		if (sscanf(line, "%llx-%llx ", &lo, &hi) == 2) {
-			inside = false;
-			for (unsigned i = 0; i < gm->nregions; i++) {
-				uintptr_t base = (uintptr_t)gm->regions[i].host;
-
-				if (lo >= base && hi <= base + gm->regions[i].size)
-					inside = true;
-			}
-		} else if (inside && sscanf(line, "Rss: %llu kB", &v) == 1) {
-			kib += v;
-		}
-	}
-	fclose(f);
-	return kib;
-}
-
 /* Guest memory is mapped without reservation and costs host memory only when
  * touched, but Linux alone touches 1/64 of it for struct pages. Past this
  * factor of the host's RAM + swap, the guest cannot even boot. */
@@ -492,7 +461,7 @@ int machine_run(struct machine *vmm)
 	}
 	serial_flush(&vmm->serial);
 	if (log_get_level() >= LOG_DEBUG) {
-		uint64_t peak = peak_rss_kib(), guest = guest_resident_kib(vmm->gm);
+		uint64_t peak = peak_rss_kib(), guest = gmem_resident_kib(vmm->gm);
 
 		log_debug("peak RSS %llu KiB, guest memory resident %llu KiB, own RSS %llu KiB",
 			  (unsigned long long)peak, (unsigned long long)guest,
@@ -525,7 +494,7 @@ void machine_destroy(struct machine *vmm)
 	if (vmm->console_fd >= 0)
 		close(vmm->console_fd);
 	gmem_destroy(vmm->gm);
-	if (vmm->uffd >= 0) /* after the memory it watches (snapshot/uffd.h) */
+	if (vmm->uffd >= 0) /* after the memory it watches (core/gmem_uffd.h) */
 		close(vmm->uffd);
 	loader_file_close(&vmm->initrd);
 	loader_file_close(&vmm->kernel);

@@ -62,7 +62,7 @@ void machine_destroy(struct machine *vmm);
  * builds that VM with the snapshot's memory (mem_path mapped MAP_PRIVATE:
  * pages load lazily from the page cache and stay shared by every clone;
  * writes are private; or, if uffd, anonymous memory whose pages the
- * page-fault handler listening on mem_path fills: snapshot/uffd.h) and
+ * page-fault handler listening on mem_path fills: core/gmem_uffd.h) and
  * state, instead of booting a kernel. The vCPUs start parked if
  * machine_run_paused() is called before machine_run(). */
 struct machine_restore;

@@ -10,7 +10,7 @@
 #include "lib/util/log.h"
 #include "vmm/snapshot/dev.h"
 #include "vmm/snapshot/state.h"
-#include "vmm/snapshot/uffd.h"
+#include "vmm/core/gmem_uffd.h"
 #include "vmm/machine/machine_priv.h"
 
 struct machine_restore {
@@ -30,27 +30,6 @@ static int fail(int ret, char *err, size_t errlen, const char *what)
 	snprintf(err, errlen, "%s: %s", what,
 		 log_last_error()[0] != '\0' ? log_last_error() : strerror(-ret));
 	return ret;
-}
-
-static bool zero_page(const uint8_t *p)
-{
-	static const uint8_t zero[GMEM_PAGE_SIZE];
-
-	return memcmp(p, zero, sizeof(zero)) == 0;
-}
-
-static int write_at(int fd, const uint8_t *src, uint64_t len, uint64_t off)
-{
-	while (len > 0) {
-		ssize_t n = pwrite(fd, src, len, (off_t)off);
-
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		src += n;
-		off += (uint64_t)n;
-		len -= (uint64_t)n;
-	}
-	return 0;
 }
 
 /* A memory file appears whole or not at all (snap_tmp). It is not fsynced:
@@ -86,19 +65,9 @@ static int write_memory(const struct gmem *gm, const char *path, char *err, size
 
 	if (ret < 0)
 		return ret;
-	for (unsigned i = 0; i < gm->nregions && ret == 0; i++) {
-		const struct gmem_region *r = &gm->regions[i];
-		uint64_t run = 0; /* start of the current run of non-zero pages */
-
-		/* One write per run of non-zero pages: few syscalls, sparse file. */
-		for (uint64_t p = 0; p <= r->size && ret == 0; p += GMEM_PAGE_SIZE) {
-			if (p < r->size && !zero_page(r->host + p))
-				continue;
-			if (p > run)
-				ret = write_at(m.fd, r->host + run, p - run, off + run);
-			run = p + GMEM_PAGE_SIZE;
-		}
-		off += r->size;
+	for (unsigned i = 0; i < gmem_nregions(gm) && ret == 0; i++) {
+		ret = gmem_dump(gm, i, m.fd, off, NULL);
+		off += gmem_region(gm, i).size;
 	}
 	return mem_file_close(&m, off, ret, err, errlen);
 }
@@ -129,23 +98,14 @@ static int write_dirty(struct machine *vmm, const char *path, char *err, size_t 
 
 	if (ret < 0)
 		return ret;
-	for (unsigned i = 0; i < gm->nregions && ret == 0; i++) {
-		const struct gmem_region *r = &gm->regions[i];
+	for (unsigned i = 0; i < gmem_nregions(gm) && ret == 0; i++) {
 		uint64_t *bits = calloc(gmem_dirty_words(gm, i), sizeof(uint64_t));
-		uint64_t pages = r->size / GMEM_PAGE_SIZE, run = 0;
 
 		ret = bits == NULL ? -ENOMEM : take_dirty(vmm, i, bits);
-		for (uint64_t p = 0; p <= pages && ret == 0 && path != NULL; p++) {
-			if (p < pages && (bits[p / 64] >> (p % 64) & 1))
-				continue;
-			if (p > run)
-				ret = write_at(m.fd, r->host + run * GMEM_PAGE_SIZE,
-					       (p - run) * GMEM_PAGE_SIZE,
-					       off + run * GMEM_PAGE_SIZE);
-			run = p + 1;
-		}
+		if (ret == 0 && path != NULL)
+			ret = gmem_dump(gm, i, m.fd, off, bits);
 		free(bits);
-		off += r->size;
+		off += gmem_region(gm, i).size;
 	}
 	if (path != NULL)
 		return mem_file_close(&m, off, ret, err, errlen);
@@ -292,18 +252,18 @@ int machine_restore_memory(struct machine *vmm, const struct machine_restore *rs
 	int ret;
 
 	if (rs->uffd)
-		return snap_uffd_send(vmm->gm, rs->uffd_path, &vmm->uffd);
+		return gmem_uffd_send(vmm->gm, rs->uffd_path, &vmm->uffd);
 	/* MAP_PRIVATE: pages fault in lazily from the page cache, shared by
 	 * every clone of this file; a guest write copies the page for this VM only. */
-	for (unsigned i = 0; i < vmm->gm->nregions; i++) {
-		const struct gmem_region *r = &vmm->gm->regions[i];
+	for (unsigned i = 0; i < gmem_nregions(vmm->gm); i++) {
+		struct gmem_range r = gmem_region(vmm->gm, i);
 
-		ret = gmem_map_file(vmm->gm, r->gpa, rs->mem_fd, off, r->size);
+		ret = gmem_map_file(vmm->gm, r.gpa, rs->mem_fd, off, r.size);
 		if (ret < 0) {
 			log_err("mapping the memory file: %s", strerror(-ret));
 			return ret;
 		}
-		off += r->size;
+		off += r.size;
 	}
 	return 0;
 }

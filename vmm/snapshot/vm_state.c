@@ -101,13 +101,11 @@ void snap_machine_from(const struct gmem *gm, unsigned vcpu_count, struct snap_m
 {
 	memset(out, 0, sizeof(*out));
 	out->vcpu_count = vcpu_count;
-	out->mem_size = gm->total;
-	for (unsigned i = 0; i < gm->nregions && i < SNAP_MAX_REGIONS; i++) {
-		out->regions[i] = (struct snap_region){
-			.slot = i,
-			.gpa = gm->regions[i].gpa,
-			.size = gm->regions[i].size,
-		};
+	out->mem_size = gmem_size(gm);
+	for (unsigned i = 0; i < gmem_nregions(gm) && i < SNAP_MAX_REGIONS; i++) {
+		struct gmem_range r = gmem_region(gm, i);
+
+		out->regions[i] = (struct snap_region){ .slot = i, .gpa = r.gpa, .size = r.size };
 		out->nregions++;
 	}
 }

@@ -21,7 +21,8 @@ struct arch_kvm {
 
 int arch_kvm_init(struct kvm *kvm)
 {
-	size_t size = sizeof(struct kvm_cpuid2) + CPUID_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2);
+	size_t size =
+		sizeof(struct kvm_cpuid2) + CPUID_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2);
 	struct arch_kvm *a = calloc(1, sizeof(*a));
 	struct kvm_cpuid2 *c = calloc(1, size);
 	int ret;
@@ -75,7 +76,8 @@ int arch_vm_init(struct vm *vm)
 	 * harmless elsewhere); both must be set before the first vCPU. */
 	ret = vm_ioctl(vm, KVM_SET_TSS_ADDR, "KVM_SET_TSS_ADDR", (void *)(uintptr_t)LAYOUT_KVM_TSS);
 	if (ret == 0)
-		ret = vm_ioctl(vm, KVM_SET_IDENTITY_MAP_ADDR, "KVM_SET_IDENTITY_MAP_ADDR", &identity);
+		ret = vm_ioctl(vm, KVM_SET_IDENTITY_MAP_ADDR, "KVM_SET_IDENTITY_MAP_ADDR",
+			       &identity);
 	return ret;
 }
 

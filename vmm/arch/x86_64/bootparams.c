@@ -33,12 +33,12 @@ int bootparams_e820(const struct gmem *gm, struct boot_e820_entry *out, unsigned
 	ret |= add(out, max, &n, 0, LAYOUT_EBDA_GPA, BOOTPARAMS_E820_RAM);
 	ret |= add(out, max, &n, LAYOUT_EBDA_GPA, LAYOUT_LEGACY_END - LAYOUT_EBDA_GPA,
 		   BOOTPARAMS_E820_RESERVED);
-	for (unsigned i = 0; i < gm->nregions; i++) {
-		const struct gmem_region *r = &gm->regions[i];
-		gpa_t start = r->gpa < LAYOUT_LEGACY_END ? LAYOUT_LEGACY_END : r->gpa;
+	for (unsigned i = 0; i < gmem_nregions(gm); i++) {
+		struct gmem_range r = gmem_region(gm, i);
+		gpa_t start = r.gpa < LAYOUT_LEGACY_END ? LAYOUT_LEGACY_END : r.gpa;
 
-		if (r->gpa + r->size > start)
-			ret |= add(out, max, &n, start, r->gpa + r->size - start,
+		if (r.gpa + r.size > start)
+			ret |= add(out, max, &n, start, r.gpa + r.size - start,
 				   BOOTPARAMS_E820_RAM);
 	}
 	return ret < 0 ? -ENOSPC : (int)n;

@@ -60,11 +60,9 @@ static int probe_msrs(const struct vcpu *vcpu, const uint32_t *cand, unsigned n,
 int cpu_state_msr_list(const struct vcpu *vcpu, struct cpu_msr_list *out)
 {
 	static const uint32_t extra[] = {
-		CPU_MSR_KVM_WALL_CLOCK,     CPU_MSR_KVM_SYSTEM_TIME,
-		CPU_MSR_KVM_WALL_CLOCK_NEW, CPU_MSR_KVM_SYSTEM_TIME_NEW,
-		CPU_MSR_KVM_ASYNC_PF_EN,    CPU_MSR_KVM_STEAL_TIME,
-		CPU_MSR_KVM_PV_EOI_EN,	     CPU_MSR_KVM_POLL_CONTROL,
-		CPU_MSR_KVM_ASYNC_PF_INT,
+		CPU_MSR_KVM_WALL_CLOCK,	     CPU_MSR_KVM_SYSTEM_TIME,  CPU_MSR_KVM_WALL_CLOCK_NEW,
+		CPU_MSR_KVM_SYSTEM_TIME_NEW, CPU_MSR_KVM_ASYNC_PF_EN,  CPU_MSR_KVM_STEAL_TIME,
+		CPU_MSR_KVM_PV_EOI_EN,	     CPU_MSR_KVM_POLL_CONTROL, CPU_MSR_KVM_ASYNC_PF_INT,
 	};
 	struct kvm_msr_list probe = { .nmsrs = 0 }, *list;
 	uint32_t *cand;
@@ -98,7 +96,8 @@ int cpu_state_msr_list(const struct vcpu *vcpu, struct cpu_msr_list *out)
 		if (!listed(cand, n, extra[i]))
 			cand[n++] = extra[i];
 	if (n > CPU_STATE_MAX_MSRS) {
-		log_err("snapshot: KVM lists %u MSRs, over CPU_STATE_MAX_MSRS (%u)", n, CPU_STATE_MAX_MSRS);
+		log_err("snapshot: KVM lists %u MSRs, over CPU_STATE_MAX_MSRS (%u)", n,
+			CPU_STATE_MAX_MSRS);
 		ret = -E2BIG;
 		goto out;
 	}
@@ -111,8 +110,8 @@ out:
 
 static struct kvm_cpuid2 *cpuid_alloc(void)
 {
-	return calloc(1,
-		      sizeof(struct kvm_cpuid2) + CPU_STATE_MAX_CPUID * sizeof(struct kvm_cpuid_entry2));
+	return calloc(1, sizeof(struct kvm_cpuid2) +
+				 CPU_STATE_MAX_CPUID * sizeof(struct kvm_cpuid_entry2));
 }
 
 /* Bytes KVM moves for KVM_GET_XSAVE2/KVM_SET_XSAVE on this VM (>= 4096). */
@@ -150,8 +149,7 @@ static int save_xsave(const struct vcpu *vcpu, struct cpu_state *out)
 	return ret;
 }
 
-int cpu_state_save(const struct vcpu *vcpu, const struct cpu_msr_list *msrs,
-		   struct cpu_state *out)
+int cpu_state_save(const struct vcpu *vcpu, const struct cpu_msr_list *msrs, struct cpu_state *out)
 {
 	struct kvm_cpuid2 *cpuid = NULL;
 	struct kvm_msrs *m = NULL;

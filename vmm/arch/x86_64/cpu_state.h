@@ -32,28 +32,28 @@
 #include "vmm/arch/x86_64/cpuid.h"
 #include "vmm/core/vcpu.h"
 
-#define CPU_STATE_MAX_CPUID	  CPUID_MAX_ENTRIES
-#define CPU_STATE_MAX_MSRS	  512
+#define CPU_STATE_MAX_CPUID    CPUID_MAX_ENTRIES
+#define CPU_STATE_MAX_MSRS     512
 #define CPU_STATE_TSS_AVAIL64  9    /* TR type: 64-bit TSS, available */
-#define CPU_STATE_TSS_BUSY64	  11   /* TR type: 64-bit TSS, busy */
-#define CPU_STATE_XSAVE_MIN	  4096 /* struct kvm_xsave's fixed region */
-#define CPU_STATE_XSAVE_MAX	  16384
-#define CPU_STATE_LAPIC_LEN	  KVM_APIC_REG_SIZE
+#define CPU_STATE_TSS_BUSY64   11   /* TR type: 64-bit TSS, busy */
+#define CPU_STATE_XSAVE_MIN    4096 /* struct kvm_xsave's fixed region */
+#define CPU_STATE_XSAVE_MAX    16384
+#define CPU_STATE_LAPIC_LEN    KVM_APIC_REG_SIZE
 #define CPU_STATE_MP_STATE_MAX KVM_MP_STATE_SIPI_RECEIVED
-#define CPU_STATE_EVENTS_FLAGS                                                                          \
+#define CPU_STATE_EVENTS_FLAGS                                                                     \
 	(KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SIPI_VECTOR |                       \
 	 KVM_VCPUEVENT_VALID_SHADOW | KVM_VCPUEVENT_VALID_SMM | KVM_VCPUEVENT_VALID_PAYLOAD |      \
 	 KVM_VCPUEVENT_VALID_TRIPLE_FAULT)
 
 /* MSRs outside KVM's index list that a Linux guest with kvmclock uses. */
-#define CPU_MSR_IA32_TSC	     0x10u
-#define CPU_MSR_KVM_WALL_CLOCK	     0x11u
-#define CPU_MSR_KVM_SYSTEM_TIME     0x12u
+#define CPU_MSR_IA32_TSC	    0x10u
+#define CPU_MSR_KVM_WALL_CLOCK	    0x11u
+#define CPU_MSR_KVM_SYSTEM_TIME	    0x12u
 #define CPU_MSR_KVM_WALL_CLOCK_NEW  0x4b564d00u
 #define CPU_MSR_KVM_SYSTEM_TIME_NEW 0x4b564d01u
-#define CPU_MSR_KVM_ASYNC_PF_EN     0x4b564d02u
-#define CPU_MSR_KVM_STEAL_TIME	     0x4b564d03u
-#define CPU_MSR_KVM_PV_EOI_EN	     0x4b564d04u
+#define CPU_MSR_KVM_ASYNC_PF_EN	    0x4b564d02u
+#define CPU_MSR_KVM_STEAL_TIME	    0x4b564d03u
+#define CPU_MSR_KVM_PV_EOI_EN	    0x4b564d04u
 #define CPU_MSR_KVM_POLL_CONTROL    0x4b564d05u
 #define CPU_MSR_KVM_ASYNC_PF_INT    0x4b564d06u
 
@@ -85,9 +85,7 @@ struct cpu_state {
 };
 
 int cpu_state_msr_list(const struct vcpu *vcpu, struct cpu_msr_list *out);
-int cpu_state_save(const struct vcpu *vcpu, const struct cpu_msr_list *msrs,
-		   struct cpu_state *out);
+int cpu_state_save(const struct vcpu *vcpu, const struct cpu_msr_list *msrs, struct cpu_state *out);
 int cpu_state_restore(struct vcpu *vcpu, const struct cpu_state *s);
-
 
 #endif

@@ -224,20 +224,13 @@ void vblk_close(struct vblk *b)
 static int file_io(struct vblk *b, const struct vq_chain *c, bool write, size_t off, size_t len,
 		   uint64_t pos)
 {
-	unsigned first = write ? 0 : c->nread, end = write ? c->nread : c->nread + c->nwrite;
+	struct iovec iov[VQ_MAX_SEGS];
+	size_t niov = vq_chain_iov(c, !write, off, len, iov);
 
-	for (unsigned i = first; i < end && len > 0; i++) {
-		const struct vq_seg *s = &c->seg[i];
-		size_t n;
-		uint8_t *p;
+	for (size_t i = 0; i < niov; i++) {
+		uint8_t *p = iov[i].iov_base;
+		size_t n = iov[i].iov_len;
 
-		if (off >= s->len) {
-			off -= s->len;
-			continue;
-		}
-		p = s->host + off;
-		n = s->len - off < len ? s->len - off : len;
-		off = 0;
 		len -= n;
 		while (n > 0) {
 			ssize_t r = write ? pwrite(b->fd, p, n, (off_t)pos)

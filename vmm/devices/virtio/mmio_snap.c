@@ -215,12 +215,8 @@ static int check_ready_queues(struct vmmio *t, struct snap_reader *r, const stru
 	return 0;
 }
 
-/* After DRIVER_OK: where each active queue stood. The device pops and
- * pushes in pairs (vsock may hold one RX chain), so at most `size` chains
- * are out: last_avail - used_idx <= size. signalled_used only decides
- * whether the next push interrupts, so any value is safe. The avail index
- * itself is the guest's, in guest memory: vq_pop() checks it at each pop,
- * as for a live guest. */
+/* After DRIVER_OK: where each active queue stood, set through the queue's
+ * own check (vq_set_positions). */
 static int set_positions(struct vmmio *t, struct snap_reader *r, const struct t_state *s)
 {
 	for (unsigned i = 0; i < s->num_queues; i++) {
@@ -236,16 +232,13 @@ static int set_positions(struct vmmio *t, struct snap_reader *r, const struct t_
 						   i);
 			continue;
 		}
-		if ((uint16_t)(q->last_avail - q->used_idx) > vq->size)
+		if (vq_set_positions(vq, q->last_avail, q->used_idx, q->signalled_used) < 0)
 			return snap_r_fail(r,
 					   "queue %u: last_avail %u runs %u ahead of used idx %u "
 					   "(queue size %u)",
 					   i, q->last_avail,
 					   (uint16_t)(q->last_avail - q->used_idx), q->used_idx,
 					   vq->size);
-		vq->last_avail = q->last_avail;
-		vq->used_idx = q->used_idx;
-		vq->signalled_used = q->signalled_used;
 	}
 	return 0;
 }

@@ -344,38 +344,61 @@ bool vq_should_interrupt(struct vq *vq)
 	return !(load16(vq->avail + VIRTQ_AVAIL_OFF_FLAGS) & VIRTQ_AVAIL_F_NO_INTERRUPT);
 }
 
-/* Copies between a flat buffer and segs[0..n), starting `off` bytes in. */
-static size_t copy_segs(const struct vq_seg *segs, unsigned n, size_t off, uint8_t *flat,
-			size_t len, bool to_guest)
+int vq_set_positions(struct vq *vq, uint16_t last_avail, uint16_t used_idx, uint16_t signalled_used)
 {
-	size_t done = 0;
+	if (!vq->active || (uint16_t)(last_avail - used_idx) > vq->size)
+		return -EINVAL;
+	vq->last_avail = last_avail;
+	vq->used_idx = used_idx;
+	vq->signalled_used = signalled_used;
+	return 0;
+}
 
-	for (unsigned i = 0; i < n && done < len; i++) {
-		size_t chunk;
+size_t vq_chain_iov(const struct vq_chain *c, bool writable, size_t off, size_t len,
+		    struct iovec *iov)
+{
+	unsigned first = writable ? c->nread : 0, end = writable ? c->nread + c->nwrite : c->nread;
+	size_t n = 0;
 
-		if (off >= segs[i].len) {
-			off -= segs[i].len;
+	for (unsigned i = first; i < end && len > 0; i++) {
+		size_t l = c->seg[i].len;
+
+		if (off >= l) {
+			off -= l;
 			continue;
 		}
-		chunk = segs[i].len - off;
-		if (chunk > len - done)
-			chunk = len - done;
-		if (to_guest)
-			memcpy(segs[i].host + off, flat + done, chunk);
-		else
-			memcpy(flat + done, segs[i].host + off, chunk);
-		done += chunk;
+		iov[n].iov_base = c->seg[i].host + off;
+		iov[n].iov_len = l - off < len ? l - off : len;
+		len -= iov[n].iov_len;
+		n++;
 		off = 0;
+	}
+	return n;
+}
+
+/* Copies between a flat buffer and one part of a chain, `off` bytes in. */
+static size_t copy_chain(const struct vq_chain *c, bool to_guest, size_t off, uint8_t *flat,
+			 size_t len)
+{
+	struct iovec iov[VQ_MAX_SEGS];
+	size_t n = vq_chain_iov(c, to_guest, off, len, iov), done = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (to_guest)
+			memcpy(iov[i].iov_base, flat + done, iov[i].iov_len);
+		else
+			memcpy(flat + done, iov[i].iov_base, iov[i].iov_len);
+		done += iov[i].iov_len;
 	}
 	return done;
 }
 
 size_t vq_chain_read(const struct vq_chain *c, size_t off, void *dst, size_t len)
 {
-	return copy_segs(c->seg, c->nread, off, dst, len, false);
+	return copy_chain(c, false, off, dst, len);
 }
 
 size_t vq_chain_write(const struct vq_chain *c, size_t off, const void *src, size_t len)
 {
-	return copy_segs(c->seg + c->nread, c->nwrite, off, (uint8_t *)(uintptr_t)src, len, true);
+	return copy_chain(c, true, off, (uint8_t *)(uintptr_t)src, len);
 }

@@ -41,6 +41,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "vmm/core/gmem.h"
 #include "vmm/devices/virtio/virtio.h"
@@ -98,6 +99,16 @@ void vq_set_broken(struct vq *vq);
  * active or no chain is out (last_avail == used_idx). */
 int vq_unpop(struct vq *vq);
 
+/* Snapshot restore: where an active queue stood (what vq_pop/vq_push would
+ * have left). The device pops and pushes in pairs (vsock may hold one RX
+ * chain), so at most `size` chains can be out: -EINVAL unless
+ * last_avail - used_idx <= size, or if the queue is not active.
+ * signalled_used only decides whether the next push interrupts, so any value
+ * is safe. The avail index itself is the guest's, in guest memory: vq_pop()
+ * checks it at each pop, as for a live guest. */
+int vq_set_positions(struct vq *vq, uint16_t last_avail, uint16_t used_idx,
+		     uint16_t signalled_used);
+
 /* 0 and *out filled, -EAGAIN if the driver made nothing available, -EIO if broken. */
 int vq_pop(struct vq *vq, struct vq_chain *out);
 /* Returns a chain to the driver with `written` bytes written into its writable part
@@ -114,6 +125,14 @@ void vq_request_kick(struct vq *vq);
 /* After one or more vq_push(): true if the driver wants an interrupt now
  * (EVENT_IDX used_event, or no NO_INTERRUPT flag). Consumes the decision. */
 bool vq_should_interrupt(struct vq *vq);
+
+/* The one walk over a chain's segments: points iov[] at its readable part
+ * (writable false) or its writable part, starting `off` bytes in, for at most
+ * `len` bytes in all. Returns the entries filled: at most VQ_MAX_SEGS, so an
+ * array of that many always fits. Devices move bytes through these iovecs
+ * (memcpy, preadv, sendmsg), never by indexing seg[] themselves. */
+size_t vq_chain_iov(const struct vq_chain *c, bool writable, size_t off, size_t len,
+		    struct iovec *iov);
 
 /* Copy from the readable part starting at byte `off` / into the writable part
  * starting at byte `off`. Return the bytes copied (short at the end of the part). */

@@ -119,7 +119,9 @@ void vrng_process(struct vrng *r, unsigned q)
 	if (r->vq == NULL || q != 0)
 		goto out;
 	for (unsigned n = 0; n < r->vq->size; n++) {
+		struct iovec iov[VQ_MAX_SEGS];
 		uint32_t written = 0;
+		size_t niov;
 		int ret;
 
 		if (budget == 0) {
@@ -131,9 +133,10 @@ void vrng_process(struct vrng *r, unsigned q)
 			break;
 		if (ret < 0)
 			goto broken;
-		for (unsigned i = c->nread; i < c->nread + c->nwrite && budget > 0; i++) {
-			uint32_t want = c->seg[i].len < budget ? c->seg[i].len : budget;
-			uint32_t got = fill(c->seg[i].host, want);
+		niov = vq_chain_iov(c, true, 0, budget, iov);
+		for (size_t i = 0; i < niov; i++) {
+			uint32_t want = (uint32_t)iov[i].iov_len;
+			uint32_t got = fill(iov[i].iov_base, want);
 
 			written += got;
 			budget -= got;

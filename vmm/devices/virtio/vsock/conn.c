@@ -200,30 +200,6 @@ static void flush(struct vsock_conns *t, struct vsock_conn *c)
 	vsock_conn_arm(t, c);
 }
 
-/* Points iov[] at segments [first, end) of a chain, after skipping `skip`
- * bytes (the packet header) and up to `left` bytes in all. Returns how many
- * entries it filled (at most end - first, so VQ_MAX_SEGS always fits). */
-static size_t chain_iov(const struct vq_chain *ch, unsigned first, unsigned end, size_t skip,
-			size_t left, struct iovec *iov)
-{
-	size_t n = 0;
-
-	for (unsigned i = first; i < end && left > 0; i++) {
-		size_t l = ch->seg[i].len;
-
-		if (skip >= l) {
-			skip -= l;
-			continue;
-		}
-		iov[n].iov_base = ch->seg[i].host + skip;
-		iov[n].iov_len = l - skip < left ? l - skip : left;
-		left -= iov[n].iov_len;
-		n++;
-		skip = 0;
-	}
-	return n;
-}
-
 /* Guest payload of an RW packet: straight to the socket, the rest to the ring. */
 static void guest_rw(struct vsock_conns *t, struct vsock_conn *c, const struct vsock_hdr *h,
 		     const struct vq_chain *ch)
@@ -245,7 +221,7 @@ static void guest_rw(struct vsock_conns *t, struct vsock_conn *c, const struct v
 		size_t skip = VSOCK_HDR_SIZE, left = h->len;
 		ssize_t w;
 
-		m.msg_iovlen = chain_iov(ch, 0, ch->nread, skip, left, iov);
+		m.msg_iovlen = vq_chain_iov(ch, false, skip, left, iov);
 		w = sendmsg(c->fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (w < 0 && errno != EAGAIN && errno != EINTR) {
 			vsock_conn_reset(t, c);
@@ -417,7 +393,7 @@ static ssize_t read_host(struct vsock_conn *c, const struct vq_chain *ch, uint32
 	size_t skip = VSOCK_HDR_SIZE, left = max;
 	ssize_t r;
 
-	m.msg_iovlen = chain_iov(ch, ch->nread, ch->nread + ch->nwrite, skip, left, iov);
+	m.msg_iovlen = vq_chain_iov(ch, true, skip, left, iov);
 	r = recvmsg(c->fd, &m, MSG_DONTWAIT);
 	return r < 0 ? -errno : r;
 }

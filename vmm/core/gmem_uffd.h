@@ -1,19 +1,15 @@
-/* snap_uffd: the VMM side of the Uffd memory backend (Firecracker's protocol).
+/* gmem_uffd: the VMM side of the Uffd memory backend (Firecracker's protocol).
  *
  * Contract:
- * - snap_uffd_send() takes guest memory just created by gmem_create() and not
+ * - gmem_uffd_send() takes guest memory just created by gmem_create() and not
  *   yet touched (anonymous private mappings). It creates a userfaultfd
  *   (O_CLOEXEC | O_NONBLOCK, UFFDIO_API with no optional features), registers
  *   every region with UFFDIO_REGISTER_MODE_MISSING, connects to the Unix
- *   socket sock_path and sends, in one sendmsg(), the regions as JSON with the
- *   userfaultfd as SCM_RIGHTS data. Then it closes the connection: nothing else
- *   is ever said on it.
- * - The JSON is Firecracker's list of GuestRegionUffdMapping, one object per
- *   region in guest-physical order:
- *     [{"base_host_virt_addr": A, "size": S, "offset": O, "page_size": 4096}, ...]
- *   A is the region's address in this process, S its length in bytes, O its
- *   offset in the snapshot's memory file (the regions one after another, as
- *   machine_snapshot_create() writes them), page_size in bytes.
+ *   socket sock_path and sends, in one sendmsg(), the regions (lib/uffdmsg: Firecracker's
+ *   GuestRegionUffdMapping list) with the userfaultfd as SCM_RIGHTS data.
+ *   Then it closes the connection: nothing else is ever said on it. Each
+ *   region's offset is its place in the snapshot's memory file (the regions
+ *   one after another, as gmem_dump() writes them).
  * - From then on every first touch of a guest page, by a vCPU, by KVM or by
  *   the VMM itself, waits until the handler process fills it (UFFDIO_COPY or
  *   UFFDIO_ZEROPAGE). The caller keeps *uffd open for the life of the guest
@@ -30,17 +26,17 @@
  * -ENOENT/-ECONNREFUSED (no handler listening), -EPIPE/-ECONNRESET (the
  * handler closed the connection), -ENAMETOOLONG (sock_path). Main thread,
  * before the vCPUs exist. */
-#ifndef EMBER_SNAP_UFFD_H
-#define EMBER_SNAP_UFFD_H
+#ifndef EMBER_GMEM_UFFD_H
+#define EMBER_GMEM_UFFD_H
 
 #include <stddef.h>
 
 #include "vmm/core/gmem.h"
 
-int snap_uffd_send(const struct gmem *gm, const char *sock_path, int *uffd);
+int gmem_uffd_send(const struct gmem *gm, const char *sock_path, int *uffd);
 
 /* The regions' JSON description (above), NUL-terminated, into buf. Returns
  * its length, or -ENOSPC if it does not fit. */
-int snap_uffd_regions_json(const struct gmem *gm, char *buf, size_t len);
+int gmem_uffd_regions_json(const struct gmem *gm, char *buf, size_t len);
 
 #endif
