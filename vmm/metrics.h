@@ -22,7 +22,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#include "vmm/machine/machine.h"
+#include "vmm/stats.h"
 
 #define METRICS_API_MAX	       64
 #define METRICS_PERIOD_SECONDS 60

@@ -22,7 +22,8 @@ int uffdmsg_encode(const struct uffdmsg_region *r, unsigned n, char *buf, size_t
 	for (unsigned i = 0; i <= n; i++) {
 		int w = i == n ? snprintf(buf + len, cap - len, "]")
 			       : snprintf(buf + len, cap - len,
-					  "%s{\"%s\": %llu, \"%s\": %llu, \"%s\": %llu, \"%s\": %llu}",
+					  "%s{\"%s\": %llu, \"%s\": %llu, \"%s\": %llu, \"%s\": "
+					  "%llu}",
 					  i == 0 ? "[" : ", ", fields[0],
 					  (unsigned long long)r[i].base_host_virt_addr, fields[1],
 					  (unsigned long long)r[i].size, fields[2],

@@ -87,7 +87,6 @@ static void cleanup(void)
 static int init(void)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct vsock_hooks hooks = { NULL, on_broken, NULL };
 
 	log_set_level(LOG_NONE);
 	if (mkdtemp(dir) == NULL || gmem_create(FUZZ_MEM, 1ull << 30, 2ull << 30, &gm) < 0)
@@ -95,8 +94,9 @@ static int init(void)
 	atexit(cleanup);
 	snprintf(uds, sizeof(uds), "%s/v", dir);
 	snprintf(lpath, sizeof(lpath), "%s_1", uds);
-	if (vsock_create(3, uds, hooks, &dev) < 0)
+	if (vsock_create(3, uds, &dev) < 0)
 		return -1;
+	dev->vdev.hooks = (struct vdev_hooks){ NULL, NULL, on_broken, NULL };
 	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", lpath);
 	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 256) < 0)
@@ -177,12 +177,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	put16(q[VSOCK_Q_TX].avail_gpa + VIRTQ_AVAIL_OFF_IDX, n);
 
 	broken = 0;
-	if (vsock_ops.activate(dev, q, VIRTIO_BIT(VIRTIO_F_VERSION_1)) < 0)
+	if (vsock_ops.activate(&dev->vdev, q, VIRTIO_BIT(VIRTIO_F_VERSION_1)) < 0)
 		__builtin_trap();
 	run();
 	if (broken)
 		__builtin_trap(); /* well-formed rings never break, whatever the packets */
-	vsock_ops.reset(dev);
+	vsock_ops.reset(&dev->vdev);
 	while ((fd = accept(lfd, NULL, NULL)) >= 0)
 		close(fd);
 	return 0;

@@ -72,12 +72,12 @@ static int open_fx(void **state, bool ro)
 	if (fd < 0 || write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf))
 		return -1;
 	close(fd);
-	if (vblk_open(&f->b, f->path, ro, "vda", (struct vblk_hooks){ h_kick, h_used, h_broken, f },
-		      err, sizeof(err)) < 0)
+	if (vblk_open(&f->b, f->path, ro, "vda", err, sizeof(err)) < 0)
 		return -1;
+	f->b.vdev.hooks = (struct vdev_hooks){ h_kick, h_used, h_broken, f };
 	vqd_init(&f->d, f->gm, QSIZE, 0x1000);
 	vqd_configure(&f->d, &f->vq, 0);
-	if (vq_activate(&f->vq, f->gm, QSIZE) < 0 || f->b.ops.activate(&f->b, &f->vq, 0) < 0)
+	if (vq_activate(&f->vq, f->gm, QSIZE) < 0 || f->b.ops.activate(&f->b.vdev, &f->vq, 0) < 0)
 		return -1;
 	*state = f;
 	return 0;
@@ -134,7 +134,7 @@ static void submit(struct fx *f, uint32_t hdr_len, uint32_t data_len, bool in, b
 	if (st)
 		vqd_desc(&f->d, i, STAT_GPA, 1, W, 0);
 	vqd_make_avail(&f->d, 0);
-	vblk_process(&f->b, 0);
+	vblk_process(&f->b.vdev, 0);
 }
 
 static uint32_t used_len(struct fx *f)
@@ -168,9 +168,9 @@ static void test_config(void **state)
 	uint64_t cap = 0;
 	uint32_t segs = 0, size_max = 0;
 
-	f->b.ops.config_read(&f->b, VBLK_CFG_CAPACITY, (uint8_t *)&cap, 8);
-	f->b.ops.config_read(&f->b, VBLK_CFG_SEG_MAX, (uint8_t *)&segs, 4);
-	f->b.ops.config_read(&f->b, VBLK_CFG_SIZE_MAX, (uint8_t *)&size_max, 4);
+	f->b.ops.config_read(&f->b.vdev, VBLK_CFG_CAPACITY, (uint8_t *)&cap, 8);
+	f->b.ops.config_read(&f->b.vdev, VBLK_CFG_SEG_MAX, (uint8_t *)&segs, 4);
+	f->b.ops.config_read(&f->b.vdev, VBLK_CFG_SIZE_MAX, (uint8_t *)&size_max, 4);
 	assert_int_equal(cap, SECTORS);
 	assert_int_equal(segs, VQ_MAX_SEGS - 2);
 	assert_int_equal(size_max, VBLK_SIZE_MAX);
@@ -337,7 +337,7 @@ static void test_broken_ring(void **state)
 	f->d.avail_idx = 0;
 	vqd_desc(&f->d, 0, HDR_GPA, 16, 0, 0);
 	vqd_make_avail(&f->d, QSIZE + 3);
-	vblk_process(&f->b, 0);
+	vblk_process(&f->b.vdev, 0);
 	assert_int_equal(f->broken, 1);
 	assert_int_equal(vqd_used_idx(&f->d), 0);
 }
@@ -346,13 +346,13 @@ static void test_reset_stops(void **state)
 {
 	struct fx *f = *state;
 
-	f->b.ops.reset(&f->b);
+	f->b.ops.reset(&f->b.vdev);
 	header(f, VIRTIO_BLK_T_FLUSH, 0);
 	submit(f, 16, 0, false, true);
 	assert_int_equal(vqd_used_idx(&f->d), 0);
 	assert_int_equal(status(f), 0xaa);
 	/* A kick from the transport only asks the loop to run. */
-	f->b.ops.notify(&f->b, 0);
+	f->b.ops.notify(&f->b.vdev, 0);
 	assert_int_equal(f->kicks, 1);
 }
 
@@ -370,10 +370,10 @@ static void test_replace_backing(void **state)
 	close(fd);
 	assert_int_equal(vblk_replace_backing(&f->b, "/nonexistent/disk", err, sizeof(err)),
 			 -ENOENT);
-	f->b.ops.config_read(&f->b, VBLK_CFG_CAPACITY, (uint8_t *)&cap, 8);
+	f->b.ops.config_read(&f->b.vdev, VBLK_CFG_CAPACITY, (uint8_t *)&cap, 8);
 	assert_int_equal(cap, SECTORS); /* the old file stays */
 	assert_int_equal(vblk_replace_backing(&f->b, path, err, sizeof(err)), 0);
-	f->b.ops.config_read(&f->b, VBLK_CFG_CAPACITY, (uint8_t *)&cap, 8);
+	f->b.ops.config_read(&f->b.vdev, VBLK_CFG_CAPACITY, (uint8_t *)&cap, 8);
 	assert_int_equal(cap, 2 * SECTORS);
 	/* Reads now come from the new file, and the new capacity bounds them. */
 	header(f, VIRTIO_BLK_T_IN, 1);
@@ -393,15 +393,9 @@ static void test_open_errors(void **state)
 	char err[128];
 
 	(void)state;
-	assert_int_equal(vblk_open(&b, "/nonexistent/disk", false, "x",
-				   (struct vblk_hooks){ h_kick, h_used, h_broken, NULL }, err,
-				   sizeof(err)),
-			 -ENOENT);
+	assert_int_equal(vblk_open(&b, "/nonexistent/disk", false, "x", err, sizeof(err)), -ENOENT);
 	assert_non_null(strstr(err, "/nonexistent/disk"));
-	assert_int_equal(vblk_open(&b, "/tmp", true, "x",
-				   (struct vblk_hooks){ h_kick, h_used, h_broken, NULL }, err,
-				   sizeof(err)),
-			 -EINVAL);
+	assert_int_equal(vblk_open(&b, "/tmp", true, "x", err, sizeof(err)), -EINVAL);
 }
 
 int main(void)

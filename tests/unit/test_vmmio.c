@@ -30,6 +30,7 @@
 #define WANT	  (VIRTIO_BIT(VIRTIO_F_VERSION_1) | DEV_F0)
 
 struct mockdev {
+	struct vdev vdev;
 	uint8_t config[CFG_SIZE];
 	int activated, resets, notified, last_notify, irqs;
 	int activate_ret;
@@ -43,19 +44,19 @@ struct fx {
 	struct vqd d[NQ];
 };
 
-static void cfg_read(void *dev, uint32_t off, uint8_t *data, unsigned size)
+static void cfg_read(struct vdev *d, uint32_t off, uint8_t *data, unsigned size)
 {
-	memcpy(data, ((struct mockdev *)dev)->config + off, size);
+	memcpy(data, vdev_of(d, struct mockdev)->config + off, size);
 }
 
-static void cfg_write(void *dev, uint32_t off, const uint8_t *data, unsigned size)
+static void cfg_write(struct vdev *d, uint32_t off, const uint8_t *data, unsigned size)
 {
-	memcpy(((struct mockdev *)dev)->config + off, data, size);
+	memcpy(vdev_of(d, struct mockdev)->config + off, data, size);
 }
 
-static int activate(void *dev, struct vq *queues, uint64_t features)
+static int activate(struct vdev *d, struct vq *queues, uint64_t features)
 {
-	struct mockdev *m = dev;
+	struct mockdev *m = vdev_of(d, struct mockdev);
 
 	(void)queues;
 	m->activated++;
@@ -63,15 +64,15 @@ static int activate(void *dev, struct vq *queues, uint64_t features)
 	return m->activate_ret;
 }
 
-static void notify(void *dev, unsigned q)
+static void notify(struct vdev *d, unsigned q)
 {
-	((struct mockdev *)dev)->notified++;
-	((struct mockdev *)dev)->last_notify = (int)q;
+	vdev_of(d, struct mockdev)->notified++;
+	vdev_of(d, struct mockdev)->last_notify = (int)q;
 }
 
-static void dev_reset(void *dev)
+static void dev_reset(struct vdev *d)
 {
-	((struct mockdev *)dev)->resets++;
+	vdev_of(d, struct mockdev)->resets++;
 }
 
 static void raise_irq(void *opaque)
@@ -79,7 +80,7 @@ static void raise_irq(void *opaque)
 	((struct mockdev *)opaque)->irqs++;
 }
 
-static const struct vmmio_dev_ops mock_ops = {
+static const struct vdev_ops mock_ops = {
 	.name = "mock",
 	.device_id = VIRTIO_ID_ENTROPY,
 	.num_queues = NQ,
@@ -102,7 +103,8 @@ static int setup(void **state)
 	for (unsigned q = 0; q < NQ; q++)
 		vqd_init(&f->d[q], f->gm, QMAX, 0x1000 + 0x1000 * q);
 	memcpy(f->dev.config, "cfgbytes", CFG_SIZE);
-	if (vmmio_init(&f->t, &mock_ops, &f->dev, f->gm,
+	f->dev.vdev.ops = &mock_ops;
+	if (vmmio_init(&f->t, &f->dev.vdev, f->gm,
 		       (struct vmmio_irq){ .raise = raise_irq, .opaque = &f->dev }) < 0)
 		return -1;
 	*state = f;
@@ -570,14 +572,14 @@ static void test_init_refuses_bad_ops(void **state)
 	struct fx *f = *state;
 	static const uint16_t nq[] = { 0, VMMIO_MAX_QUEUES + 1, 1, 1 };
 	static const uint16_t qmax[] = { QMAX, QMAX, 24, 2 * VQ_SIZE_MAX };
-	struct vmmio_dev_ops ops = mock_ops;
+	struct vdev_ops ops = mock_ops;
+	struct vdev dev = { .ops = &ops };
 	struct vmmio t;
 
 	for (int i = 0; i < 4; i++) {
 		ops.num_queues = nq[i];
 		ops.max_queue_size = qmax[i];
-		assert_int_equal(vmmio_init(&t, &ops, NULL, f->gm, (struct vmmio_irq){ 0 }),
-				 -EINVAL);
+		assert_int_equal(vmmio_init(&t, &dev, f->gm, (struct vmmio_irq){ 0 }), -EINVAL);
 	}
 }
 

@@ -88,19 +88,17 @@ static void machine_open(struct fx *f, struct machine *m, bool rng, const char *
 	m->is_rng = rng;
 	assert_int_equal(gmem_create(1 * MIB, 3 * GIB, 4 * GIB, &m->gm), 0);
 	if (rng) {
+		assert_int_equal(vrng_init(&m->r), 0);
+		m->r.vdev.hooks = (struct vdev_hooks){ h_kick, h_used, h_broken, m };
 		assert_int_equal(
-			vrng_init(&m->r, (struct vrng_hooks){ h_kick, h_used, h_broken, m }), 0);
-		assert_int_equal(
-			vmmio_init(&m->t, &vrng_ops, &m->r, m->gm, (struct vmmio_irq){ h_irq, m }),
-			0);
+			vmmio_init(&m->t, &m->r.vdev, m->gm, (struct vmmio_irq){ h_irq, m }), 0);
 	} else {
-		assert_int_equal(vblk_open(&m->b, path ? path : f->path, false, "disk0",
-					   (struct vblk_hooks){ h_kick, h_used, h_broken, m }, err,
-					   sizeof(err)),
-				 0);
 		assert_int_equal(
-			vmmio_init(&m->t, &m->b.ops, &m->b, m->gm, (struct vmmio_irq){ h_irq, m }),
+			vblk_open(&m->b, path ? path : f->path, false, "disk0", err, sizeof(err)),
 			0);
+		m->b.vdev.hooks = (struct vdev_hooks){ h_kick, h_used, h_broken, m };
+		assert_int_equal(
+			vmmio_init(&m->t, &m->b.vdev, m->gm, (struct vmmio_irq){ h_irq, m }), 0);
 	}
 }
 
@@ -164,7 +162,7 @@ static void request(struct machine *m, uint64_t sector)
 	if (m->is_rng) {
 		vqd_desc(&m->d, 0, DATA_GPA, 64, W, 0);
 		vqd_make_avail(&m->d, 0);
-		vrng_process(&m->r, 0);
+		vrng_process(&m->r.vdev, 0);
 		return;
 	}
 	memcpy(hdr + 8, &sector, 8);
@@ -173,7 +171,7 @@ static void request(struct machine *m, uint64_t sector)
 	vqd_desc(&m->d, 1, DATA_GPA, 512, W | N, 2);
 	vqd_desc(&m->d, 2, STAT_GPA, 1, W, 0);
 	vqd_make_avail(&m->d, 0);
-	vblk_process(&m->b, 0);
+	vblk_process(&m->b.vdev, 0);
 }
 
 static int setup(void **state)
@@ -219,7 +217,7 @@ static void run_and_save(struct fx *f, bool rng)
 	wr(&f->a, VIRTIO_MMIO_QUEUE_SEL, 5);
 	assert_int_equal(snap_w_init(&f->w), 0);
 	assert_int_equal(snap_dev_save(&vmmio_snap_ops, &f->a.t, 0, &f->w), 0);
-	assert_int_equal(snap_dev_save(f->a.t.ops->snap, f->a.t.dev, 0, &f->w), 0);
+	assert_int_equal(snap_dev_save(f->a.t.dev->ops->snap, f->a.t.dev, 0, &f->w), 0);
 	assert_int_equal(snap_w_finish(&f->w), 0);
 	assert_int_equal(snap_file_parse(f->w.buf, f->w.len, &f->f), 0);
 	assert_int_equal(f->f.nsections, 2);
@@ -239,7 +237,7 @@ static int restore_b(struct fx *f)
 	int ret = snap_dev_restore(&vmmio_snap_ops, &f->b.t, 0, &f->f);
 
 	if (ret == 0)
-		ret = snap_dev_restore(f->b.t.ops->snap, f->b.t.dev, 0, &f->f);
+		ret = snap_dev_restore(f->b.t.dev->ops->snap, f->b.t.dev, 0, &f->f);
 	return ret;
 }
 
@@ -396,7 +394,7 @@ static void test_blk_refuses_capacity_mismatch(void **state)
 	close(fd);
 	open_b(f, other);
 	assert_int_equal(snap_dev_restore(&vmmio_snap_ops, &f->b.t, 0, &f->f), 0);
-	assert_int_equal(snap_dev_restore(&vblk_snap_ops, &f->b.b, 0, &f->f), -EBADMSG);
+	assert_int_equal(snap_dev_restore(&vblk_snap_ops, &f->b.b.vdev, 0, &f->f), -EBADMSG);
 	unlink(other);
 }
 
@@ -408,7 +406,7 @@ static void test_needs_reset_round_trip(void **state)
 	machine_open(f, &f->a, false, NULL);
 	driver_init(&f->a);
 	vqd_set_avail_idx(&f->a.d, QSIZE + 5); /* corrupt: runs ahead */
-	vblk_process(&f->a.b, 0);
+	vblk_process(&f->a.b.vdev, 0);
 	assert_true(rd(&f->a, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
 	assert_int_equal(snap_w_init(&f->w), 0);
 	assert_int_equal(snap_dev_save(&vmmio_snap_ops, &f->a.t, 0, &f->w), 0);

@@ -51,11 +51,12 @@ static int setup(void **state)
 
 	if (f == NULL || gmem_create(1 * MIB, 3 * GIB, 4 * GIB, &f->gm) < 0)
 		return -1;
-	if (vrng_init(&f->r, (struct vrng_hooks){ h_kick, h_used, h_broken, f }) < 0)
+	if (vrng_init(&f->r) < 0)
 		return -1;
+	f->r.vdev.hooks = (struct vdev_hooks){ h_kick, h_used, h_broken, f };
 	vqd_init(&f->d, f->gm, QSIZE, 0x1000);
 	vqd_configure(&f->d, &f->vq, 0);
-	if (vq_activate(&f->vq, f->gm, QSIZE) < 0 || vrng_ops.activate(&f->r, &f->vq, 0) < 0)
+	if (vq_activate(&f->vq, f->gm, QSIZE) < 0 || vrng_ops.activate(&f->r.vdev, &f->vq, 0) < 0)
 		return -1;
 	*state = f;
 	return 0;
@@ -101,7 +102,7 @@ static void test_fills_writable(void **state)
 	vqd_desc(&f->d, 0, BUF_GPA, 4096, W | N, 1);
 	vqd_desc(&f->d, 1, BUF_GPA + 4096, 100, W, 0);
 	vqd_make_avail(&f->d, 0);
-	vrng_process(&f->r, 0);
+	vrng_process(&f->r.vdev, 0);
 	assert_int_equal(vqd_used_idx(&f->d), 1);
 	used(f, 0, &id, &len);
 	assert_int_equal(id, 0);
@@ -124,7 +125,7 @@ static void test_readable_only_gets_nothing(void **state)
 	memset(g(f, BUF_GPA, 64), 0x77, 64);
 	vqd_desc(&f->d, 0, BUF_GPA, 64, 0, 0);
 	vqd_make_avail(&f->d, 0);
-	vrng_process(&f->r, 0);
+	vrng_process(&f->r.vdev, 0);
 	used(f, 0, &id, &len);
 	assert_int_equal(len, 0);
 	assert_int_equal(*g(f, BUF_GPA, 1), 0x77);
@@ -140,11 +141,11 @@ static void test_bounded_per_kick(void **state)
 		vqd_desc(&f->d, i, BUF_GPA + 16u * i, 16, W, 0);
 		vqd_make_avail(&f->d, i);
 	}
-	vrng_process(&f->r, 0);
+	vrng_process(&f->r.vdev, 0);
 	assert_int_equal(vqd_used_idx(&f->d), QSIZE);
 	assert_int_equal(f->kicks, 1);
 	/* The re-kick finds nothing more and stops. */
-	vrng_process(&f->r, 0);
+	vrng_process(&f->r.vdev, 0);
 	assert_int_equal(vqd_used_idx(&f->d), QSIZE);
 	assert_int_equal(f->kicks, 1);
 }
@@ -156,7 +157,7 @@ static void test_broken_ring(void **state)
 	/* A buffer outside guest memory. */
 	vqd_desc(&f->d, 0, 1 * MIB - 8, 64, W, 0);
 	vqd_make_avail(&f->d, 0);
-	vrng_process(&f->r, 0);
+	vrng_process(&f->r.vdev, 0);
 	assert_int_equal(f->broken, 1);
 	assert_int_equal(vqd_used_idx(&f->d), 0);
 }
@@ -167,12 +168,12 @@ static void test_reset_and_wrong_queue(void **state)
 
 	vqd_desc(&f->d, 0, BUF_GPA, 64, W, 0);
 	vqd_make_avail(&f->d, 0);
-	vrng_process(&f->r, 1); /* no such queue */
+	vrng_process(&f->r.vdev, 1); /* no such queue */
 	assert_int_equal(vqd_used_idx(&f->d), 0);
-	vrng_ops.reset(&f->r);
-	vrng_process(&f->r, 0);
+	vrng_ops.reset(&f->r.vdev);
+	vrng_process(&f->r.vdev, 0);
 	assert_int_equal(vqd_used_idx(&f->d), 0);
-	vrng_ops.notify(&f->r, 0);
+	vrng_ops.notify(&f->r.vdev, 0);
 	assert_int_equal(f->kicks, 1);
 }
 

@@ -76,7 +76,6 @@ static void rx_post(struct fx *f, uint16_t id)
 static int setup_n(void **state, uint16_t nrx)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	struct vsock_hooks hooks = { on_used, on_broken, f };
 
 	assert_non_null(f);
 	snprintf(f->dir, sizeof(f->dir), "/tmp/vsock-test-XXXXXX");
@@ -89,8 +88,10 @@ static int setup_n(void **state, uint16_t nrx)
 		f->q[q].name = "vsock-test";
 		assert_int_equal(vq_activate(&f->q[q], f->gm, QSIZE), 0);
 	}
-	assert_int_equal(vsock_create(CID, f->uds, hooks, &f->dev), 0);
-	assert_int_equal(vsock_ops.activate(f->dev, f->q, VIRTIO_BIT(VIRTIO_F_VERSION_1)), 0);
+	assert_int_equal(vsock_create(CID, f->uds, &f->dev), 0);
+	f->dev->vdev.hooks = (struct vdev_hooks){ NULL, on_used, on_broken, f };
+	assert_int_equal(vsock_ops.activate(&f->dev->vdev, f->q, VIRTIO_BIT(VIRTIO_F_VERSION_1)),
+			 0);
 	f->rx_len = RXLEN;
 	for (uint16_t i = 0; i < nrx; i++)
 		rx_post(f, i);
@@ -166,7 +167,7 @@ static void tx_raw(struct fx *f, const struct vsock_hdr *h, const void *data, ui
 		assert_int_equal(gmem_write(f->gm, at + VSOCK_HDR_SIZE, data, len), 0);
 	vqd_desc(&f->d[VSOCK_Q_TX], id, at, VSOCK_HDR_SIZE + len, 0, 0);
 	vqd_make_avail(&f->d[VSOCK_Q_TX], id);
-	vsock_ops.notify(f->dev, VSOCK_Q_TX);
+	vsock_ops.notify(&f->dev->vdev, VSOCK_Q_TX);
 	vsock_pump(f->dev);
 }
 
@@ -279,12 +280,12 @@ static void test_config_and_ops(void **state)
 
 	assert_int_equal(vsock_ops.device_id, 19);
 	assert_int_equal(vsock_ops.num_queues, 3);
-	vsock_ops.config_read(f->dev, 0, cfg, 8);
+	vsock_ops.config_read(&f->dev->vdev, 0, cfg, 8);
 	assert_int_equal(cfg[0], CID);
 	for (int i = 1; i < 8; i++)
 		assert_int_equal(cfg[i], 0);
-	vsock_ops.config_write(f->dev, 0, (const uint8_t *)"\x09", 1);
-	vsock_ops.config_read(f->dev, 0, cfg, 4);
+	vsock_ops.config_write(&f->dev->vdev, 0, (const uint8_t *)"\x09", 1);
+	vsock_ops.config_read(&f->dev->vdev, 0, cfg, 4);
 	assert_int_equal(cfg[0], CID);
 }
 
@@ -679,7 +680,7 @@ static void test_malformed_guest_packets(void **state)
 	vqd_desc(&f->d[VSOCK_Q_TX], 5, TXBUF, 10, 0, 0);
 	vqd_make_avail(&f->d[VSOCK_Q_TX], 5);
 	f->tx_next = 6;
-	vsock_ops.notify(f->dev, VSOCK_Q_TX);
+	vsock_ops.notify(&f->dev->vdev, VSOCK_Q_TX);
 	vsock_pump(f->dev);
 	assert_false(rx_get(f, &p));
 	assert_int_equal(f->broken_calls, 0);
@@ -701,7 +702,7 @@ static void test_transport_reset_event(void **state)
 	assert_int_equal(vqd_used_idx(&f->d[VSOCK_Q_EVENT]), 0); /* no buffer yet */
 	vqd_desc(&f->d[VSOCK_Q_EVENT], 0, EVBUF, 8, WRITE, 0);
 	vqd_make_avail(&f->d[VSOCK_Q_EVENT], 0);
-	vsock_ops.notify(f->dev, VSOCK_Q_EVENT);
+	vsock_ops.notify(&f->dev->vdev, VSOCK_Q_EVENT);
 	vsock_pump(f->dev);
 	assert_int_equal(vqd_used_idx(&f->d[VSOCK_Q_EVENT]), 1);
 	vqd_used_elem(&f->d[VSOCK_Q_EVENT], 0, &id, &len);
@@ -714,7 +715,7 @@ static void test_transport_reset_event(void **state)
 	 * socket survives), and there is no second reset. */
 	vqd_desc(&f->d[VSOCK_Q_EVENT], 1, EVBUF + 8, 8, WRITE, 0);
 	vqd_make_avail(&f->d[VSOCK_Q_EVENT], 1);
-	vsock_ops.notify(f->dev, VSOCK_Q_EVENT);
+	vsock_ops.notify(&f->dev->vdev, VSOCK_Q_EVENT);
 	fd = host_open(f, 7000, 65536, &hp);
 	close(fd);
 	assert_int_equal(vqd_used_idx(&f->d[VSOCK_Q_EVENT]), 1);
@@ -738,7 +739,7 @@ static void test_rx_waits_for_the_reset_to_be_handled(void **state)
 	assert_false(rx_get(f, &p));
 	vqd_desc(&f->d[VSOCK_Q_EVENT], 1, EVBUF + 8, 8, WRITE, 0);
 	vqd_make_avail(&f->d[VSOCK_Q_EVENT], 1);
-	vsock_ops.notify(f->dev, VSOCK_Q_EVENT);
+	vsock_ops.notify(&f->dev->vdev, VSOCK_Q_EVENT);
 	rx_expect(f, &p, VSOCK_OP_REQUEST);
 	assert_int_equal(p.h.dst_port, 7100);
 	close(fd);
@@ -750,7 +751,7 @@ static void test_device_reset_closes(void **state)
 	uint32_t hp;
 	int fd = host_open(f, 8000, 65536, &hp);
 
-	vsock_ops.reset(f->dev);
+	vsock_ops.reset(&f->dev->vdev);
 	assert_true(host_eof(fd));
 	close(fd);
 	/* Host connections wait while the driver is away. */

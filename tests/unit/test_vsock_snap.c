@@ -77,10 +77,10 @@ static void wr(struct machine *m, uint64_t off, uint32_t v)
 static void machine_open(struct fx *f, struct machine *m)
 {
 	assert_int_equal(gmem_create(MEM, 3 * GIB, 4 * GIB, &m->gm), 0);
-	assert_int_equal(
-		vsock_create(CID, f->uds, (struct vsock_hooks){ h_used, h_broken, m }, &m->dev), 0);
-	assert_int_equal(
-		vmmio_init(&m->t, &vsock_ops, m->dev, m->gm, (struct vmmio_irq){ h_irq, m }), 0);
+	assert_int_equal(vsock_create(CID, f->uds, &m->dev), 0);
+	m->dev->vdev.hooks = (struct vdev_hooks){ NULL, h_used, h_broken, m };
+	assert_int_equal(vmmio_init(&m->t, &m->dev->vdev, m->gm, (struct vmmio_irq){ h_irq, m }),
+			 0);
 }
 
 static void machine_close(struct machine *m)
@@ -187,7 +187,7 @@ static void save_a_open_b(struct fx *f, bool restore)
 	assert_true(f->a.dev->rx_held);
 	assert_int_equal(snap_w_init(&f->w), 0);
 	assert_int_equal(snap_dev_save(&vmmio_snap_ops, &f->a.t, 0, &f->w), 0);
-	assert_int_equal(snap_dev_save(vsock_ops.snap, f->a.dev, 0, &f->w), 0);
+	assert_int_equal(snap_dev_save(vsock_ops.snap, &f->a.dev->vdev, 0, &f->w), 0);
 	assert_int_equal(snap_w_finish(&f->w), 0);
 	assert_int_equal(snap_file_parse(f->w.buf, f->w.len, &f->f), 0);
 
@@ -198,16 +198,15 @@ static void save_a_open_b(struct fx *f, bool restore)
 		f->b.d[q].gm = f->b.gm;
 	machine_close(&f->a);
 	assert_int_equal(unlink(f->uds), 0);
-	assert_int_equal(vsock_create(CID, f->uds, (struct vsock_hooks){ h_used, h_broken, &f->b },
-				      &f->b.dev),
-			 0);
-	assert_int_equal(vmmio_init(&f->b.t, &vsock_ops, f->b.dev, f->b.gm,
-				    (struct vmmio_irq){ h_irq, &f->b }),
-			 0);
+	assert_int_equal(vsock_create(CID, f->uds, &f->b.dev), 0);
+	f->b.dev->vdev.hooks = (struct vdev_hooks){ NULL, h_used, h_broken, &f->b };
+	assert_int_equal(
+		vmmio_init(&f->b.t, &f->b.dev->vdev, f->b.gm, (struct vmmio_irq){ h_irq, &f->b }),
+		0);
 	if (!restore)
 		return;
 	assert_int_equal(snap_dev_restore(&vmmio_snap_ops, &f->b.t, 0, &f->f), 0);
-	assert_int_equal(snap_dev_restore(vsock_ops.snap, f->b.dev, 0, &f->f), 0);
+	assert_int_equal(snap_dev_restore(vsock_ops.snap, &f->b.dev->vdev, 0, &f->f), 0);
 }
 
 static void test_restore_resets_transport(void **state)
@@ -299,13 +298,13 @@ static void test_refuses_other_cid_and_held_without_chain(void **state)
 
 	save_a_open_b(f, false);
 	/* Restored into a device whose driver is not up: no chain to give back. */
-	assert_int_equal(snap_dev_restore(vsock_ops.snap, f->b.dev, 0, &f->f), -EBADMSG);
+	assert_int_equal(snap_dev_restore(vsock_ops.snap, &f->b.dev->vdev, 0, &f->f), -EBADMSG);
 	/* Another CID (the instance u32 comes first). */
 	p = (uint8_t *)(uintptr_t)f->f.sections[1].data;
 	p[4] = CID + 1;
-	assert_int_equal(snap_dev_restore(vsock_ops.snap, f->b.dev, 0, &f->f), -EBADMSG);
+	assert_int_equal(snap_dev_restore(vsock_ops.snap, &f->b.dev->vdev, 0, &f->f), -EBADMSG);
 	f->f.sections[1].version = 2;
-	assert_int_equal(snap_dev_restore(vsock_ops.snap, f->b.dev, 0, &f->f), -EBADMSG);
+	assert_int_equal(snap_dev_restore(vsock_ops.snap, &f->b.dev->vdev, 0, &f->f), -EBADMSG);
 }
 
 int main(void)

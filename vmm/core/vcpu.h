@@ -23,6 +23,7 @@
 
 #include "vmm/core/bus.h"
 #include "vmm/core/vm.h"
+#include "vmm/stats.h"
 
 /* Exit codes of ember-vmm (also in --help). */
 enum vmm_exit {
@@ -31,11 +32,6 @@ enum vmm_exit {
 	VMM_EXIT_GUEST_CRASH = 2,   /* triple fault or guest-reported crash */
 	VMM_EXIT_KVM = 3,	    /* KVM or host failure */
 	VMM_EXIT_SIGNAL_BASE = 128, /* + signal number: stopped by SIGINT/SIGTERM/SIGHUP */
-};
-
-/* Written by the vCPU's thread only; read with __atomic_load_n (relaxed). */
-struct vcpu_stats {
-	uint64_t exits, io_exits, mmio_exits, intr_exits, unclaimed;
 };
 
 struct vcpu {

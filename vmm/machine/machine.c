@@ -31,25 +31,9 @@
 #include "vmm/devices/i8042.h"
 #include "vmm/devices/serial.h"
 #include "lib/util/log.h"
-#include "vmm/machine/virtio_slots.h"
 #include "vmm/machine/machine_priv.h"
 
 /* --- callbacks from devices and the VM --- */
-
-static void serial_irq_set(void *opaque, int level)
-{
-	vm_irq_line(opaque, LAYOUT_COM1_IRQ, level);
-}
-
-static void i8042_irq_set(void *opaque, int level)
-{
-	vm_irq_line(opaque, LAYOUT_I8042_IRQ, level);
-}
-
-static void guest_reset(void *opaque)
-{
-	vm_request_stop(opaque, VMM_EXIT_OK);
-}
 
 static void wake_loop(void *opaque)
 {
@@ -75,7 +59,7 @@ static void on_stdin(void *opaque, int fd, uint32_t events)
 {
 	struct machine *vmm = opaque;
 	uint8_t buf[SERIAL_FIFO];
-	size_t space = serial_rx_space(&vmm->serial);
+	size_t space = serial_rx_space(&vmm->devs.serial);
 	ssize_t n;
 
 	if (space == 0) {
@@ -86,7 +70,7 @@ static void on_stdin(void *opaque, int fd, uint32_t events)
 	}
 	n = read(fd, buf, space < sizeof(buf) ? space : sizeof(buf));
 	if (n > 0) {
-		serial_input(&vmm->serial, buf, (size_t)n);
+		serial_input(&vmm->devs.serial, buf, (size_t)n);
 		return;
 	}
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
@@ -104,7 +88,7 @@ static void on_rx_drained(void *opaque, int fd, uint32_t events)
 	(void)events;
 	if (read(fd, &v, sizeof(v)) < 0) {
 	}
-	if (vmm->stdin_polled && vmm->stdin_paused && serial_rx_space(&vmm->serial) > 0) {
+	if (vmm->stdin_polled && vmm->stdin_paused && serial_rx_space(&vmm->devs.serial) > 0) {
 		vmm->stdin_paused = false;
 		evloop_mod(vmm->ev, STDIN_FILENO, EPOLLIN);
 	}
@@ -188,7 +172,7 @@ static int load_guest(struct machine *vmm)
 	/* The reads run beside KVM's setup from here; machine_build_with() finishes
 	 * them before the VM is ready. One helper per host CPU. */
 	filecopy_start(&vmm->copy, ncpu > 0 ? (unsigned)ncpu : 1);
-	ret = virtio_slots_cmdline(&vmm->virtio, vmm->cfg, cmdline, sizeof(cmdline));
+	ret = devices_cmdline(&vmm->devs, vmm->cfg, cmdline, sizeof(cmdline));
 	if (ret < 0)
 		return ret;
 	ret = bootparams_write_cmdline(vmm->gm, &vmm->img, cmdline, &bi, err, sizeof(err));
@@ -230,32 +214,17 @@ static int copy_finish(struct machine *vmm)
 
 static int add_devices(struct machine *vmm)
 {
-	int ret;
+	struct devices_env env = {
+		.vm = vmm->vm,
+		.console_fd = vmm->console_fd >= 0 ? vmm->console_fd : STDOUT_FILENO,
+		.rx_drained = serial_rx_drained,
+		.rx_opaque = vmm,
+		.start_ns = vmm->start_ns,
+	};
 
 	bus_init(&vmm->pio, "pio");
 	bus_init(&vmm->mmio, "mmio");
-	serial_init(&vmm->serial, vmm->console_fd >= 0 ? vmm->console_fd : STDOUT_FILENO,
-		    (struct serial_irq){ .set = serial_irq_set,
-					 .opaque = vmm->vm,
-					 .rx_drained = serial_rx_drained,
-					 .rx_opaque = vmm });
-	vmm->serial_ready = true;
-	i8042_init(&vmm->i8042, guest_reset, vmm->vm, i8042_irq_set, vmm->vm);
-	boot_timer_init(&vmm->boot_timer, vmm->start_ns);
-	ret = bus_register(&vmm->pio, LAYOUT_COM1_PORT, SERIAL_NREGS, &serial_ops, &vmm->serial,
-			   "serial");
-	if (ret == 0)
-		ret = bus_register(&vmm->pio, LAYOUT_I8042_DATA, 1, &i8042_data_ops, &vmm->i8042,
-				   "i8042");
-	if (ret == 0)
-		ret = bus_register(&vmm->pio, LAYOUT_I8042_CMD, 1, &i8042_cmd_ops, &vmm->i8042,
-				   "i8042");
-	if (ret == 0)
-		ret = bus_register(&vmm->pio, BOOT_TIMER_PORT, 1, &boot_timer_ops, &vmm->boot_timer,
-				   "boot-timer");
-	if (ret < 0)
-		log_err("registering devices: %s", strerror(-ret));
-	return ret;
+	return devices_attach(&vmm->devs, &env, vmm->gm, &vmm->pio, &vmm->mmio, vmm->ev);
 }
 
 static int add_vcpus(struct machine *vmm)
@@ -363,8 +332,8 @@ int machine_build_with(const struct vm_config *cfg, uint64_t start_ns,
 	vmm->console_fd = vmm->sig_fd = vmm->rx_fd = vmm->uffd = -1;
 	vmm->kernel.fd = vmm->initrd.fd = -1;
 	filecopy_init(&vmm->copy);
-	virtio_slots_init(&vmm->virtio);
-	if (open_inputs(vmm) < 0 || virtio_slots_open(&vmm->virtio, cfg) < 0)
+	devices_init(&vmm->devs);
+	if (open_inputs(vmm) < 0 || devices_open(&vmm->devs, cfg) < 0)
 		goto err;
 	if (host_mem_limit_mib() < cfg->machine.mem_size_mib) {
 		log_err("--mem-mib %llu: too much for this host: at most %llu MiB (%u x its RAM + "
@@ -403,8 +372,7 @@ int machine_build_with(const struct vm_config *cfg, uint64_t start_ns,
 	if (vcpu_init_signals() < 0 || vm_create(vmm->kvm, &vmm->vm) < 0 ||
 	    (cfg->machine.track_dirty_pages && gmem_dirty_enable(vmm->gm) < 0) ||
 	    vm_set_memory(vmm->vm, vmm->gm, cfg->machine.track_dirty_pages) < 0 ||
-	    arch_vm_create_irqchip(vmm->vm) < 0 || add_devices(vmm) < 0 || setup_loop(vmm) < 0 ||
-	    virtio_slots_wire(&vmm->virtio, vmm->vm, vmm->gm, &vmm->mmio, vmm->ev) < 0 ||
+	    arch_vm_create_irqchip(vmm->vm) < 0 || setup_loop(vmm) < 0 || add_devices(vmm) < 0 ||
 	    add_vcpus(vmm) < 0)
 		goto err;
 	/* A snapshot that does not fit this host or its files is bad input. */
@@ -459,7 +427,7 @@ int machine_run(struct machine *vmm)
 				  (unsigned long long)k[0], (unsigned long long)k[1],
 				  (unsigned long long)k[2]);
 	}
-	serial_flush(&vmm->serial);
+	serial_flush(&vmm->devs.serial);
 	if (log_get_level() >= LOG_DEBUG) {
 		uint64_t peak = peak_rss_kib(), guest = gmem_resident_kib(vmm->gm);
 
@@ -476,14 +444,10 @@ void machine_destroy(struct machine *vmm)
 		return;
 	for (unsigned i = 0; i < vmm->nvcpus; i++)
 		vcpu_destroy(vmm->vcpus[i]);
-	if (vmm->serial_ready) { /* set where serial and i8042 are initialised */
-		serial_destroy(&vmm->serial);
-		i8042_destroy(&vmm->i8042);
-	}
 	/* No vCPU runs now, and the loop has returned: nothing uses the devices. */
 	if (vmm->copy.started) /* an error during setup: the reads still write guest memory */
 		filecopy_abort(&vmm->copy);
-	virtio_slots_destroy(&vmm->virtio);
+	devices_destroy(&vmm->devs);
 	vm_destroy(vmm->vm);
 	kvm_close(vmm->kvm);
 	evloop_destroy(vmm->ev);
@@ -516,7 +480,7 @@ int machine_pause(struct machine *vmm)
 	ret = vm_pause_wait(vmm->vm, vmm->nvcpus);
 	/* Whatever the guest printed before the pause is visible now, even a
 	 * partial line (the serial device buffers up to a newline). */
-	serial_flush(&vmm->serial);
+	serial_flush(&vmm->devs.serial);
 	return ret;
 }
 
@@ -527,21 +491,18 @@ void machine_resume(struct machine *vmm)
 
 int machine_ctrl_alt_del(struct machine *vmm)
 {
-	return i8042_send_ctrl_alt_del(&vmm->i8042);
+	return i8042_send_ctrl_alt_del(&vmm->devs.i8042);
 }
 
 int machine_replace_drive(struct machine *vmm, unsigned index, const char *path, char *err,
 			  size_t errlen)
 {
-	return virtio_slots_replace_drive(&vmm->virtio, index, path, err, errlen);
+	return devices_replace_drive(&vmm->devs, index, path, err, errlen);
 }
 
 void machine_get_stats(struct machine *vmm, struct machine_stats *out)
 {
-	struct virtio_slots *vs = &vmm->virtio;
-
 	memset(out, 0, sizeof(*out));
-	out->boot_us = atomic_load(&vmm->boot_timer.boot_us);
 	for (unsigned i = 0; i < vmm->nvcpus; i++) {
 		const struct vcpu_stats *s = &vmm->vcpus[i]->stats;
 
@@ -551,18 +512,5 @@ void machine_get_stats(struct machine *vmm, struct machine_stats *out)
 		out->vcpu.intr_exits += __atomic_load_n(&s->intr_exits, __ATOMIC_RELAXED);
 		out->vcpu.unclaimed += __atomic_load_n(&s->unclaimed, __ATOMIC_RELAXED);
 	}
-	for (unsigned i = 0; i < vs->nblks; i++) {
-		pthread_mutex_lock(&vs->blks[i].lock);
-		out->drives[i].s = vs->blks[i].stats;
-		pthread_mutex_unlock(&vs->blks[i].lock);
-		snprintf(out->drives[i].id, sizeof(out->drives[i].id), "%s",
-			 vmm->cfg->drives[i].drive_id);
-	}
-	out->ndrives = vs->nblks;
-	if (vs->vsock != NULL) {
-		out->vsock_enabled = true;
-		pthread_mutex_lock(&vs->vsock->lock);
-		out->vsock = vs->vsock->conns.stats;
-		pthread_mutex_unlock(&vs->vsock->lock);
-	}
+	devices_stats(&vmm->devs, vmm->cfg, out);
 }

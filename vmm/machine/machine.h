@@ -33,21 +33,7 @@
 #include "lib/fcapi/config.h"
 #include "vmm/core/evloop.h"
 #include "vmm/core/vcpu.h"
-#include "vmm/devices/virtio/blk.h"
-#include "vmm/devices/virtio/vsock/conn.h"
-
-/* Counters for metrics, totals since the start. */
-struct machine_stats {
-	uint64_t boot_us;	/* 0 until ember-init writes the boot timer */
-	struct vcpu_stats vcpu; /* summed over vCPUs */
-	unsigned ndrives;
-	struct {
-		char id[CONFIG_DRIVE_ID_LEN];
-		struct vblk_stats s;
-	} drives[CONFIG_MAX_DRIVES];
-	bool vsock_enabled;
-	struct vsock_stats vsock;
-};
+#include "vmm/stats.h"
 
 struct machine;
 

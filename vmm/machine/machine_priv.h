@@ -12,10 +12,7 @@
 #include "vmm/core/kvm.h"
 #include "vmm/core/vcpu.h"
 #include "vmm/core/vm.h"
-#include "vmm/devices/boot_timer.h"
-#include "vmm/devices/i8042.h"
-#include "vmm/devices/serial.h"
-#include "vmm/machine/virtio_slots.h"
+#include "vmm/machine/devices.h"
 #include "vmm/machine/machine.h"
 
 #define MIB (1ull << 20)
@@ -33,16 +30,12 @@ struct machine {
 	struct evloop *ev;
 	struct vcpu *vcpus[CONFIG_MAX_VCPUS];
 	unsigned nvcpus;
-	struct serial serial;
-	bool serial_ready;
-	struct i8042 i8042;
-	struct boot_timer boot_timer;
+	struct devices devs;
 	int console_fd; /* -1: stdout */
 	int sig_fd;
 	int rx_fd; /* eventfd: the guest drained the serial FIFO */
 	bool stdin_polled, stdin_paused;
 	int signal_exit;
-	struct virtio_slots virtio;
 	bool restoring; /* built from a snapshot: no kernel, state from the file */
 	int uffd;	/* -1, or the Uffd backend's userfaultfd: open while gm lives */
 };

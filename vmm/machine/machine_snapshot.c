@@ -136,12 +136,8 @@ int machine_snapshot_create(struct machine *vmm, const char *state_path, const c
 	ret = snap_w_init(&w);
 	if (ret == 0) {
 		snap_state_encode(&w, &st);
-		/* Devices in a fixed order: serial, i8042, then the virtio slots. */
-		ret = snap_dev_save(&serial_snap_ops, &vmm->serial, 0, &w);
-		if (ret == 0)
-			ret = snap_dev_save(&i8042_snap_ops, &vmm->i8042, 0, &w);
-		if (ret == 0)
-			ret = virtio_slots_save(&vmm->virtio, &w);
+		/* Devices in the order of their list (devices.h). */
+		ret = devices_save(&vmm->devs, &w);
 		if (ret == 0)
 			ret = snap_w_finish(&w);
 	}
@@ -274,11 +270,7 @@ int machine_restore_state(struct machine *vmm, const struct machine_restore *rs)
 
 	/* The devices go through their live validators (snapshot/dev.h). */
 	if (ret == 0)
-		ret = snap_dev_restore(&serial_snap_ops, &vmm->serial, 0, &rs->file);
-	if (ret == 0)
-		ret = snap_dev_restore(&i8042_snap_ops, &vmm->i8042, 0, &rs->file);
-	if (ret == 0)
-		ret = virtio_slots_restore(&vmm->virtio, &rs->file);
+		ret = devices_restore(&vmm->devs, &rs->file);
 	return ret;
 }
 

@@ -12,9 +12,9 @@
 #include "lib/util/le.h"
 #include "lib/util/log.h"
 
-static void config_read(void *dev, uint32_t off, uint8_t *data, unsigned size)
+static void config_read(struct vdev *d, uint32_t off, uint8_t *data, unsigned size)
 {
-	struct vblk *b = dev;
+	struct vblk *b = vdev_of(d, struct vblk);
 
 	/* The transport checked off + size <= VBLK_CFG_SIZE. The lock keeps
 	 * the capacity whole while vblk_replace_backing() changes it. */
@@ -23,16 +23,16 @@ static void config_read(void *dev, uint32_t off, uint8_t *data, unsigned size)
 	pthread_mutex_unlock(&b->lock);
 }
 
-static void config_write(void *dev, uint32_t off, const uint8_t *data, unsigned size)
+static void config_write(struct vdev *d, uint32_t off, const uint8_t *data, unsigned size)
 {
-	(void)dev;
+	(void)d;
 	(void)data;
 	log_ratelimited(LOG_WARN, "virtio blk: config write at %u/%u ignored", off, size);
 }
 
-static int activate(void *dev, struct vq *queues, uint64_t features)
+static int activate(struct vdev *d, struct vq *queues, uint64_t features)
 {
-	struct vblk *b = dev;
+	struct vblk *b = vdev_of(d, struct vblk);
 
 	(void)features;
 	if (!queues[0].active)
@@ -43,9 +43,9 @@ static int activate(void *dev, struct vq *queues, uint64_t features)
 	return 0;
 }
 
-static void reset(void *dev)
+static void reset(struct vdev *d)
 {
-	struct vblk *b = dev;
+	struct vblk *b = vdev_of(d, struct vblk);
 
 	/* Taking the lock waits for a vblk_process() in progress to finish. */
 	pthread_mutex_lock(&b->lock);
@@ -53,14 +53,12 @@ static void reset(void *dev)
 	pthread_mutex_unlock(&b->lock);
 }
 
-static void notify(void *dev, unsigned q)
+static void notify(struct vdev *d, unsigned q)
 {
-	struct vblk *b = dev;
-
-	b->hooks.kick(b->hooks.opaque, q);
+	vdev_kick(d, q);
 }
 
-const struct vmmio_dev_ops vblk_ops = {
+const struct vdev_ops vblk_ops = {
 	.name = "blk",
 	.device_id = VIRTIO_ID_BLOCK,
 	.num_queues = 1,
@@ -73,6 +71,7 @@ const struct vmmio_dev_ops vblk_ops = {
 	.activate = activate,
 	.notify = notify,
 	.reset = reset,
+	.process = vblk_process,
 	.snap = &vblk_snap_ops,
 };
 
@@ -84,7 +83,7 @@ const struct vmmio_dev_ops vblk_ops = {
  * the guest's page cache and file systems assume this disk. */
 static int snap_save(const void *dev, struct snap_writer *w)
 {
-	const struct vblk *b = dev;
+	const struct vblk *b = vdev_of(dev, const struct vblk);
 
 	snap_w_u64(w, b->capacity);
 	snap_w_u8(w, b->read_only);
@@ -94,7 +93,7 @@ static int snap_save(const void *dev, struct snap_writer *w)
 
 static int snap_restore(void *dev, struct snap_reader *r, uint32_t version)
 {
-	struct vblk *b = dev;
+	struct vblk *b = vdev_of(dev, struct vblk);
 	uint64_t capacity = snap_r_u64(r);
 	uint8_t ro = snap_r_u8(r);
 	char id[VBLK_ID_BYTES];
@@ -162,8 +161,8 @@ static void set_capacity(struct vblk *b, uint64_t capacity)
 	le_put(b->config + VBLK_CFG_CAPACITY, capacity, 8);
 }
 
-int vblk_open(struct vblk *b, const char *path, bool read_only, const char *id,
-	      struct vblk_hooks hooks, char *err, size_t errlen)
+int vblk_open(struct vblk *b, const char *path, bool read_only, const char *id, char *err,
+	      size_t errlen)
 {
 	uint64_t capacity;
 	int ret;
@@ -178,13 +177,13 @@ int vblk_open(struct vblk *b, const char *path, bool read_only, const char *id,
 		b->fd = -1;
 		return -ENOMEM;
 	}
-	b->hooks = hooks;
 	b->read_only = read_only;
 	/* Zero-padded, with no NUL if it takes all 20 bytes (5.2.6). */
 	memcpy(b->id, id, strnlen(id, sizeof(b->id)));
 	b->ops = vblk_ops;
 	if (read_only)
 		b->ops.features |= VIRTIO_BIT(VIRTIO_BLK_F_RO);
+	b->vdev.ops = &b->ops;
 	set_capacity(b, capacity);
 	le_put(b->config + VBLK_CFG_SIZE_MAX, VBLK_SIZE_MAX, 4);
 	le_put(b->config + VBLK_CFG_SEG_MAX, VBLK_SEG_MAX, 4);
@@ -327,8 +326,9 @@ range:
 	return VIRTIO_BLK_S_IOERR;
 }
 
-void vblk_process(struct vblk *b, unsigned q)
+void vblk_process(struct vdev *d, unsigned q)
 {
+	struct vblk *b = vdev_of(d, struct vblk);
 	struct vq_chain *c = &b->chain;
 	bool pushed = false, more = false;
 
@@ -361,15 +361,15 @@ void vblk_process(struct vblk *b, unsigned q)
 			more = true;
 	}
 	if (pushed)
-		b->hooks.used(b->hooks.opaque, q);
+		vdev_used(&b->vdev, q);
 out:
 	pthread_mutex_unlock(&b->lock);
 	if (more)
-		b->hooks.kick(b->hooks.opaque, q);
+		vdev_kick(&b->vdev, q);
 	return;
 broken:
 	if (pushed)
-		b->hooks.used(b->hooks.opaque, q);
-	b->hooks.broken(b->hooks.opaque);
+		vdev_used(&b->vdev, q);
+	vdev_broken(&b->vdev);
 	pthread_mutex_unlock(&b->lock);
 }

@@ -19,13 +19,13 @@
  *   A chain with no writable byte has nowhere to put a status: it is pushed
  *   back with 0 bytes written and a rate-limited warning. Each request is
  *   answered and the device goes on; only -EIO from the queue core (a broken
- *   ring) is fatal to the device, through hooks.broken (NEEDS_RESET).
+ *   ring) is fatal to the device, through vdev_broken (NEEDS_RESET).
  * - Config space (5.2.4): capacity in 512-byte sectors (the file size rounded
  *   down), size_max, seg_max = VQ_MAX_SEGS - 2 (header and status); features
  *   SIZE_MAX, SEG_MAX, FLUSH, and RO for a read-only drive. Config writes are
  *   ignored (no writable field is offered).
  * - Bounded work: vblk_process() serves at most one queue's worth of chains,
- *   then re-kicks through hooks.kick if more may be waiting.
+ *   then re-kicks through vdev_kick if more may be waiting.
  * - Threads: ops->activate/reset/notify run on a vCPU thread under the
  *   transport lock; vblk_process() runs on the event-loop thread and does
  *   the file I/O there (pread/pwrite). Both take the device's lock, so after
@@ -41,6 +41,7 @@
 
 #include "vmm/devices/virtio/mmio.h"
 #include "vmm/devices/virtio/queue.h"
+#include "vmm/stats.h"
 
 #define VBLK_QUEUE_SIZE	 256u
 #define VBLK_SECTOR_SIZE 512u
@@ -70,23 +71,11 @@
 #define VBLK_CFG_SEG_MAX  12u /* le32 */
 #define VBLK_CFG_SIZE	  16u
 
-struct vblk_hooks {
-	void (*kick)(void *opaque, unsigned q); /* run vblk_process() on the loop soon */
-	void (*used)(void *opaque, unsigned q); /* chains were pushed on queue q */
-	void (*broken)(void *opaque);		/* a queue reported -EIO */
-	void *opaque;
-};
-
-/* Successful requests, for metrics; under the lock. */
-struct vblk_stats {
-	uint64_t read_ops, read_bytes, write_ops, write_bytes, flush_ops;
-};
-
 struct vblk {
+	struct vdev vdev; /* vdev.ops = &ops */
 	pthread_mutex_t lock;
 	struct vblk_stats stats;
-	struct vblk_hooks hooks;
-	struct vmmio_dev_ops ops; /* vblk_ops, with RO added for a read-only drive */
+	struct vdev_ops ops; /* vblk_ops, with RO added for a read-only drive */
 	int fd;
 	bool read_only;
 	uint64_t capacity; /* sectors */
@@ -96,14 +85,14 @@ struct vblk {
 	struct vq_chain chain; /* scratch for vblk_process(), under the lock */
 };
 
-extern const struct vmmio_dev_ops vblk_ops;
+extern const struct vdev_ops vblk_ops;
 /* The device's snapshot section (vblk_ops.snap): capacity, read-only flag
  * and id, refused on restore if the reopened drive differs. */
 extern const struct snap_dev_ops vblk_snap_ops;
 
 /* Opens path (O_RDONLY for a read-only drive); id is cut to VBLK_ID_BYTES. */
-int vblk_open(struct vblk *b, const char *path, bool read_only, const char *id,
-	      struct vblk_hooks hooks, char *err, size_t errlen);
+int vblk_open(struct vblk *b, const char *path, bool read_only, const char *id, char *err,
+	      size_t errlen);
 void vblk_close(struct vblk *b);
 /* Firecracker's PATCH /drives: serve the drive from another file from now
  * on, with that file's capacity (same read-only mode). The caller then
@@ -111,7 +100,7 @@ void vblk_close(struct vblk *b);
  * thread; -errno with err set if the new file cannot be used (the old one
  * stays). */
 int vblk_replace_backing(struct vblk *b, const char *path, char *err, size_t errlen);
-/* Serve queue q (event-loop thread). */
-void vblk_process(struct vblk *b, unsigned q);
+/* Serve queue q (event-loop thread; vblk_ops.process). */
+void vblk_process(struct vdev *d, unsigned q);
 
 #endif

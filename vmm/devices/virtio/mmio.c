@@ -32,12 +32,12 @@ static const struct status_rule {
 
 static uint64_t offered(const struct vmmio *t)
 {
-	return t->ops->features | VIRTIO_BIT(VIRTIO_F_VERSION_1) | VQ_FEATURES;
+	return t->dev->ops->features | VIRTIO_BIT(VIRTIO_F_VERSION_1) | VQ_FEATURES;
 }
 
 static struct vq *selected(struct vmmio *t)
 {
-	return t->queue_sel < t->ops->num_queues ? &t->queues[t->queue_sel] : NULL;
+	return t->queue_sel < t->dev->ops->num_queues ? &t->queues[t->queue_sel] : NULL;
 }
 
 static bool needs_reset(struct vmmio *t)
@@ -45,9 +45,10 @@ static bool needs_reset(struct vmmio *t)
 	return __atomic_load_n(&t->needs_reset, __ATOMIC_ACQUIRE);
 }
 
-int vmmio_init(struct vmmio *t, const struct vmmio_dev_ops *ops, void *dev, const struct gmem *gm,
-	       struct vmmio_irq irq)
+int vmmio_init(struct vmmio *t, struct vdev *dev, const struct gmem *gm, struct vmmio_irq irq)
 {
+	const struct vdev_ops *ops = dev->ops;
+
 	if (ops->num_queues == 0 || ops->num_queues > VMMIO_MAX_QUEUES ||
 	    ops->max_queue_size == 0 || ops->max_queue_size > VQ_SIZE_MAX ||
 	    (ops->max_queue_size & (ops->max_queue_size - 1)) != 0)
@@ -55,7 +56,6 @@ int vmmio_init(struct vmmio *t, const struct vmmio_dev_ops *ops, void *dev, cons
 	memset(t, 0, sizeof(*t));
 	if (pthread_mutex_init(&t->lock, NULL) != 0)
 		return -ENOMEM;
-	t->ops = ops;
 	t->dev = dev;
 	t->gm = gm;
 	t->irq = irq;
@@ -85,13 +85,13 @@ void vmmio_interrupt(struct vmmio *t, uint32_t bits)
 
 void vmmio_used(struct vmmio *t, unsigned q)
 {
-	if (q < t->ops->num_queues && vq_should_interrupt(&t->queues[q]))
+	if (q < t->dev->ops->num_queues && vq_should_interrupt(&t->queues[q]))
 		vmmio_interrupt(t, VIRTIO_MMIO_INT_VRING);
 }
 
 void vmmio_queue_broken(struct vmmio *t)
 {
-	for (unsigned i = 0; i < t->ops->num_queues; i++)
+	for (unsigned i = 0; i < t->dev->ops->num_queues; i++)
 		vq_set_broken(&t->queues[i]);
 	if (__atomic_exchange_n(&t->needs_reset, true, __ATOMIC_ACQ_REL))
 		return;
@@ -110,8 +110,8 @@ void vmmio_config_changed(struct vmmio *t)
 /* Writing 0 to Status (4.2.3.1): back to the state right after vmmio_init(). */
 static void reset(struct vmmio *t)
 {
-	if (t->ops->reset != NULL)
-		t->ops->reset(t->dev);
+	if (t->dev->ops->reset != NULL)
+		t->dev->ops->reset(t->dev);
 	for (unsigned i = 0; i < VMMIO_MAX_QUEUES; i++) {
 		vq_reset(&t->queues[i]);
 		t->ready[i] = false;
@@ -129,12 +129,12 @@ static bool features_ok(struct vmmio *t)
 {
 	if (t->driver_features_bad || (t->driver_features & ~offered(t)) != 0) {
 		log_ratelimited(LOG_WARN, "virtio %s: driver accepted features not offered",
-				t->ops->name);
+				t->dev->ops->name);
 		return false;
 	}
 	if (!(t->driver_features & VIRTIO_BIT(VIRTIO_F_VERSION_1))) {
 		log_ratelimited(LOG_WARN, "virtio %s: legacy driver (no VIRTIO_F_VERSION_1)",
-				t->ops->name);
+				t->dev->ops->name);
 		return false;
 	}
 	return true;
@@ -147,19 +147,19 @@ static void activate(struct vmmio *t)
 {
 	int ret = 0;
 
-	for (unsigned i = 0; i < t->ops->num_queues && ret == 0; i++) {
+	for (unsigned i = 0; i < t->dev->ops->num_queues && ret == 0; i++) {
 		struct vq *vq = &t->queues[i];
 
 		if (!t->ready[i])
 			continue;
 		vq->features = t->driver_features;
-		ret = vq_activate(vq, t->gm, t->ops->max_queue_size);
+		ret = vq_activate(vq, t->gm, t->dev->ops->max_queue_size);
 		if (ret < 0)
-			log_ratelimited(LOG_WARN, "virtio %s: queue %u set up badly", t->ops->name,
-					i);
+			log_ratelimited(LOG_WARN, "virtio %s: queue %u set up badly",
+					t->dev->ops->name, i);
 	}
-	if (ret == 0 && t->ops->activate != NULL)
-		ret = t->ops->activate(t->dev, t->queues, t->driver_features);
+	if (ret == 0 && t->dev->ops->activate != NULL)
+		ret = t->dev->ops->activate(t->dev, t->queues, t->driver_features);
 	if (ret < 0)
 		vmmio_queue_broken(t);
 }
@@ -189,7 +189,8 @@ static void write_status(struct vmmio *t, uint32_t val)
 			activate(t);
 		return;
 	}
-	log_ratelimited(LOG_WARN, "virtio %s: status %#x -> %#x refused", t->ops->name, cur, val);
+	log_ratelimited(LOG_WARN, "virtio %s: status %#x -> %#x refused", t->dev->ops->name, cur,
+			val);
 }
 
 /* 4.2.3.2 Virtqueue Configuration: while the driver sets the queue up. */
@@ -277,9 +278,9 @@ static bool write_reg(struct vmmio *t, uint64_t off, uint32_t v)
 		t->queue_sel = v; /* checked at every use */
 		return true;
 	case VIRTIO_MMIO_QUEUE_NOTIFY:
-		if ((t->status & S_DOK) && !needs_reset(t) && v < t->ops->num_queues &&
-		    t->queues[v].active && t->ops->notify != NULL) {
-			t->ops->notify(t->dev, v);
+		if ((t->status & S_DOK) && !needs_reset(t) && v < t->dev->ops->num_queues &&
+		    t->queues[v].active && t->dev->ops->notify != NULL) {
+			t->dev->ops->notify(t->dev, v);
 			return true;
 		}
 		return false;
@@ -303,7 +304,7 @@ static uint32_t read_reg(struct vmmio *t, uint64_t off)
 	case VIRTIO_MMIO_VERSION:
 		return VIRTIO_MMIO_VERSION_MODERN;
 	case VIRTIO_MMIO_DEVICE_ID:
-		return t->ops->device_id;
+		return t->dev->ops->device_id;
 	case VIRTIO_MMIO_VENDOR_ID:
 		return VMMIO_VENDOR_ID;
 	case VIRTIO_MMIO_DEVICE_FEATURES:
@@ -311,7 +312,7 @@ static uint32_t read_reg(struct vmmio *t, uint64_t off)
 			return 0;
 		return (uint32_t)(offered(t) >> (32 * t->dev_features_sel));
 	case VIRTIO_MMIO_QUEUE_NUM_MAX:
-		return vq != NULL ? t->ops->max_queue_size : 0;
+		return vq != NULL ? t->dev->ops->max_queue_size : 0;
 	case VIRTIO_MMIO_QUEUE_READY:
 		return vq != NULL && t->ready[t->queue_sel];
 	case VIRTIO_MMIO_INTERRUPT_STATUS:
@@ -321,7 +322,7 @@ static uint32_t read_reg(struct vmmio *t, uint64_t off)
 	case VIRTIO_MMIO_CONFIG_GENERATION:
 		return __atomic_load_n(&t->config_generation, __ATOMIC_ACQUIRE);
 	}
-	log_ratelimited(LOG_WARN, "virtio %s: read of register %#llx refused", t->ops->name,
+	log_ratelimited(LOG_WARN, "virtio %s: read of register %#llx refused", t->dev->ops->name,
 			(unsigned long long)off);
 	return 0;
 }
@@ -331,7 +332,7 @@ static bool config_range(const struct vmmio *t, uint64_t offset, unsigned size, 
 {
 	uint64_t o = offset - VIRTIO_MMIO_CONFIG;
 
-	if (o >= t->ops->config_size || size > t->ops->config_size - o)
+	if (o >= t->dev->ops->config_size || size > t->dev->ops->config_size - o)
 		return false;
 	*off = (uint32_t)o;
 	return true;
@@ -344,17 +345,17 @@ void vmmio_read(struct vmmio *t, uint64_t offset, uint8_t *data, unsigned size)
 	memset(data, 0, size);
 	pthread_mutex_lock(&t->lock);
 	if (offset >= VIRTIO_MMIO_CONFIG) {
-		if (config_range(t, offset, size, &off) && t->ops->config_read != NULL)
-			t->ops->config_read(t->dev, off, data, size);
+		if (config_range(t, offset, size, &off) && t->dev->ops->config_read != NULL)
+			t->dev->ops->config_read(t->dev, off, data, size);
 		else
 			log_ratelimited(LOG_WARN, "virtio %s: config read %#llx/%u refused",
-					t->ops->name, (unsigned long long)offset, size);
+					t->dev->ops->name, (unsigned long long)offset, size);
 	} else if (size == 4 && offset % 4 == 0) {
 		v = read_reg(t, offset);
 		memcpy(data, &v, 4);
 	} else {
 		log_ratelimited(LOG_WARN, "virtio %s: %u-byte register read at %#llx refused",
-				t->ops->name, size, (unsigned long long)offset);
+				t->dev->ops->name, size, (unsigned long long)offset);
 	}
 	pthread_mutex_unlock(&t->lock);
 }
@@ -366,16 +367,16 @@ void vmmio_write(struct vmmio *t, uint64_t offset, const uint8_t *data, unsigned
 
 	pthread_mutex_lock(&t->lock);
 	if (offset >= VIRTIO_MMIO_CONFIG) {
-		ok = config_range(t, offset, size, &off) && t->ops->config_write != NULL;
+		ok = config_range(t, offset, size, &off) && t->dev->ops->config_write != NULL;
 		if (ok)
-			t->ops->config_write(t->dev, off, data, size);
+			t->dev->ops->config_write(t->dev, off, data, size);
 	} else if (size == 4 && offset % 4 == 0) {
 		memcpy(&v, data, 4);
 		ok = write_reg(t, offset, v);
 	}
 	if (!ok)
 		log_ratelimited(LOG_WARN, "virtio %s: %u-byte write at %#llx refused (status %#x)",
-				t->ops->name, size, (unsigned long long)offset, t->status);
+				t->dev->ops->name, size, (unsigned long long)offset, t->status);
 	pthread_mutex_unlock(&t->lock);
 }
 

@@ -3,8 +3,8 @@
  * Contract:
  * - The transport owns everything the driver writes through the registers
  *   (4.2.2): feature selects, QueueSel, queue setup, status, interrupt ack.
- *   The device sees only a const ops table and, from activate() on, checked
- *   queues (queue.h). Devices do not know they sit on MMIO.
+ *   The device (vdev.h) sees only its ops table's callbacks and, from
+ *   activate() on, checked queues (queue.h). Devices do not know they sit on MMIO.
  * - Status changes follow status_table in mmio.c: 0 -> ACKNOWLEDGE ->
  *   DRIVER -> FEATURES_OK -> DRIVER_OK, FAILED from anywhere, 0 resets.
  *   Anything else is refused and the status stays. FEATURES_OK is refused
@@ -41,31 +41,11 @@
 #include "vmm/core/bus.h"
 #include "vmm/core/gmem.h"
 #include "vmm/devices/virtio/queue.h"
+#include "vmm/devices/virtio/vdev.h"
 #include "vmm/devices/virtio/virtio.h"
 
 #define VMMIO_MAX_QUEUES 8
 #define VMMIO_VENDOR_ID	 0x52424d45u /* "EMBR" */
-
-struct snap_dev_ops; /* snapshot/dev.h */
-
-/* What a device gives the transport. All callbacks take the device's opaque. */
-struct vmmio_dev_ops {
-	const char *name;
-	uint32_t device_id;	 /* 5 Device Types */
-	uint16_t num_queues;	 /* 1..VMMIO_MAX_QUEUES */
-	uint16_t max_queue_size; /* power of two, <= VQ_SIZE_MAX */
-	uint64_t features;	 /* device features; VERSION_1 and VQ_FEATURES are added */
-	uint32_t config_size;	 /* bytes of config space */
-	void (*config_read)(void *dev, uint32_t off, uint8_t *data, unsigned size);
-	void (*config_write)(void *dev, uint32_t off, const uint8_t *data, unsigned size);
-	/* Queues are checked; features are the negotiated set. 0 or -errno. */
-	int (*activate)(void *dev, struct vq *queues, uint64_t features);
-	void (*notify)(void *dev, unsigned queue);
-	void (*reset)(void *dev);
-	/* The device's own state in a snapshot (snapshot/dev.h), saved and
-	 * restored after the transport's (vmmio_snap_ops); NULL: none. */
-	const struct snap_dev_ops *snap;
-};
 
 struct vmmio_irq {
 	void (*raise)(void *opaque); /* an interrupt bit became set */
@@ -74,8 +54,7 @@ struct vmmio_irq {
 
 struct vmmio {
 	pthread_mutex_t lock;
-	const struct vmmio_dev_ops *ops;
-	void *dev;
+	struct vdev *dev; /* dev->ops: the device's ops table (vdev.h) */
 	const struct gmem *gm;
 	struct vmmio_irq irq;
 
@@ -94,8 +73,7 @@ struct vmmio {
 extern const struct bus_ops vmmio_bus_ops;
 
 /* -EINVAL if ops are inconsistent (no queues, too many, bad max size). */
-int vmmio_init(struct vmmio *t, const struct vmmio_dev_ops *ops, void *dev, const struct gmem *gm,
-	       struct vmmio_irq irq);
+int vmmio_init(struct vmmio *t, struct vdev *dev, const struct gmem *gm, struct vmmio_irq irq);
 void vmmio_destroy(struct vmmio *t);
 
 /* Register access; offset is from the device's base, size 1..8. */

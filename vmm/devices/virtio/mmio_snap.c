@@ -40,8 +40,8 @@ static int save(const void *dev, struct snap_writer *w)
 {
 	const struct vmmio *t = dev;
 
-	snap_w_u32(w, t->ops->device_id);
-	snap_w_u16(w, t->ops->num_queues);
+	snap_w_u32(w, t->dev->ops->device_id);
+	snap_w_u16(w, t->dev->ops->num_queues);
 	snap_w_u32(w, __atomic_load_n(&t->status, __ATOMIC_ACQUIRE));
 	snap_w_u8(w, __atomic_load_n(&t->needs_reset, __ATOMIC_ACQUIRE));
 	snap_w_u32(w, t->dev_features_sel);
@@ -51,7 +51,7 @@ static int save(const void *dev, struct snap_writer *w)
 	snap_w_u8(w, t->driver_features_bad);
 	snap_w_u32(w, __atomic_load_n(&t->config_generation, __ATOMIC_ACQUIRE));
 	snap_w_u32(w, __atomic_load_n(&t->interrupt_status, __ATOMIC_ACQUIRE));
-	for (unsigned i = 0; i < t->ops->num_queues; i++) {
+	for (unsigned i = 0; i < t->dev->ops->num_queues; i++) {
 		const struct vq *vq = &t->queues[i];
 
 		snap_w_u8(w, t->ready[i]);
@@ -84,11 +84,11 @@ static int read_state(struct snap_reader *r, const struct vmmio *t, struct t_sta
 	s->num_queues = snap_r_u16(r);
 	if (r->failed)
 		return -EBADMSG;
-	if (s->device_id != t->ops->device_id || s->num_queues != t->ops->num_queues)
+	if (s->device_id != t->dev->ops->device_id || s->num_queues != t->dev->ops->num_queues)
 		return snap_r_fail(r,
 				   "device_id %u with %u queues, but this slot holds %s (%u, %u)",
-				   s->device_id, s->num_queues, t->ops->name, t->ops->device_id,
-				   t->ops->num_queues);
+				   s->device_id, s->num_queues, t->dev->ops->name,
+				   t->dev->ops->device_id, t->dev->ops->num_queues);
 	s->status = snap_r_u32(r);
 	s->needs_reset = r_bool(r, "needs_reset");
 	s->dev_features_sel = snap_r_u32(r);
@@ -200,11 +200,11 @@ static int check_ready_queues(struct vmmio *t, struct snap_reader *r, const stru
 		if (!q->ready)
 			continue;
 		if (q->size == 0 || (q->size & (q->size - 1)) != 0 ||
-		    q->size > t->ops->max_queue_size)
+		    q->size > t->dev->ops->max_queue_size)
 			return snap_r_fail(r, "queue %u size %u (a power of two up to %u)", i,
-					   q->size, t->ops->max_queue_size);
+					   q->size, t->dev->ops->max_queue_size);
 		scratch.features = s->driver_features;
-		if (vq_activate(&scratch, t->gm, t->ops->max_queue_size) < 0)
+		if (vq_activate(&scratch, t->gm, t->dev->ops->max_queue_size) < 0)
 			return snap_r_fail(r,
 					   "queue %u rings (desc %#llx, avail %#llx, used %#llx) "
 					   "misaligned or outside guest memory",
@@ -270,14 +270,15 @@ static int replay(struct vmmio *t, struct snap_reader *r, const struct t_state *
 		if ((ret = set_status_bit(t, r, S_DOK, "DRIVER_OK")) < 0)
 			return ret;
 		if (!s->needs_reset && t->needs_reset)
-			return snap_r_fail(r, "the %s device refused activation", t->ops->name);
+			return snap_r_fail(r, "the %s device refused activation",
+					   t->dev->ops->name);
 	}
 	if ((ret = set_positions(t, r, s)) < 0)
 		return ret;
 	if ((s->status & S_FAIL) && (ret = set_status_bit(t, r, S_FAIL, "FAILED")) < 0)
 		return ret;
 	if (s->needs_reset) { /* as vmmio_queue_broken(), without its interrupt */
-		for (unsigned i = 0; i < t->ops->num_queues; i++)
+		for (unsigned i = 0; i < t->dev->ops->num_queues; i++)
 			vq_set_broken(&t->queues[i]);
 		__atomic_store_n(&t->needs_reset, true, __ATOMIC_RELEASE);
 	}
@@ -311,10 +312,10 @@ static int restore(void *dev, struct snap_reader *r, uint32_t version)
 		return ret;
 	/* A kick the guest wrote just before the pause may never have been
 	 * served: look at every running queue once. A spurious kick finds nothing. */
-	if ((t->status & S_DOK) && !t->needs_reset && t->ops->notify != NULL)
-		for (unsigned i = 0; i < t->ops->num_queues; i++)
+	if ((t->status & S_DOK) && !t->needs_reset && t->dev->ops->notify != NULL)
+		for (unsigned i = 0; i < t->dev->ops->num_queues; i++)
 			if (t->queues[i].active)
-				t->ops->notify(t->dev, i);
+				t->dev->ops->notify(t->dev, i);
 	return 0;
 }
 

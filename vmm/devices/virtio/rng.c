@@ -8,9 +8,9 @@
 #include "vmm/snapshot/dev.h"
 #include "lib/util/log.h"
 
-static int activate(void *dev, struct vq *queues, uint64_t features)
+static int activate(struct vdev *d, struct vq *queues, uint64_t features)
 {
-	struct vrng *r = dev;
+	struct vrng *r = vdev_of(d, struct vrng);
 
 	(void)features;
 	if (!queues[0].active)
@@ -21,9 +21,9 @@ static int activate(void *dev, struct vq *queues, uint64_t features)
 	return 0;
 }
 
-static void reset(void *dev)
+static void reset(struct vdev *d)
 {
-	struct vrng *r = dev;
+	struct vrng *r = vdev_of(d, struct vrng);
 
 	/* Taking the lock waits for a vrng_process() in progress to finish. */
 	pthread_mutex_lock(&r->lock);
@@ -31,11 +31,9 @@ static void reset(void *dev)
 	pthread_mutex_unlock(&r->lock);
 }
 
-static void notify(void *dev, unsigned q)
+static void notify(struct vdev *d, unsigned q)
 {
-	struct vrng *r = dev;
-
-	r->hooks.kick(r->hooks.opaque, q);
+	vdev_kick(d, q);
 }
 
 /* Snapshot section, version 1: empty. Each chain is filled and pushed back
@@ -63,7 +61,7 @@ const struct snap_dev_ops vrng_snap_ops = {
 	.restore = snap_restore,
 };
 
-const struct vmmio_dev_ops vrng_ops = {
+const struct vdev_ops vrng_ops = {
 	.name = "rng",
 	.device_id = VIRTIO_ID_ENTROPY,
 	.num_queues = 1,
@@ -73,15 +71,16 @@ const struct vmmio_dev_ops vrng_ops = {
 	.activate = activate,
 	.notify = notify,
 	.reset = reset,
+	.process = vrng_process,
 	.snap = &vrng_snap_ops,
 };
 
-int vrng_init(struct vrng *r, struct vrng_hooks hooks)
+int vrng_init(struct vrng *r)
 {
 	memset(r, 0, sizeof(*r));
 	if (pthread_mutex_init(&r->lock, NULL) != 0)
 		return -ENOMEM;
-	r->hooks = hooks;
+	r->vdev.ops = &vrng_ops;
 	return 0;
 }
 
@@ -109,8 +108,9 @@ static uint32_t fill(uint8_t *p, uint32_t len)
 	return done;
 }
 
-void vrng_process(struct vrng *r, unsigned q)
+void vrng_process(struct vdev *d, unsigned q)
 {
+	struct vrng *r = vdev_of(d, struct vrng);
 	struct vq_chain *c = &r->chain;
 	uint32_t budget = VRNG_MAX_BYTES_PER_KICK;
 	bool pushed = false, more = false;
@@ -153,15 +153,15 @@ void vrng_process(struct vrng *r, unsigned q)
 			more = true;
 	}
 	if (pushed)
-		r->hooks.used(r->hooks.opaque, q);
+		vdev_used(&r->vdev, q);
 out:
 	pthread_mutex_unlock(&r->lock);
 	if (more)
-		r->hooks.kick(r->hooks.opaque, q);
+		vdev_kick(&r->vdev, q);
 	return;
 broken:
 	if (pushed)
-		r->hooks.used(r->hooks.opaque, q);
-	r->hooks.broken(r->hooks.opaque);
+		vdev_used(&r->vdev, q);
+	vdev_broken(&r->vdev);
 	pthread_mutex_unlock(&r->lock);
 }

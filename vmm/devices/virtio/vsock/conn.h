@@ -45,6 +45,7 @@
 
 #include "vmm/devices/virtio/queue.h"
 #include "vmm/devices/virtio/vsock/packet.h"
+#include "vmm/stats.h"
 
 #define VSOCK_MAX_CONNS	 256u
 #define VSOCK_BUF_ALLOC	 (64u * 1024u) /* our buf_alloc per connection */
@@ -94,11 +95,6 @@ struct vsock_conn {
 	uint32_t ring_head, ring_len, ring_ctl; /* ctl: leading bytes that are not payload */
 	char line[VSOCK_LINE_MAX];
 	uint32_t line_len;
-};
-
-/* For metrics: connections set up, payload bytes each way. */
-struct vsock_stats {
-	uint64_t conns, host_to_guest_bytes, guest_to_host_bytes;
 };
 
 struct vsock_conns {

@@ -23,14 +23,12 @@ static void broken(struct vsock_dev *d)
 {
 	d->active = false;
 	d->rx_held = false;
-	if (d->hooks.broken)
-		d->hooks.broken(d->hooks.opaque);
+	vdev_broken(&d->vdev);
 }
 
 static void used(struct vsock_dev *d, unsigned q)
 {
-	if (d->hooks.used)
-		d->hooks.used(d->hooks.opaque, q);
+	vdev_used(&d->vdev, q);
 }
 
 /* Returns true if it stopped on its bound (more may be waiting). */
@@ -230,9 +228,9 @@ void vsock_transport_reset(struct vsock_dev *d)
 	pthread_mutex_unlock(&d->lock);
 }
 
-static void cfg_read(void *dev, uint32_t off, uint8_t *data, unsigned size)
+static void cfg_read(struct vdev *vd, uint32_t off, uint8_t *data, unsigned size)
 {
-	struct vsock_dev *d = dev;
+	struct vsock_dev *d = vdev_of(vd, struct vsock_dev);
 
 	for (unsigned i = 0; i < size; i++)
 		data[i] = off + i < VSOCK_CONFIG_SIZE
@@ -240,17 +238,17 @@ static void cfg_read(void *dev, uint32_t off, uint8_t *data, unsigned size)
 				  : 0;
 }
 
-static void cfg_write(void *dev, uint32_t off, const uint8_t *data, unsigned size)
+static void cfg_write(struct vdev *vd, uint32_t off, const uint8_t *data, unsigned size)
 {
-	(void)dev;
+	(void)vd;
 	(void)data;
 	log_ratelimited(LOG_WARN, "vsock: guest wrote read-only config (%u bytes at %u)", size,
 			off);
 }
 
-static int activate(void *dev, struct vq *queues, uint64_t features)
+static int activate(struct vdev *vd, struct vq *queues, uint64_t features)
 {
-	struct vsock_dev *d = dev;
+	struct vsock_dev *d = vdev_of(vd, struct vsock_dev);
 
 	(void)features;
 	pthread_mutex_lock(&d->lock);
@@ -262,15 +260,15 @@ static int activate(void *dev, struct vq *queues, uint64_t features)
 	return 0;
 }
 
-static void notify(void *dev, unsigned q)
+static void notify(struct vdev *vd, unsigned q)
 {
 	(void)q;
-	wake(dev);
+	wake(vdev_of(vd, struct vsock_dev));
 }
 
-static void dev_reset(void *dev)
+static void dev_reset(struct vdev *vd)
 {
-	struct vsock_dev *d = dev;
+	struct vsock_dev *d = vdev_of(vd, struct vsock_dev);
 
 	pthread_mutex_lock(&d->lock);
 	d->active = false;
@@ -288,7 +286,7 @@ static void dev_reset(void *dev)
 static int snap_save(const void *dev, struct snap_writer *w)
 {
 	/* The lock is the only thing save changes; it keeps vsock_run() out. */
-	struct vsock_dev *d = (struct vsock_dev *)(uintptr_t)dev;
+	struct vsock_dev *d = vdev_of((void *)(uintptr_t)dev, struct vsock_dev);
 
 	pthread_mutex_lock(&d->lock);
 	snap_w_u64(w, d->conns.guest_cid);
@@ -306,7 +304,7 @@ static int snap_save(const void *dev, struct snap_writer *w)
  * event). */
 static int snap_restore(void *dev, struct snap_reader *r, uint32_t version)
 {
-	struct vsock_dev *d = dev;
+	struct vsock_dev *d = vdev_of(dev, struct vsock_dev);
 	uint64_t cid = snap_r_u64(r);
 	uint8_t event_pending = snap_r_u8(r);
 	uint8_t rx_held = snap_r_u8(r);
@@ -334,7 +332,20 @@ const struct snap_dev_ops vsock_snap_ops = {
 	.restore = snap_restore,
 };
 
-const struct vmmio_dev_ops vsock_ops = {
+/* Every queue's kick and the device's own fd (host sockets, its wake-ups)
+ * run the same bounded pass over everything. */
+static void process(struct vdev *vd, unsigned q)
+{
+	(void)q;
+	vsock_run(vdev_of(vd, struct vsock_dev));
+}
+
+static int own_fd(const struct vdev *vd)
+{
+	return vdev_of(vd, const struct vsock_dev)->epfd;
+}
+
+const struct vdev_ops vsock_ops = {
 	.name = "vsock",
 	.device_id = VIRTIO_ID_VSOCK,
 	.num_queues = VSOCK_NUM_QUEUES,
@@ -346,11 +357,12 @@ const struct vmmio_dev_ops vsock_ops = {
 	.activate = activate,
 	.notify = notify,
 	.reset = dev_reset,
+	.process = process,
+	.own_fd = own_fd,
 	.snap = &vsock_snap_ops,
 };
 
-int vsock_create(uint64_t guest_cid, const char *uds_path, struct vsock_hooks hooks,
-		 struct vsock_dev **out)
+int vsock_create(uint64_t guest_cid, const char *uds_path, struct vsock_dev **out)
 {
 	struct epoll_event e = { .events = EPOLLIN };
 	struct vsock_dev *d;
@@ -361,7 +373,7 @@ int vsock_create(uint64_t guest_cid, const char *uds_path, struct vsock_hooks ho
 	d = calloc(1, sizeof(*d));
 	if (d == NULL)
 		return -ENOMEM;
-	d->hooks = hooks;
+	d->vdev.ops = &vsock_ops;
 	d->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (d->epfd < 0) {
 		ret = -errno;

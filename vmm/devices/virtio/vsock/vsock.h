@@ -16,7 +16,7 @@
  *   to the driver at once (TX never waits on a host socket: see conn.h).
  *   One RX chain may be held between calls when the packet it was popped
  *   for turned out not ready. An RX chain shorter than a header is returned
- *   empty (rate-limited log). A queue that reports -EIO calls hooks.broken
+ *   empty (rate-limited log). A queue that reports -EIO calls vdev_broken
  *   and the device stops using its queues until reset.
  * - vsock_transport_reset() forgets all connections (host sockets closed,
  *   U stays) and sends VIRTIO_VSOCK_EVENT_TRANSPORT_RESET on the event queue
@@ -45,17 +45,10 @@
 #define VSOCK_EVENTS_BURST 64u
 #define VSOCK_CID_MIN	   3u /* 0-2 are reserved (5.10.4) */
 
-/* How the device tells its transport about used buffers and broken queues. */
-struct vsock_hooks {
-	void (*used)(void *opaque, unsigned q); /* e.g. vmmio_used() */
-	void (*broken)(void *opaque);		/* e.g. vmmio_queue_broken() */
-	void *opaque;
-};
-
 struct vsock_dev {
+	struct vdev vdev; /* vdev.ops = &vsock_ops */
 	pthread_mutex_t lock;
 	int epfd, wakefd, lfd;
-	struct vsock_hooks hooks;
 	struct vq *q; /* the transport's queues, from activate() to reset() */
 	bool active;
 	bool rx_held, event_pending;
@@ -65,7 +58,7 @@ struct vsock_dev {
 	struct vsock_conns conns;
 };
 
-extern const struct vmmio_dev_ops vsock_ops;
+extern const struct vdev_ops vsock_ops;
 /* The device's snapshot section (vsock_ops.snap): guest CID and the
  * pending-event and held-RX flags; no connection. Restore (after the
  * transport's) re-queues a held RX chain and, if the driver is up, does
@@ -73,8 +66,7 @@ extern const struct vmmio_dev_ops vsock_ops;
 extern const struct snap_dev_ops vsock_snap_ops;
 
 /* guest_cid >= VSOCK_CID_MIN (and < 2^32 - 1); listens on uds_path. */
-int vsock_create(uint64_t guest_cid, const char *uds_path, struct vsock_hooks hooks,
-		 struct vsock_dev **out);
+int vsock_create(uint64_t guest_cid, const char *uds_path, struct vsock_dev **out);
 /* Closes everything and unlinks nothing (the builder owns U's lifetime). */
 void vsock_destroy(struct vsock_dev *d);
 int vsock_fd(const struct vsock_dev *d);
