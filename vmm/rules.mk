@@ -8,8 +8,10 @@ $(eval $(call ember_lib,vmm,$(filter-out vmm/main.c,$(shell find vmm -name '*.c'
 # with an exec of ember-vmm, and each shared library costs that exec its
 # mappings and page faults (0.3 ms of ~1.3 ms on the PVM host; bench/RESULTS.md).
 # Debian ships no static cJSON, so it and libc stay shared.
-$(BIN)/ember-vmm: $(OBJ)/host/vmm/main.o $$(call ember_libs,host)
+VMM_LIBS := vmm fcapi snapfile uffdmsg emberutil
+$(BIN)/ember-vmm: $(OBJ)/host/vmm/main.o $(VMM_LIBS:%=$(LIBDIR)/host/lib%.a)
 	@mkdir -p $(@D)
-	$(CC) $(HOST_CFLAGS) -o $@ $< $(HOST_LDFLAGS) $(call ember_link,host) $(SYS_LIBS)
+	$(CC) $(HOST_CFLAGS) -o $@ $< $(HOST_LDFLAGS) -L$(LIBDIR)/host -Wl,--start-group \
+		$(VMM_LIBS:%=-l%) -Wl,--end-group $(SYS_LIBS)
 
 all: $(BIN)/ember-vmm
