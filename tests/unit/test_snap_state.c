@@ -408,6 +408,83 @@ static void test_config(void **state)
 	free(f);
 }
 
+/* Expects snap_config_check(saved, cur) to refuse, naming the field and both values. */
+#define EXPECT_MISMATCH(saved, cur, text)                                                          \
+	do {                                                                                       \
+		log_clear_last_error();                                                            \
+		assert_int_equal(snap_config_check((saved), (cur)), -EINVAL);                      \
+		assert_true(last_error_has(text));                                                 \
+	} while (0)
+
+/* Every difference a restore refuses, each alone (memory size, uds_path and
+ * mtime are in test_config above). */
+static void test_config_every_mismatch(void **state)
+{
+	struct snap_config c, cur;
+
+	(void)state;
+	sample_config(&c, 2);
+	cur = c;
+	assert_int_equal(snap_config_check(&c, &cur), 0);
+	cur.vcpu_count = 1;
+	EXPECT_MISMATCH(&c, &cur, "snapshot: vcpu_count differs: 2 in the snapshot, 1 here");
+	cur = c;
+	cur.ndrives = 1;
+	EXPECT_MISMATCH(&c, &cur, "the number of drives differs: 2 in the snapshot, 1 here");
+	cur = c;
+	snprintf(cur.drives[1].id, sizeof(cur.drives[1].id), "data");
+	EXPECT_MISMATCH(&c, &cur, "drive 1 differs: id 'code' in the snapshot, id 'data' here");
+	cur = c;
+	snprintf(cur.drives[1].path, sizeof(cur.drives[1].path), "/srv/other.img");
+	EXPECT_MISMATCH(&c, &cur,
+			"drive code differs: path /srv/code.img in the snapshot, path "
+			"/srv/other.img here");
+	cur = c;
+	cur.drives[1].read_only = false;
+	EXPECT_MISMATCH(&c, &cur,
+			"drive code differs: read-only 1 in the snapshot, read-only 0 here");
+	cur = c;
+	cur.drives[0].is_root = false;
+	EXPECT_MISMATCH(&c, &cur, "drive rootfs differs: root 1 in the snapshot, root 0 here");
+	cur = c;
+	cur.drives[1].size = 8192;
+	EXPECT_MISMATCH(&c, &cur,
+			"drive code's file /srv/code.img differs: size 4096 in the snapshot, size "
+			"8192 here");
+	cur = c;
+	cur.drives[0].ino = 44;
+	EXPECT_MISMATCH(&c, &cur,
+			"drive rootfs's file /srv/runtime.img differs: inode 42 in the snapshot, "
+			"inode 44 here");
+	cur = c;
+	cur.entropy = false;
+	EXPECT_MISMATCH(&c, &cur,
+			"the entropy device differs: enabled=1 in the snapshot, enabled=0 here");
+	cur = c;
+	cur.vsock = false;
+	EXPECT_MISMATCH(&c, &cur, "vsock differs: enabled=1 in the snapshot, enabled=0 here");
+	cur = c;
+	cur.vsock_cid = 4;
+	EXPECT_MISMATCH(&c, &cur, "vsock guest_cid differs: 3 in the snapshot, 4 here");
+	/* The first difference is the one named. */
+	cur = c;
+	cur.drives[1].ino = 99;
+	cur.vsock_cid = 4;
+	EXPECT_MISMATCH(&c, &cur, "inode 43 in the snapshot, inode 99 here");
+	/* Without vsock, its CID and socket are not compared (they are not used). */
+	c.vsock = false;
+	cur = c;
+	cur.vsock_cid = 9;
+	snprintf(cur.vsock_uds, sizeof(cur.vsock_uds), "/elsewhere");
+	assert_int_equal(snap_config_check(&c, &cur), 0);
+	/* Without drives there is nothing to compare in them. */
+	sample_config(&c, 1);
+	c.ndrives = 0;
+	cur = c;
+	cur.drives[0].ino = 1;
+	assert_int_equal(snap_config_check(&c, &cur), 0);
+}
+
 /* A whole state file: CONF, MACH, VMST, n x VCPU, then extra sections. */
 static void build_file(struct snap_writer *w, unsigned n, bool swap_vcpus, uint32_t extra_tag)
 {
@@ -519,6 +596,7 @@ int main(void)
 		cmocka_unit_test(test_vm_round_trip_and_bounds),
 		cmocka_unit_test(test_machine),
 		cmocka_unit_test(test_config),
+		cmocka_unit_test(test_config_every_mismatch),
 		cmocka_unit_test(test_state_file),
 		cmocka_unit_test(test_golden_v1_0),
 	};
