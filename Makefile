@@ -42,6 +42,7 @@ help:
 	@echo "make runtimes     build the runtime images (provided, python, nodejs) from Debian packages"
 	@echo "make run          boot a microVM with ember-init and print what it sees"
 	@echo "make format-check check the C sources against .clang-format"
+	@echo "make fuzz-coverage which functions each fuzz corpus reaches (tests/fuzz/README.md)"
 
 # Packages the build and the tests need, installed by name (see deps.sh).
 deps:

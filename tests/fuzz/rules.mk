@@ -4,6 +4,7 @@
 # needed. `make fuzz` builds real libFuzzer binaries with clang, when clang is
 # installed, and fuzzes each harness for FUZZ_SECONDS (new inputs go to
 # build/fuzz-corpus/<name>/; copy the interesting ones into the corpus).
+# `make fuzz-coverage` lists the functions each corpus reaches (README.md).
 # Each harness links every ember library, like the unit tests. Corpus paths
 # are absolute, because a harness may chdir into its own scratch directory.
 

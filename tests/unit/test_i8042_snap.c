@@ -28,6 +28,7 @@
 
 /* The section's payload after the instance number (i8042.c, version 1). */
 enum { P_CTR, P_PENDING, P_LEVEL, P_LEN, P_FIFO };
+#define PAYLOAD_MAX (P_FIFO + I8042_FIFO + 1) /* room for one byte too many */
 
 static const uint8_t cad_set2[] = {
 	0x14, 0x11, 0xe0, 0x71, 0xe0, 0xf0, 0x71, 0xf0, 0x11, 0xf0, 0x14
@@ -143,9 +144,9 @@ static void test_round_trip(void **state)
 }
 
 /* A valid payload: interrupts on, 2 bytes waiting, the line up. */
-static size_t good(uint8_t *p)
+static size_t good(uint8_t p[PAYLOAD_MAX])
 {
-	memset(p, 0, P_FIFO + I8042_FIFO + 1);
+	memset(p, 0, PAYLOAD_MAX);
 	p[P_CTR] = CTR_KBDINT | CTR_SYS;
 	p[P_LEVEL] = 1;
 	p[P_LEN] = 2;
@@ -166,7 +167,7 @@ static size_t good(uint8_t *p)
 static void test_every_refusal(void **state)
 {
 	struct fx *f = *state;
-	uint8_t p[P_FIFO + I8042_FIFO + 2];
+	uint8_t p[PAYLOAD_MAX];
 	size_t n = good(p);
 
 	assert_int_equal(snap_dev_file_restore_raw(&f->w, &f->f, &i8042_snap_ops, &f->b.k, 1, p, n),

@@ -39,6 +39,7 @@
 
 /* The section's payload after the instance number (serial.c, version 1). */
 enum { P_IER, P_THRI, P_LCR, P_MCR, P_SCR, P_DLL, P_DLM, P_LEVEL, P_RXLEN, P_RX };
+#define PAYLOAD_MAX (P_RX + SERIAL_FIFO + 1) /* room for one byte too many */
 
 struct uart {
 	struct serial s;
@@ -186,9 +187,9 @@ static void test_round_trip_thri(void **state)
 }
 
 /* A valid payload: IER=RDI, LCR=3, 2 bytes waiting, the line up. */
-static size_t good(uint8_t *p)
+static size_t good(uint8_t p[PAYLOAD_MAX])
 {
-	memset(p, 0, P_RX + 64);
+	memset(p, 0, PAYLOAD_MAX);
 	p[P_IER] = IER_RDI;
 	p[P_LCR] = 0x03;
 	p[P_DLL] = 0x01;
@@ -211,7 +212,7 @@ static size_t good(uint8_t *p)
 static void test_every_refusal(void **state)
 {
 	struct fx *f = *state;
-	uint8_t p[P_RX + 64 + 1];
+	uint8_t p[PAYLOAD_MAX];
 	size_t n = good(p);
 
 	/* The good one restores. */
