@@ -31,16 +31,18 @@ STATIC_LDFLAGS := -static -Wl,-z,relro,-z,now
 # Sanitizer build of the unit tests (make test runs both).
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all deps test unit integration format format-check clean distclean run kernel fuzz bench help
+.PHONY: all deps test unit unit-valgrind integration integration-san format format-check clean distclean run kernel fuzz bench help
 all: deps
 
 help:
 	@echo "make deps         install build and test dependencies (Debian 12, root)"
 	@echo "make              build binaries, guest kernel and initramfs"
-	@echo "make test         unit tests (plain and ASan+UBSan), fuzz corpus replay, integration tests"
+	@echo "make test         unit tests (plain, ASan+UBSan, valgrind), fuzz corpus replay, integration"
+	@echo "                  tests, and the quick ones again against ASan+UBSan builds (integration-san)"
 	@echo "make runtimes     build the runtime images (provided, python, nodejs) from Debian packages"
 	@echo "make run          boot a microVM with ember-init and print what it sees"
 	@echo "make format-check check the C sources against .clang-format"
+	@echo "make fuzz-coverage which functions each fuzz corpus reaches (tests/fuzz/README.md)"
 
 # Packages the build and the tests need, installed by name (see deps.sh).
 deps:
@@ -61,7 +63,7 @@ format:
 format-check:
 	@clang-format --dry-run --Werror $(C_SOURCES) && echo "format-check: ok"
 
-test: deps all unit fuzz-replay integration
+test: deps all unit unit-valgrind fuzz-replay integration integration-san
 
 clean:
 	rm -rf $(BUILD)

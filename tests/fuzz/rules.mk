@@ -4,14 +4,17 @@
 # needed. `make fuzz` builds real libFuzzer binaries with clang, when clang is
 # installed, and fuzzes each harness for FUZZ_SECONDS (new inputs go to
 # build/fuzz-corpus/<name>/; copy the interesting ones into the corpus).
+# `make fuzz-coverage` lists the functions each corpus reaches (README.md).
 # Each harness links every ember library, like the unit tests. Corpus paths
 # are absolute, because a harness may chdir into its own scratch directory.
 
 FUZZ_HARNESSES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 60
 CLANG ?= clang
+# -fno-sanitize-recover=all: a UBSan finding stops the fuzzer and saves the
+# input, as an ASan one does (by default clang's UBSan reports and goes on).
 FUZZ_CFLAGS := $(filter-out -fstack-clash-protection,$(HOST_CFLAGS)) -g -O1 \
-	-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+	-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 $(OBJ)/fuzz/%.o: %.c
 	@mkdir -p $(@D)
@@ -41,3 +44,15 @@ fuzz:
 	done
 
 .PHONY: fuzz-replay fuzz
+
+# Which functions of its target files each harness reaches when its corpus
+# is replayed (gcov; tests/fuzz/coverage.py lists the targets). The replay
+# binaries are built again with --coverage and no optimisation, without the
+# sanitizers, in $(BUILD)/fuzz-cov.
+FUZZ_COV := $(BUILD)/fuzz-cov
+fuzz-coverage:
+	$(MAKE) --no-print-directory BUILD=$(FUZZ_COV) SAN_FLAGS="--coverage -O0 -U_FORTIFY_SOURCE" \
+		$(FUZZ_HARNESSES:%=$(FUZZ_COV)/tests/fuzz-replay/%)
+	$(PYTHON) tests/fuzz/coverage.py $(FUZZ_COV) $(FUZZ_HARNESSES)
+
+.PHONY: fuzz-coverage

@@ -9,10 +9,7 @@ import socket
 import subprocess
 import time
 
-from guest import REPO
-
-BUILD = os.path.join(REPO, os.environ.get("BUILD", "build"))
-VMM = os.path.join(BUILD, "bin", "ember-vmm")
+from guest import BUILD, REPO, VMM
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):

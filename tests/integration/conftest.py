@@ -31,6 +31,13 @@ BUILD = os.path.join(REPO, os.environ.get("BUILD", "build"))
 KVM_WHERE, KVM_REASON = testbox.choose_kvm_host()
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "quick: a representative subset (boot, exit codes, API, vsock, blk, rng, "
+        "snapshot, hostile guest, Lambda) that make integration-san runs against the "
+        "ASan+UBSan ember-vmm and the UBSan ember-init")
+
+
 def pytest_report_header(config):
     return f"KVM tests run: {KVM_WHERE or 'nowhere'} ({KVM_REASON})"
 

@@ -4,7 +4,12 @@ import re
 import subprocess
 
 REPO = os.path.realpath(os.path.join(os.path.dirname(__file__), "..", ".."))
-GUEST = os.path.join(REPO, os.environ.get("BUILD", "build"), "guest")
+BUILD = os.path.join(REPO, os.environ.get("BUILD", "build"))
+# What every test runs: the build's ember-vmm and guest images, unless
+# EMBER_VMM and EMBER_GUEST_DIR name others (make integration-san: the
+# ASan+UBSan ember-vmm, and images whose ember-init has UBSan).
+VMM = os.environ.get("EMBER_VMM") or os.path.join(BUILD, "bin", "ember-vmm")
+GUEST = os.environ.get("EMBER_GUEST_DIR") or os.path.join(BUILD, "guest")
 VMLINUX = os.path.join(GUEST, "vmlinux")
 BZIMAGE = os.path.join(GUEST, "bzImage")
 INITRAMFS = os.path.join(GUEST, "initramfs-test.cpio")  # with /bin test programs

@@ -12,10 +12,8 @@ import os
 import shutil
 import subprocess
 
-from guest import BASE_CMDLINE, INITRAMFS, REPO, VMLINUX
+from guest import BASE_CMDLINE, BUILD, INITRAMFS, REPO, VMLINUX, VMM
 
-BUILD = os.path.join(REPO, os.environ.get("BUILD", "build"))
-VMM = os.path.join(BUILD, "bin", "ember-vmm")
 DRIVE = os.path.join(BUILD, "bin", "gproto-drive")
 FN = os.path.join(BUILD, "bin", "guests", "lambda_fn")
 WORK = os.path.join(BUILD, "tests", "integration", "lambda_init")

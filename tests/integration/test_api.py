@@ -31,6 +31,7 @@ def subst(tmp_path):
     return {"@VMLINUX@": VMLINUX, "@INITRAMFS@": INITRAMFS, "@TMP@": str(tmp_path)}
 
 
+@pytest.mark.quick
 def test_doc_examples_before_start(vmm, tmp_path):
     """Every `api pre` example in vmm/api/API.md, in order, gives the documented answer."""
     examples = doc_examples("pre", subst(tmp_path))
@@ -101,6 +102,7 @@ BAD_BODIES = [
 ]
 
 
+@pytest.mark.quick
 @pytest.mark.parametrize("endpoint,body,needle", BAD_BODIES,
                          ids=[f"{e} {b[:24]}" for e, b, _ in BAD_BODIES])
 def test_bad_bodies_are_refused_precisely(vmm, endpoint, body, needle):

@@ -44,6 +44,7 @@ def rootfs_image(tmp_path):
     return str(img)
 
 
+@pytest.mark.quick
 def test_getting_started_with_curl(kvm, scratch):
     """Firecracker's getting-started sequence, then pause, resume and Ctrl-Alt-Del."""
     tmp_path, sock = scratch

@@ -7,10 +7,10 @@ block device must still return the right bytes, and the VM must end cleanly.
 """
 import os
 
-from guest import BASE_CMDLINE, INITRAMFS, REPO, VMLINUX
+import pytest
 
-BUILD = os.path.join(REPO, os.environ.get("BUILD", "build"))
-VMM = os.path.join(BUILD, "bin", "ember-vmm")
+from guest import BASE_CMDLINE, BUILD, INITRAMFS, REPO, VMLINUX, VMM
+
 WORK = os.path.join(BUILD, "tests", "integration")
 # vmm/arch/x86_64/layout.h: slot i at LAYOUT_VIRTIO_MMIO_BASE + i * 4 KiB;
 # with one drive, slot 0 is vda and slot 1 the entropy device.
@@ -24,6 +24,7 @@ def vda_sum(data):
     return f"{total:08x}"
 
 
+@pytest.mark.quick
 def test_garbage_in_device_registers_leaves_vmm_and_other_devices_working(kvm):
     os.makedirs(WORK, exist_ok=True)
     image = os.path.join(WORK, "hostile-vda.img")

@@ -145,6 +145,7 @@ def test_malformed_frame_closes_only_that_connection(multi_vm):
     multi_vm.proc.wait_for("malformed frame from the host", 60)
 
 
+@pytest.mark.quick
 def test_one_mib_echo(kvm):
     vm = Vm(kvm, "echo", busybox_root(), fn_code())
     try:

@@ -100,6 +100,7 @@ def ticks(text):
             if line.startswith("tick ") and line.endswith("\n")]
 
 
+@pytest.mark.quick
 def test_paused_snapshot_resumes_where_it_stopped(kvm, work):
     vm, sock = boot(kvm, work, "/bin/ticker")
     try:

@@ -10,10 +10,8 @@ import subprocess
 
 import pytest
 
-from guest import BASE_CMDLINE, INITRAMFS, REPO, VMLINUX
+from guest import BASE_CMDLINE, BUILD, INITRAMFS, REPO, VMLINUX, VMM
 
-BUILD = os.path.join(REPO, os.environ.get("BUILD", "build"))
-VMM = os.path.join(BUILD, "bin", "ember-vmm")
 WORK = os.path.join(BUILD, "tests", "integration", "virtio_blk")
 EXIT_OK, EXIT_CONFIG = 0, 1
 BOOT_TIMEOUT = 120
@@ -50,6 +48,7 @@ def status(p):
     return int(m.group(1))
 
 
+@pytest.mark.quick
 def test_guest_writes_host_reads(kvm):
     path = disk("gw.img")
     p = boot(kvm, [path], f"blkcheck.mode=write blkcheck.len={PATTERN_BYTES} blkcheck.seed=5")

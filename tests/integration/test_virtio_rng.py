@@ -5,13 +5,14 @@ The guest side is tests/guests/rng_check.c, started with ember.run=.
 import os
 import re
 
-from guest import BASE_CMDLINE, INITRAMFS, REPO, VMLINUX
+import pytest
 
-BUILD = os.path.join(REPO, os.environ.get("BUILD", "build"))
-VMM = os.path.join(BUILD, "bin", "ember-vmm")
+from guest import BASE_CMDLINE, BUILD, INITRAMFS, REPO, VMLINUX, VMM
+
 BOOT_TIMEOUT = 120
 
 
+@pytest.mark.quick
 def test_guest_reads_entropy(kvm):
     quirks = " noxsave" if kvm.where == "testbox" else ""
     cmd = f"{BASE_CMDLINE}{quirks} ember.run=/bin/rng_check"

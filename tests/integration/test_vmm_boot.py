@@ -12,10 +12,9 @@ import subprocess
 
 import pytest
 
-from guest import BASE_CMDLINE, BZIMAGE, INITRAMFS, MARKER, REPO, VMLINUX, probe_values
+from guest import (BASE_CMDLINE, BUILD, BZIMAGE, INITRAMFS, MARKER, REPO, VMLINUX, VMM,
+                   probe_values)
 
-BUILD = os.path.join(REPO, os.environ.get("BUILD", "build"))
-VMM = os.path.join(BUILD, "bin", "ember-vmm")
 # Test inputs that must be visible in the testbox: under the checkout.
 WORK = os.path.join(BUILD, "tests", "integration")
 
@@ -55,7 +54,7 @@ I8042_RESET = b"\xb0\xfe\xe6\x64\xf4"  # mov al, 0xfe; out 0x64, al; hlt
 
 @pytest.mark.parametrize("kernel,vcpus,mem_mib", [
     (VMLINUX, 1, 128),
-    (VMLINUX, 2, 128),
+    pytest.param(VMLINUX, 2, 128, marks=pytest.mark.quick),
     (VMLINUX, 4, 128),
     (BZIMAGE, 1, 128),
     (BZIMAGE, 2, 128),
@@ -105,6 +104,7 @@ def test_boot_timer(kvm):
     assert p.stderr.count("guest booted in") == 1, p.stderr
 
 
+@pytest.mark.quick
 def test_triple_fault_is_a_crash(kvm):
     # ud2 with an empty IDT: #UD -> #GP -> double fault -> triple fault.
     p = kvm.run([VMM, "--kernel", stub_elf("triple.elf", b"\x0f\x0b"), "--mem-mib", "32"],
@@ -153,6 +153,7 @@ def truncated_bzimage():
     return path
 
 
+@pytest.mark.quick
 @pytest.mark.parametrize("args,needle", [
     ([], "--kernel"),
     (["--kernel", "/nonexistent/vmlinux"], "No such file"),

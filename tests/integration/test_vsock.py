@@ -13,10 +13,8 @@ import subprocess
 
 import pytest
 
-from guest import BASE_CMDLINE, INITRAMFS, REPO, VMLINUX
+from guest import BASE_CMDLINE, BUILD, INITRAMFS, REPO, VMLINUX, VMM
 
-BUILD = os.path.join(REPO, os.environ.get("BUILD", "build"))
-VMM = os.path.join(BUILD, "bin", "ember-vmm")
 CLIENT = os.path.join(REPO, "tests", "integration", "vsock_client.py")
 EXIT_OK, EXIT_CONFIG = 0, 1
 BOOT_TIMEOUT = 120
@@ -76,6 +74,7 @@ def echo_vm(kvm):
     vm.stop()
 
 
+@pytest.mark.quick
 def test_echo_host_to_guest(kvm, echo_vm):
     _, path = echo_vm
     assert client(kvm, "echo", path, PORT, 1, 100000).strip() == "echo ok 1"
@@ -97,6 +96,7 @@ def test_host_peer_killed_mid_transfer(kvm, echo_vm):
     assert not vm.done.is_set(), vm.text
 
 
+@pytest.mark.quick
 def test_guest_to_host(kvm):
     path = uds("g2h")
     listener = kvm.spawn(["python3", CLIENT, "listen", path, str(PORT)])

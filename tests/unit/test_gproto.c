@@ -1,8 +1,10 @@
 /* Unit tests for lib/gproto/gproto.c: the guest protocol codec and framer.
  *
- * With GPROTO_WRITE_CORPUS=<dir> set, it also writes one valid frame of every
- * type there, in the fuzz harness's input format (tests/fuzz/corpus/gproto/). */
+ * The fuzz seeds (tests/fuzz/corpus/gproto/: one valid frame of every type, in
+ * the harness's input format) must be what the encoder writes today; with
+ * GPROTO_WRITE_CORPUS=<dir> set, the test also writes them there. */
 #include <errno.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -528,41 +530,52 @@ static void test_framer_big_frame(void **state)
 	free(pl);
 }
 
-/* Seeds for tests/fuzz/corpus/gproto: one control byte (see fuzz_gproto.c), then frames. */
-static void write_corpus(const char *dir)
+/* One seed of tests/fuzz/corpus/gproto: it must be the committed file, byte
+ * for byte (a protocol change makes the committed seeds stale: regenerate
+ * them with GPROTO_WRITE_CORPUS=DIR, which also writes each seed into DIR). */
+static void check_seed(const char *name, const uint8_t *seed, size_t len)
+{
+	const char *dir = getenv("GPROTO_WRITE_CORPUS");
+	char path[PATH_MAX];
+	uint8_t *have = malloc(len + 1);
+	FILE *fp;
+
+	assert_non_null(have);
+	if (dir != NULL) {
+		snprintf(path, sizeof(path), "%s/%s", dir, name);
+		fp = fopen(path, "wb");
+		assert_non_null(fp);
+		assert_int_equal(fwrite(seed, 1, len, fp), len);
+		fclose(fp);
+	}
+	snprintf(path, sizeof(path), "%s/tests/fuzz/corpus/gproto/%s", EMBER_SRC_DIR, name);
+	fp = fopen(path, "rb");
+	if (fp == NULL)
+		fail_msg("%s: missing: regenerate the seeds with GPROTO_WRITE_CORPUS=DIR", path);
+	if (fread(have, 1, len + 1, fp) != len || memcmp(have, seed, len) != 0)
+		fail_msg("%s: stale: regenerate the seeds with GPROTO_WRITE_CORPUS=DIR", path);
+	fclose(fp);
+	free(have);
+}
+
+/* Seeds for the fuzzer: one control byte (see fuzz_gproto.c), then frames. */
+static void test_fuzz_seeds_are_current(void **state)
 {
 	static struct gproto_msg m;
 	static uint8_t seed[sizeof(frame) + 1];
-	char path[4096];
-	FILE *fp;
+	char name[64];
 
+	(void)state;
 	for (unsigned t = 1; t <= GPROTO_TYPE_LAST; t++) {
 		sample(t, &m);
 		seed[0] = 0x03 | 0x10; /* both directions, 5-byte chunks */
 		size_t n = encode_ok(&m, seed + 1, sizeof(seed) - 1);
-		snprintf(path, sizeof(path), "%s/%02u-%s", dir, t, gproto_type_name(t));
-		fp = fopen(path, "wb");
-		assert_non_null(fp);
-		assert_int_equal(fwrite(seed, 1, n + 1, fp), n + 1);
-		fclose(fp);
+		snprintf(name, sizeof(name), "%02u-%s", t, gproto_type_name(t));
+		check_seed(name, seed, n + 1);
 	}
 	seed[0] = GPROTO_FROM_GUEST; /* one-byte chunks */
 	size_t count, n = guest_stream(seed + 1, sizeof(seed) - 1, &count);
-	snprintf(path, sizeof(path), "%s/00-guest-stream", dir);
-	fp = fopen(path, "wb");
-	assert_non_null(fp);
-	assert_int_equal(fwrite(seed, 1, n + 1, fp), n + 1);
-	fclose(fp);
-}
-
-static void test_write_corpus(void **state)
-{
-	const char *dir = getenv("GPROTO_WRITE_CORPUS");
-	(void)state;
-
-	if (dir == NULL)
-		skip();
-	write_corpus(dir);
+	check_seed("00-guest-stream", seed, n + 1);
 }
 
 int main(void)
@@ -576,7 +589,7 @@ int main(void)
 		cmocka_unit_test(test_max_payload),
 		cmocka_unit_test(test_framer),
 		cmocka_unit_test(test_framer_big_frame),
-		cmocka_unit_test(test_write_corpus),
+		cmocka_unit_test(test_fuzz_seeds_are_current),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

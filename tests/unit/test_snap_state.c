@@ -19,6 +19,7 @@
 #include "vmm/snapshot/dev.h"
 #include "vmm/snapshot/state.h"
 #include "lib/util/log.h"
+#include "tests/unit/struct_eq.h"
 
 static bool last_error_has(const char *s)
 {
@@ -160,7 +161,7 @@ static void test_vcpu_round_trip(void **state)
 	(void)state;
 	ENCODE_ONE(&w, f, snap_vcpu_encode, s);
 	assert_int_equal(snap_vcpu_decode(&f->sections[0], d), 0);
-	assert_memory_equal(s, d, sizeof(*s));
+	assert_fields_equal(eq_snap_vcpu, s, d);
 	snap_w_free(&w);
 	free(f);
 	free(d);
@@ -279,7 +280,7 @@ static void test_vm_round_trip_and_bounds(void **state)
 	sample_vm(&v);
 	ENCODE_ONE(&w, f, snap_vm_encode, &v);
 	assert_int_equal(snap_vm_decode(&f->sections[0], &d), 0);
-	assert_memory_equal(&v, &d, sizeof(v));
+	assert_fields_equal(eq_snap_vm, &v, &d);
 	snap_w_free(&w);
 	v.pit.channels[2].count = 0x10001;
 	ENCODE_ONE(&w, f, snap_vm_encode, &v);
@@ -310,7 +311,7 @@ static void test_machine(void **state)
 	sample_machine(&m, 2);
 	ENCODE_ONE(&w, f, snap_machine_encode, &m);
 	assert_int_equal(snap_machine_decode(&f->sections[0], &d), 0);
-	assert_memory_equal(&m, &d, sizeof(m));
+	assert_fields_equal(eq_snap_machine, &m, &d);
 	snap_w_free(&w);
 	cur = m;
 	assert_int_equal(snap_machine_check(&m, &cur), 0);
@@ -355,7 +356,7 @@ static void test_config(void **state)
 	sample_config(&c, 2);
 	ENCODE_ONE(&w, f, snap_config_encode, &c);
 	assert_int_equal(snap_config_decode(&f->sections[0], &d), 0);
-	assert_memory_equal(&c, &d, sizeof(c));
+	assert_fields_equal(eq_snap_config, &c, &d);
 	snap_w_free(&w);
 	cur = c;
 	assert_int_equal(snap_config_check(&c, &cur), 0);
@@ -405,6 +406,83 @@ static void test_config(void **state)
 	assert_int_equal(snap_config_from(&cfg, &cur), -ENOENT);
 	rmdir(dir);
 	free(f);
+}
+
+/* Expects snap_config_check(saved, cur) to refuse, naming the field and both values. */
+#define EXPECT_MISMATCH(saved, cur, text)                                                          \
+	do {                                                                                       \
+		log_clear_last_error();                                                            \
+		assert_int_equal(snap_config_check((saved), (cur)), -EINVAL);                      \
+		assert_true(last_error_has(text));                                                 \
+	} while (0)
+
+/* Every difference a restore refuses, each alone (memory size, uds_path and
+ * mtime are in test_config above). */
+static void test_config_every_mismatch(void **state)
+{
+	struct snap_config c, cur;
+
+	(void)state;
+	sample_config(&c, 2);
+	cur = c;
+	assert_int_equal(snap_config_check(&c, &cur), 0);
+	cur.vcpu_count = 1;
+	EXPECT_MISMATCH(&c, &cur, "snapshot: vcpu_count differs: 2 in the snapshot, 1 here");
+	cur = c;
+	cur.ndrives = 1;
+	EXPECT_MISMATCH(&c, &cur, "the number of drives differs: 2 in the snapshot, 1 here");
+	cur = c;
+	snprintf(cur.drives[1].id, sizeof(cur.drives[1].id), "data");
+	EXPECT_MISMATCH(&c, &cur, "drive 1 differs: id 'code' in the snapshot, id 'data' here");
+	cur = c;
+	snprintf(cur.drives[1].path, sizeof(cur.drives[1].path), "/srv/other.img");
+	EXPECT_MISMATCH(&c, &cur,
+			"drive code differs: path /srv/code.img in the snapshot, path "
+			"/srv/other.img here");
+	cur = c;
+	cur.drives[1].read_only = false;
+	EXPECT_MISMATCH(&c, &cur,
+			"drive code differs: read-only 1 in the snapshot, read-only 0 here");
+	cur = c;
+	cur.drives[0].is_root = false;
+	EXPECT_MISMATCH(&c, &cur, "drive rootfs differs: root 1 in the snapshot, root 0 here");
+	cur = c;
+	cur.drives[1].size = 8192;
+	EXPECT_MISMATCH(&c, &cur,
+			"drive code's file /srv/code.img differs: size 4096 in the snapshot, size "
+			"8192 here");
+	cur = c;
+	cur.drives[0].ino = 44;
+	EXPECT_MISMATCH(&c, &cur,
+			"drive rootfs's file /srv/runtime.img differs: inode 42 in the snapshot, "
+			"inode 44 here");
+	cur = c;
+	cur.entropy = false;
+	EXPECT_MISMATCH(&c, &cur,
+			"the entropy device differs: enabled=1 in the snapshot, enabled=0 here");
+	cur = c;
+	cur.vsock = false;
+	EXPECT_MISMATCH(&c, &cur, "vsock differs: enabled=1 in the snapshot, enabled=0 here");
+	cur = c;
+	cur.vsock_cid = 4;
+	EXPECT_MISMATCH(&c, &cur, "vsock guest_cid differs: 3 in the snapshot, 4 here");
+	/* The first difference is the one named. */
+	cur = c;
+	cur.drives[1].ino = 99;
+	cur.vsock_cid = 4;
+	EXPECT_MISMATCH(&c, &cur, "inode 43 in the snapshot, inode 99 here");
+	/* Without vsock, its CID and socket are not compared (they are not used). */
+	c.vsock = false;
+	cur = c;
+	cur.vsock_cid = 9;
+	snprintf(cur.vsock_uds, sizeof(cur.vsock_uds), "/elsewhere");
+	assert_int_equal(snap_config_check(&c, &cur), 0);
+	/* Without drives there is nothing to compare in them. */
+	sample_config(&c, 1);
+	c.ndrives = 0;
+	cur = c;
+	cur.drives[0].ino = 1;
+	assert_int_equal(snap_config_check(&c, &cur), 0);
 }
 
 /* A whole state file: CONF, MACH, VMST, n x VCPU, then extra sections. */
@@ -457,7 +535,7 @@ static void test_state_file(void **state)
 	build_file(&w, 2, false, SNAP_TAG_DEV_BLK); /* a device section is allowed */
 	assert_int_equal(decode_file(&w, &s), 0);
 	assert_int_equal(s.nvcpus, 2);
-	assert_memory_equal(&s.vcpus[1], v1, sizeof(*v1));
+	assert_fields_equal(eq_snap_vcpu, &s.vcpus[1], v1);
 	assert_int_equal(s.vm.clock, 987654321);
 	assert_string_equal(s.config.drives[0].id, "rootfs");
 	snap_state_free(&s);
@@ -489,19 +567,20 @@ static void test_state_file(void **state)
  * whole-file round trip's file above, committed. */
 static void test_golden_v1_0(void **state)
 {
-	char path[256];
+	char path[PATH_MAX];
 	struct snap_state s;
 	struct cpu_state *v0 = sample_vcpu(0);
 	struct snap_config c;
 
 	(void)state;
-	snprintf(path, sizeof(path), "%.*s/data/snap_state_v1.0.bin",
-		 (int)(strrchr(__FILE__, '/') - __FILE__), __FILE__);
+	/* EMBER_SRC_DIR: the checkout's absolute path, set by tests/unit/rules.mk,
+	 * so the test finds its data from any working directory. */
+	snprintf(path, sizeof(path), "%s/tests/unit/data/snap_state_v1.0.bin", EMBER_SRC_DIR);
 	assert_int_equal(snap_state_read(path, &s), 0);
 	assert_int_equal(s.nvcpus, 2);
-	assert_memory_equal(&s.vcpus[0], v0, sizeof(*v0));
+	assert_fields_equal(eq_snap_vcpu, &s.vcpus[0], v0);
 	sample_config(&c, 2);
-	assert_memory_equal(&s.config, &c, sizeof(c));
+	assert_fields_equal(eq_snap_config, &s.config, &c);
 	assert_int_equal(s.machine.regions[1].gpa, 4ull << 30);
 	assert_int_equal(s.vm.pit.channels[0].count, 0x10000);
 	snap_state_free(&s);
@@ -517,6 +596,7 @@ int main(void)
 		cmocka_unit_test(test_vm_round_trip_and_bounds),
 		cmocka_unit_test(test_machine),
 		cmocka_unit_test(test_config),
+		cmocka_unit_test(test_config_every_mismatch),
 		cmocka_unit_test(test_state_file),
 		cmocka_unit_test(test_golden_v1_0),
 	};

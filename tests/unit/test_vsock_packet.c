@@ -12,6 +12,7 @@
 
 #include "vmm/devices/virtio/vsock/packet.h"
 #include "lib/util/log.h"
+#include "tests/unit/struct_eq.h"
 
 #define CID 3u
 
@@ -84,7 +85,7 @@ static void test_layout_is_little_endian(void **state)
 	assert_int_equal(raw[36], 0x99);
 	assert_int_equal(raw[43], 0xde);
 	vsock_hdr_decode(raw, &back);
-	assert_memory_equal(&h, &back, sizeof(h));
+	assert_fields_equal(eq_vsock_hdr, &h, &back);
 }
 
 static void test_valid_headers(void **state)

@@ -63,7 +63,7 @@ struct vdev {
 };
 
 /* The device that embeds vdev as its member `vdev`. */
-#define vdev_of(d, type) ((type *)((char *)(d) - offsetof(type, vdev)))
+#define vdev_of(d, type) ((type *)((char *)(d)-offsetof(type, vdev)))
 
 /* A hook not set (a device not attached to a transport) does nothing. */
 static inline void vdev_kick(struct vdev *d, unsigned q)
