@@ -45,11 +45,23 @@ struct boot_source_config {
 	char boot_args[CONFIG_CMDLINE_MAX];
 };
 
+/* Firecracker's huge_pages: 4 KiB pages, 2 MiB hugetlbfs pages, or
+ * transparent huge pages. ember-vmm accepts all three and backs guest RAM the
+ * same way for each: anonymous memory aligned to 2 MiB with MADV_HUGEPAGE, so
+ * the host kernel uses 2 MiB pages where it has them (vmm/core/gmem.c). It
+ * never uses hugetlbfs, so "2M" needs no pre-allocated pool. */
+enum config_huge_pages {
+	CONFIG_HUGE_PAGES_NONE, /* "None", the default */
+	CONFIG_HUGE_PAGES_2M,	/* "2M": mem_size_mib must be even */
+	CONFIG_HUGE_PAGES_THP,	/* "Transparent": mem_size_mib must be even */
+};
+
 struct machine_config {
 	unsigned vcpu_count;
 	uint64_t mem_size_mib;
 	bool smt;		/* Firecracker's field; only false is supported */
-	bool track_dirty_pages; /* Firecracker's field; for Diff snapshots (later work) */
+	bool track_dirty_pages; /* Firecracker's field; for Diff snapshots */
+	enum config_huge_pages huge_pages;
 };
 
 struct console_config {
