@@ -26,11 +26,16 @@
 /* boot_args, with its NUL: x86 Linux's COMMAND_LINE_SIZE. The VMM's arch layout
  * holds at least this much (a static assertion there). */
 #define CONFIG_CMDLINE_MAX 2048
-/* The i8042 flags are Firecracker's: a keyboard-only controller with no
- * probing, which is all Ctrl-Alt-Del needs (devices/i8042.h). noreplace-smp:
- * with one vCPU, Linux otherwise rewrites every lock prefix in its text, one
- * text_poke() each (about 5000), a quarter second of a nested boot
- * (bench/RESULTS.md); the locks cost nothing measurable on one vCPU. */
+/* The i8042 flags are Firecracker's: they skip Linux's probes of the mouse
+ * port, the multiplexer and the keyboard. ember's i8042 answers those at once
+ * (devices/i8042.h), so a command line without them boots, and Ctrl-Alt-Del
+ * works, all the same; the flags stay because skipping the probes still saves
+ * about 160 port exits and 40 ms of a 420 ms boot in the testbox
+ * (bench/RESULTS.md, issue 16; ~1 ms on hardware at the testbox's usual
+ * 40-50x). noreplace-smp: with one vCPU, Linux otherwise rewrites every lock
+ * prefix in its text, one text_poke() each (about 5000), a quarter second of
+ * a nested boot (bench/RESULTS.md); the locks cost nothing measurable on one
+ * vCPU. */
 #define CONFIG_DEFAULT_CMDLINE                                                                     \
 	"console=ttyS0 reboot=k panic=1 quiet i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd "  \
 	"noreplace-smp"
