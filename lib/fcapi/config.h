@@ -26,11 +26,16 @@
 /* boot_args, with its NUL: x86 Linux's COMMAND_LINE_SIZE. The VMM's arch layout
  * holds at least this much (a static assertion there). */
 #define CONFIG_CMDLINE_MAX 2048
-/* The i8042 flags are Firecracker's: a keyboard-only controller with no
- * probing, which is all Ctrl-Alt-Del needs (devices/i8042.h). noreplace-smp:
- * with one vCPU, Linux otherwise rewrites every lock prefix in its text, one
- * text_poke() each (about 5000), a quarter second of a nested boot
- * (bench/RESULTS.md); the locks cost nothing measurable on one vCPU. */
+/* The i8042 flags are Firecracker's: they skip Linux's probes of the mouse
+ * port, the multiplexer and the keyboard. ember's i8042 answers those at once
+ * (devices/i8042.h), so a command line without them boots, and Ctrl-Alt-Del
+ * works, all the same; the flags stay because skipping the probes still saves
+ * about 160 port exits and 40 ms of a 420 ms boot in the testbox
+ * (bench/RESULTS.md, issue 16; ~1 ms on hardware at the testbox's usual
+ * 40-50x). noreplace-smp: with one vCPU, Linux otherwise rewrites every lock
+ * prefix in its text, one text_poke() each (about 5000), a quarter second of
+ * a nested boot (bench/RESULTS.md); the locks cost nothing measurable on one
+ * vCPU. */
 #define CONFIG_DEFAULT_CMDLINE                                                                     \
 	"console=ttyS0 reboot=k panic=1 quiet i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd "  \
 	"noreplace-smp"
@@ -45,11 +50,23 @@ struct boot_source_config {
 	char boot_args[CONFIG_CMDLINE_MAX];
 };
 
+/* Firecracker's huge_pages: 4 KiB pages, 2 MiB hugetlbfs pages, or
+ * transparent huge pages. ember-vmm accepts all three and backs guest RAM the
+ * same way for each: anonymous memory aligned to 2 MiB with MADV_HUGEPAGE, so
+ * the host kernel uses 2 MiB pages where it has them (vmm/core/gmem.c). It
+ * never uses hugetlbfs, so "2M" needs no pre-allocated pool. */
+enum config_huge_pages {
+	CONFIG_HUGE_PAGES_NONE, /* "None", the default */
+	CONFIG_HUGE_PAGES_2M,	/* "2M": mem_size_mib must be even */
+	CONFIG_HUGE_PAGES_THP,	/* "Transparent": mem_size_mib must be even */
+};
+
 struct machine_config {
 	unsigned vcpu_count;
 	uint64_t mem_size_mib;
 	bool smt;		/* Firecracker's field; only false is supported */
-	bool track_dirty_pages; /* Firecracker's field; for Diff snapshots (later work) */
+	bool track_dirty_pages; /* Firecracker's field; for Diff snapshots */
+	enum config_huge_pages huge_pages;
 };
 
 struct console_config {

@@ -200,11 +200,20 @@ int schema_with_body(const char *body,
 
 /* ---- machine-config ---- */
 
+const char *const schema_huge_pages_names[] = {
+	[CONFIG_HUGE_PAGES_NONE] = "None",
+	[CONFIG_HUGE_PAGES_2M] = "2M",
+	[CONFIG_HUGE_PAGES_THP] = "Transparent",
+	NULL,
+};
+
+/* PUT (required) or PATCH (every field optional, at least one given) on *m. */
 static int machine_fields(const cJSON *obj, const char *ctx, struct machine_config *m,
 			  bool required, char *err, size_t errlen)
 {
 	uint64_t vcpus = m->vcpu_count, mem = m->mem_size_mib;
 	struct machine_config tmp = *m;
+	int huge = (int)m->huge_pages;
 	struct field f[] = {
 		{ .name = "vcpu_count",
 		  .type = FT_UINT,
@@ -220,16 +229,31 @@ static int machine_fields(const cJSON *obj, const char *ctx, struct machine_conf
 		  .max = CONFIG_MAX_MEM_MIB },
 		{ .name = "smt", .type = FT_BOOL, .b = &tmp.smt },
 		{ .name = "track_dirty_pages", .type = FT_BOOL, .b = &tmp.track_dirty_pages },
+		{ .name = "huge_pages",
+		  .type = FT_ENUM,
+		  .e = &huge,
+		  .names = schema_huge_pages_names },
 	};
+	bool any = false;
 	int ret = schema_fields(obj, ctx, f, ARRAY_LEN(f), err, errlen);
 
 	if (ret < 0)
 		return ret;
+	for (size_t i = 0; i < ARRAY_LEN(f); i++)
+		any |= f[i].set;
+	/* Firecracker refuses a PATCH that changes nothing ({} or all nulls). */
+	if (!required && !any)
+		return schema_fail(err, errlen, ctx, NULL, "%s", SCHEMA_MSG_EMPTY_PATCH);
 	if (tmp.smt)
 		return schema_fail(err, errlen, ctx, "smt",
 				   "must be false: SMT is not supported on this host");
+	if (huge != CONFIG_HUGE_PAGES_NONE && mem % 2 != 0)
+		return schema_fail(err, errlen, ctx, "mem_size_mib",
+				   "%llu is not a multiple of 2 MiB, which huge_pages \"%s\" needs",
+				   (unsigned long long)mem, schema_huge_pages_names[huge]);
 	tmp.vcpu_count = (unsigned)vcpus;
 	tmp.mem_size_mib = mem;
+	tmp.huge_pages = (enum config_huge_pages)huge;
 	*m = tmp;
 	return 0;
 }

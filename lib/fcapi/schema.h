@@ -29,6 +29,8 @@
 
 #define SCHEMA_BODY_MAX (64u * 1024) /* bytes, without the NUL */
 #define SCHEMA_ERR_LEN	CONFIG_ERR_LEN
+/* Firecracker's words for a PATCH that names no field to change. */
+#define SCHEMA_MSG_EMPTY_PATCH "Empty PATCH request."
 
 enum schema_action {
 	SCHEMA_ACTION_INSTANCE_START,
@@ -83,10 +85,13 @@ struct schema_snapshot_load {
 };
 
 /* PUT /machine-config: vcpu_count and mem_size_mib required; smt (must be
- * false) and track_dirty_pages default to false. */
+ * false) and track_dirty_pages default to false, huge_pages ("None", "2M" or
+ * "Transparent"; not "None" needs an even mem_size_mib) to "None". */
 int schema_machine_config_put(const char *body, struct machine_config *out, char *err,
 			      size_t errlen);
-/* PATCH /machine-config: every field optional. */
+/* PATCH /machine-config: every field optional, but at least one must be given
+ * (not null), else -EINVAL with SCHEMA_MSG_EMPTY_PATCH; the rules above hold
+ * for the result. */
 int schema_machine_config_patch(const char *body, struct machine_config *inout, char *err,
 				size_t errlen);
 /* PUT /boot-source: kernel_image_path required; initrd_path defaults to "",
@@ -119,7 +124,8 @@ int schema_snapshot_load_put(const char *body, struct schema_snapshot_load *out,
  * "entropy", "network-interfaces", "logger", "metrics"}; a disabled vsock or
  * entropy device is null. NULL if out of memory. */
 char *schema_vm_config_to_json(const struct vm_config *cfg);
-/* GET /machine-config: {"vcpu_count", "mem_size_mib", "smt", "track_dirty_pages"}. */
+/* GET /machine-config: {"vcpu_count", "mem_size_mib", "smt", "track_dirty_pages",
+ * "huge_pages"}. */
 char *schema_machine_config_to_json(const struct machine_config *m);
 /* --config-file: the same shape. Starts from config_init(), applies each
  * section through the PUT parsers above, then runs config_validate(). A

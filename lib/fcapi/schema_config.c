@@ -35,7 +35,9 @@ static cJSON *machine_to_json(const struct machine_config *m)
 	if (o == NULL || cJSON_AddNumberToObject(o, "vcpu_count", m->vcpu_count) == NULL ||
 	    cJSON_AddNumberToObject(o, "mem_size_mib", (double)m->mem_size_mib) == NULL ||
 	    cJSON_AddBoolToObject(o, "smt", m->smt) == NULL ||
-	    cJSON_AddBoolToObject(o, "track_dirty_pages", m->track_dirty_pages) == NULL) {
+	    cJSON_AddBoolToObject(o, "track_dirty_pages", m->track_dirty_pages) == NULL ||
+	    cJSON_AddStringToObject(o, "huge_pages", schema_huge_pages_names[m->huge_pages]) ==
+		    NULL) {
 		cJSON_Delete(o);
 		return NULL;
 	}

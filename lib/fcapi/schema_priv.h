@@ -47,6 +47,9 @@ int schema_with_body(const char *body,
 		     int (*fn)(const cJSON *, const char *, void *, char *, size_t), void *out,
 		     char *err, size_t errlen);
 
+/* machine-config huge_pages, indexed by enum config_huge_pages, NULL-terminated. */
+extern const char *const schema_huge_pages_names[];
+
 /* The PUT parsers on a parsed object; out is the struct the PUT fills. */
 int schema_machine_put_json(const cJSON *obj, const char *ctx, void *out, char *err, size_t errlen);
 int schema_boot_put_json(const cJSON *obj, const char *ctx, void *out, char *err, size_t errlen);

@@ -13,7 +13,8 @@ import time
 
 import pytest
 
-from api_client import (VMM, HostVmm, call, check_example, doc_examples, doc_routes, fault)
+from api_client import (VMM, HostVmm, UnixHTTPConnection, call, check_example, doc_examples,
+                        doc_routes, fault)
 from guest import INITRAMFS, VMLINUX
 
 EXIT_CONFIG = 1
@@ -98,7 +99,20 @@ BAD_BODIES = [
     ("PUT /snapshot/load", '{"snapshot_path": "/s", "mem_backend": {"backend_type": "Uffd"}}',
      "backend_path"),
     ("PUT /machine-config", '{"vcpu_count": 1, "mem_size_mib": 128}\x00', "NUL"),
-    ("PUT /machine-config", '', "JSON"),
+    ("PUT /machine-config", ' ', "JSON"),
+    # Firecracker's checks of the request's shape, whatever the path.
+    ("PUT /machine-config", '', "Empty PUT request."),
+    ("PUT /nowhere", '', "Empty PUT request."),
+    ("PATCH /machine-config", '', "Empty PATCH request."),
+    ("PATCH /machine-config", '{}', "Empty PATCH request."),
+    ("PATCH /machine-config", '{"vcpu_count": null, "huge_pages": null}', "Empty PATCH request."),
+    ("PATCH /vm", '', "Empty PATCH request."),
+    ("GET /machine-config", '{}', "GET request cannot have a body."),
+    ("GET /nowhere", 'x', "GET request cannot have a body."),
+    ("PUT /machine-config", '{"vcpu_count": 1, "mem_size_mib": 129, "huge_pages": "2M"}',
+     "mem_size_mib"),
+    ("PUT /machine-config", '{"vcpu_count": 1, "mem_size_mib": 130, "huge_pages": "2m"}',
+     "huge_pages"),
 ]
 
 
@@ -112,34 +126,104 @@ def test_bad_bodies_are_refused_precisely(vmm, endpoint, body, needle):
     assert vmm.alive()
     # The refused body changed nothing.
     status, cfg, _ = vmm.call("GET", "/machine-config")
-    assert (status, cfg["vcpu_count"], cfg["mem_size_mib"]) == (200, 1, 128)
+    assert (status, cfg["vcpu_count"], cfg["mem_size_mib"], cfg["huge_pages"]) == \
+        (200, 1, 128, "None")
 
 
-def test_body_over_the_limit_refused_from_the_header(vmm):
+def raw_exchange(sock, data):
+    """Sends raw bytes on a fresh connection and reads until the server closes
+    (or 10 s pass): the bytes of its answer."""
     s = socket.socket(socket.AF_UNIX)
     s.settimeout(10)
-    s.connect(vmm.sock)
-    s.sendall(b"PUT /machine-config HTTP/1.1\r\nHost: x\r\nContent-Length: 51201\r\n\r\n")
-    reply = s.recv(4096)
+    s.connect(sock)
+    try:
+        s.sendall(data)
+    except OSError:
+        pass  # the server may answer and close before taking all of it
+    out = b""
+    try:
+        while chunk := s.recv(65536):
+            out += chunk
+    except (ConnectionResetError, TimeoutError):
+        pass
     s.close()
-    assert reply.startswith(b"HTTP/1.1 413"), reply
+    return out
+
+
+def test_body_over_the_limit_is_a_json_fault(vmm):
+    """Over 51,200 bytes: 400 with Firecracker's message, as JSON."""
+    body = '{"vcpu_count": 1, "mem_size_mib": 128' + " " * (51201 - 38) + "}"
+    assert len(body) == 51201
+    msg = fault(vmm.call("PUT", "/machine-config", body))
+    assert msg == ("Request payload with size 51201 is larger than the limit of 51200 "
+                   "allowed by server."), msg
+    # The same through curl, as a Firecracker user would send it.
+    p = subprocess.run(["curl", "-sS", "--unix-socket", vmm.sock, "-X", "PUT",
+                        "-H", "Content-Type: application/json", "--data-binary", "@-",
+                        "-w", "\\n%{http_code} %{content_type}", "http://localhost/machine-config"],
+                       input=body.encode(), capture_output=True, timeout=30)
+    raw, _, tail = p.stdout.decode().rpartition("\n")
+    assert tail == "400 application/json", (tail, raw)
+    assert json.loads(raw)["fault_message"] == msg
     # Exactly at the limit is read, and judged by the schema.
-    body = '{"vcpu_count": 1, "mem_size_mib": 128' + " " * (51200 - 38) + "}"
-    assert len(body) == 51200
-    assert vmm.call("PUT", "/machine-config", body)[0] == 204
+    assert vmm.call("PUT", "/machine-config", body[:38] + body[39:])[0] == 204
+    # libevent's own ceiling (server.h): refused from the header alone, as HTML.
+    reply = raw_exchange(vmm.sock, b"PUT /machine-config HTTP/1.1\r\nHost: x\r\n"
+                         b"Content-Length: 1048577\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 413"), reply
     assert vmm.alive()
+    status, cfg, _ = vmm.call("GET", "/machine-config")
+    assert (status, cfg["vcpu_count"]) == (200, 1)
 
 
-def test_too_many_headers(vmm):
+def test_header_limits_are_json_faults(vmm):
     hdrs = {f"X-H{i}": "v" for i in range(40)}
-    assert "too many request headers" in fault(vmm.call("GET", "/", headers=hdrs))
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(10)
-    s.connect(vmm.sock)
-    s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n")
-    reply = s.recv(4096)
-    s.close()
-    assert reply == b"" or not reply.startswith(b"HTTP/1.1 2"), reply
+    assert fault(vmm.call("GET", "/", headers=hdrs)).startswith("too many request headers: 4")
+    msg = fault(vmm.call("GET", "/", headers={"X-Big": "a" * 9000}))
+    assert "the limit is 8192" in msg, msg
+    # Just under: served.
+    assert vmm.call("GET", "/", headers={"X-Big": "a" * 7000})[0] == 200
+    # Over libevent's own ceiling (64 KiB) evhttp answers by itself (server.h).
+    reply = raw_exchange(vmm.sock, b"GET / HTTP/1.1\r\nX-Big: " + b"a" * 70000 + b"\r\n\r\n")
+    assert reply == b"" or reply.startswith(b"HTTP/1.1 4"), reply
+    assert vmm.call("GET", "/")[0] == 200
+
+
+# Every kind of refusal the server makes itself, as a client sends it.
+REFUSALS = [
+    ("GET", "/no-such-path", None, {}, "Invalid request method"),
+    ("DELETE", "/machine-config", None, {}, "Invalid request method"),
+    ("POST", "/actions", '{"action_type": "InstanceStart"}', {}, "Invalid request method"),
+    ("PUT", "/balloon", "{}", {}, "not supported by ember-vmm"),
+    ("PUT", "/machine-config", "{", {}, "JSON"),
+    ("PUT", "/machine-config", "x" * 51201, {}, "larger than the limit"),
+    ("GET", "/", None, {"X-Big": "a" * 9000}, "the limit is 8192"),
+    ("GET", "/", None, {f"X-H{i}": "v" for i in range(33)}, "too many request headers"),
+    ("GET", "/", "{}", {}, "GET request cannot have a body."),
+    ("PATCH", "/vm", '{"state": "Paused"}', {}, "not supported before starting"),
+    ("PUT", "/actions", '{"action_type": "SendCtrlAltDel"}', {}, "before starting"),
+    ("PUT", "/actions", '{"action_type": "InstanceStart"}', {}, "InstanceStart failed"),
+]
+
+
+@pytest.mark.parametrize("method,path,body,headers,needle", REFUSALS,
+                         ids=[f"{m} {p} {n}" for m, p, _, _, n in REFUSALS])
+def test_every_refusal_is_json(vmm, method, path, body, headers, needle):
+    """400, Content-Type application/json, a body of exactly {"fault_message"}."""
+    conn = UnixHTTPConnection(vmm.sock)
+    try:
+        hdrs = dict(headers)
+        if body is not None:
+            hdrs["Content-Type"] = "application/json"
+        conn.request(method, path, body=body, headers=hdrs)
+        r = conn.getresponse()
+        raw = r.read()
+        assert r.status == 400, (r.status, raw)
+        assert r.getheader("Content-Type") == "application/json", r.getheaders()
+        parsed = json.loads(raw)
+        assert set(parsed) == {"fault_message"} and needle in parsed["fault_message"], parsed
+    finally:
+        conn.close()
     assert vmm.call("GET", "/")[0] == 200
 
 

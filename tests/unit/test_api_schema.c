@@ -103,11 +103,73 @@ static void test_machine_config(void **state)
 		schema_machine_config_patch("{\"mem_size_mib\": 512}", &m, err, sizeof(err)), 0);
 	assert_int_equal(m.vcpu_count, 32);
 	assert_int_equal(m.mem_size_mib, 512);
-	assert_int_equal(schema_machine_config_patch("{}", &m, err, sizeof(err)), 0);
+	/* A PATCH that names nothing to change is refused, in Firecracker's words. */
+	EXPECT_ERR(schema_machine_config_patch("{}", &m, err, sizeof(err)), -EINVAL,
+		   SCHEMA_MSG_EMPTY_PATCH);
+	assert_string_equal(err, SCHEMA_MSG_EMPTY_PATCH);
+	EXPECT_ERR(schema_machine_config_patch("{\"smt\": null, \"huge_pages\": null}", &m, err,
+					       sizeof(err)),
+		   -EINVAL, SCHEMA_MSG_EMPTY_PATCH);
+	assert_int_equal(schema_machine_config_patch("{\"smt\": false}", &m, err, sizeof(err)), 0);
 	EXPECT_ERR(schema_machine_config_patch("{\"vcpu_count\": 64}", &m, err, sizeof(err)),
 		   -EINVAL, "vcpu_count");
 	EXPECT_ERR(schema_machine_config_patch("{\"x\": 1}", &m, err, sizeof(err)), -EINVAL, "x");
 	assert_int_equal(m.vcpu_count, 32);
+	assert_int_equal(m.mem_size_mib, 512);
+}
+
+static void test_machine_huge_pages(void **state)
+{
+	struct machine_config m = { 0 };
+	char *json;
+
+	(void)state;
+	/* Default None; each of Firecracker's values, shown back by GET. */
+	assert_int_equal(schema_machine_config_put("{\"vcpu_count\": 1, \"mem_size_mib\": 128}", &m,
+						   err, sizeof(err)),
+			 0);
+	assert_int_equal(m.huge_pages, CONFIG_HUGE_PAGES_NONE);
+	json = schema_machine_config_to_json(&m);
+	assert_non_null(json);
+	assert_non_null(strstr(json, "\"huge_pages\":\"None\""));
+	free(json);
+	assert_int_equal(schema_machine_config_put("{\"vcpu_count\": 1, \"mem_size_mib\": 128, "
+						   "\"huge_pages\": \"2M\"}",
+						   &m, err, sizeof(err)),
+			 0);
+	assert_int_equal(m.huge_pages, CONFIG_HUGE_PAGES_2M);
+	json = schema_machine_config_to_json(&m);
+	assert_non_null(json);
+	assert_non_null(strstr(json, "\"huge_pages\":\"2M\""));
+	free(json);
+	assert_int_equal(schema_machine_config_patch("{\"huge_pages\": \"Transparent\"}", &m, err,
+						     sizeof(err)),
+			 0);
+	assert_int_equal(m.huge_pages, CONFIG_HUGE_PAGES_THP);
+	/* PUT replaces: an omitted huge_pages is None again. */
+	assert_int_equal(schema_machine_config_put("{\"vcpu_count\": 1, \"mem_size_mib\": 33}", &m,
+						   err, sizeof(err)),
+			 0);
+	assert_int_equal(m.huge_pages, CONFIG_HUGE_PAGES_NONE);
+	/* 2 MiB pages need an even size in MiB, checked on the result of a PATCH too. */
+	EXPECT_ERR(schema_machine_config_patch("{\"huge_pages\": \"2M\"}", &m, err, sizeof(err)),
+		   -EINVAL, "mem_size_mib");
+	assert_int_equal(m.huge_pages, CONFIG_HUGE_PAGES_NONE); /* untouched */
+	assert_int_equal(
+		schema_machine_config_patch("{\"huge_pages\": \"2M\", \"mem_size_mib\": 34}", &m,
+					    err, sizeof(err)),
+		0);
+	EXPECT_ERR(schema_machine_config_patch("{\"mem_size_mib\": 35}", &m, err, sizeof(err)),
+		   -EINVAL, "2M");
+	assert_int_equal(m.mem_size_mib, 34);
+	/* Not one of the names (case matters), not a string. */
+	EXPECT_ERR(schema_machine_config_patch("{\"huge_pages\": \"2m\"}", &m, err, sizeof(err)),
+		   -EINVAL, "huge_pages");
+	EXPECT_ERR(schema_machine_config_patch("{\"huge_pages\": \"1G\"}", &m, err, sizeof(err)),
+		   -EINVAL, "huge_pages");
+	EXPECT_ERR(schema_machine_config_patch("{\"huge_pages\": 2}", &m, err, sizeof(err)),
+		   -EINVAL, "huge_pages");
+	assert_int_equal(m.huge_pages, CONFIG_HUGE_PAGES_2M);
 }
 
 static void test_boot_source(void **state)
@@ -437,7 +499,7 @@ static const char config_file[] =
 	"{\"boot-source\": {\"kernel_image_path\": \"/vmlinux\", \"initrd_path\": \"/initrd\", "
 	"\"boot_args\": \"console=ttyS0 quiet\"},"
 	" \"machine-config\": {\"vcpu_count\": 2, \"mem_size_mib\": 256, \"track_dirty_pages\": "
-	"true},"
+	"true, \"huge_pages\": \"2M\"},"
 	" \"drives\": [{\"drive_id\": \"rootfs\", \"path_on_host\": \"/r.ext4\", "
 	"\"is_root_device\": true, \"is_read_only\": true},"
 	" {\"drive_id\": \"data\", \"path_on_host\": \"/d.img\", \"is_root_device\": false}],"
@@ -456,6 +518,7 @@ static void test_config_round_trip(void **state)
 	assert_int_equal(a.machine.vcpu_count, 2);
 	assert_int_equal(a.machine.mem_size_mib, 256);
 	assert_true(a.machine.track_dirty_pages);
+	assert_int_equal(a.machine.huge_pages, CONFIG_HUGE_PAGES_2M);
 	assert_int_equal(a.ndrives, 2);
 	assert_string_equal(a.drives[1].drive_id, "data");
 	assert_false(a.drives[1].is_read_only);
@@ -564,15 +627,11 @@ static void test_config_file_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_machine_config),
-		cmocka_unit_test(test_boot_source),
-		cmocka_unit_test(test_drives),
-		cmocka_unit_test(test_vsock_entropy),
-		cmocka_unit_test(test_actions_vm),
-		cmocka_unit_test(test_logger_metrics),
-		cmocka_unit_test(test_snapshots),
-		cmocka_unit_test(test_config_round_trip),
-		cmocka_unit_test(test_config_file_errors),
+		cmocka_unit_test(test_machine_config),	  cmocka_unit_test(test_machine_huge_pages),
+		cmocka_unit_test(test_boot_source),	  cmocka_unit_test(test_drives),
+		cmocka_unit_test(test_vsock_entropy),	  cmocka_unit_test(test_actions_vm),
+		cmocka_unit_test(test_logger_metrics),	  cmocka_unit_test(test_snapshots),
+		cmocka_unit_test(test_config_round_trip), cmocka_unit_test(test_config_file_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

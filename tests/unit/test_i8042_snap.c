@@ -26,9 +26,23 @@
 #define CMD_READ_CTR  0x20
 #define CMD_WRITE_CTR 0x60
 
-/* The section's payload after the instance number (i8042.c, version 1). */
-enum { P_CTR, P_PENDING, P_LEVEL, P_LEN, P_FIFO };
-#define PAYLOAD_MAX (P_FIFO + I8042_FIFO + 1) /* room for one byte too many */
+#define OUTP_BOOT 0x03 /* not in reset, A20 on */
+
+/* The section's payload after the instance number (i8042.c, version 2):
+ * then, per FIFO byte, its value and its status bits. */
+enum {
+	P_CTR,
+	P_OUTP,
+	P_PENDING,
+	P_KBD_PENDING,
+	P_KBD_SET,
+	P_KBD_ENABLED,
+	P_LEVEL,
+	P_AUX_LEVEL,
+	P_LEN,
+	P_FIFO
+};
+#define PAYLOAD_MAX (P_FIFO + 2 * (I8042_FIFO + 1)) /* room for one byte too many */
 
 static const uint8_t cad_set2[] = {
 	0x14, 0x11, 0xe0, 0x71, 0xe0, 0xf0, 0x71, 0xf0, 0x11, 0xf0, 0x14
@@ -45,10 +59,12 @@ struct fx {
 	struct snap_file f;
 };
 
-static void irq_set(void *opaque, int level)
+static void irq_set(void *opaque, enum i8042_irq line, int level)
 {
 	struct kbd *d = opaque;
 
+	if (line != I8042_IRQ_KBD)
+		return;
 	if (level && !d->level)
 		d->edges++;
 	d->level = level;
@@ -128,7 +144,7 @@ static void test_round_trip(void **state)
 	assert_int_equal(snap_dev_restore(&i8042_snap_ops, &f->b.k, 0, &f->f), 0);
 	/* Restore does not drive the line: the restored irqchip holds it. */
 	assert_int_equal(f->b.edges, 0);
-	assert_int_equal(f->b.k.irq_level, 1);
+	assert_int_equal(f->b.k.irq_level[I8042_IRQ_KBD], 1);
 	assert_int_equal(rd(&f->b, true), STR_OBF | STR_SYS | 0x10);
 	/* The guest reads on, oldest byte first; each byte read raises the line again. */
 	for (unsigned i = 0; i < n; i++)
@@ -143,16 +159,19 @@ static void test_round_trip(void **state)
 	assert_int_equal(f->b.resets, 0);
 }
 
-/* A valid payload: interrupts on, 2 bytes waiting, the line up. */
+/* A valid payload: interrupts on, 2 keyboard bytes waiting, the line up. */
 static size_t good(uint8_t p[PAYLOAD_MAX])
 {
 	memset(p, 0, PAYLOAD_MAX);
 	p[P_CTR] = CTR_KBDINT | CTR_SYS;
+	p[P_OUTP] = OUTP_BOOT;
+	p[P_KBD_SET] = 2;
+	p[P_KBD_ENABLED] = 1;
 	p[P_LEVEL] = 1;
 	p[P_LEN] = 2;
 	p[P_FIFO] = 0x1d;
-	p[P_FIFO + 1] = 0x9d;
-	return P_FIFO + 2;
+	p[P_FIFO + 2] = 0x9d;
+	return P_FIFO + 4;
 }
 
 #define EXPECT_REFUSED(len, version, text)                                                         \
@@ -170,52 +189,90 @@ static void test_every_refusal(void **state)
 	uint8_t p[PAYLOAD_MAX];
 	size_t n = good(p);
 
-	assert_int_equal(snap_dev_file_restore_raw(&f->w, &f->f, &i8042_snap_ops, &f->b.k, 1, p, n),
+	assert_int_equal(snap_dev_file_restore_raw(&f->w, &f->f, &i8042_snap_ops, &f->b.k, 2, p, n),
 			 0);
 	assert_int_equal(rd(&f->b, false), 0x1d);
 	assert_int_equal(rd(&f->b, false), 0x9d);
 	for (size_t len = 0; len < n; len++) {
 		log_clear_last_error();
 		assert_int_equal(snap_dev_file_restore_raw(&f->w, &f->f, &i8042_snap_ops, &f->b.k,
-							   1, p, len),
+							   2, p, len),
 				 -EBADMSG);
 		assert_true(last_error_has("payload offset"));
 	}
-	EXPECT_REFUSED(n + 1, 1, "1 bytes left over");
-	EXPECT_REFUSED(n, 2, "version 2 is newer than this ember's 1");
-	/* Only the command-byte write waits for a parameter. */
+	EXPECT_REFUSED(n + 1, 2, "1 bytes left over");
+	EXPECT_REFUSED(n, 3, "version 3 is newer than this ember's 2");
+	/* Only commands that take a parameter can wait for one. */
 	p[P_PENDING] = CMD_READ_CTR;
-	EXPECT_REFUSED(n, 1, "pending command 0x20 (only 0x60 takes a parameter)");
+	EXPECT_REFUSED(n, 2, "pending command 0x20 (it takes no parameter)");
 	n = good(p);
 	p[P_PENDING] = CMD_WRITE_CTR;
-	assert_int_equal(snap_dev_file_restore_raw(&f->w, &f->f, &i8042_snap_ops, &f->b.k, 1, p, n),
+	assert_int_equal(snap_dev_file_restore_raw(&f->w, &f->f, &i8042_snap_ops, &f->b.k, 2, p, n),
 			 0);
-	/* A FIFO longer than the controller's. */
+	n = good(p);
+	p[P_KBD_PENDING] = 0xf4; /* enable: no parameter */
+	EXPECT_REFUSED(n, 2, "pending keyboard command 0xf4 (it takes no parameter)");
+	/* The keyboard's set, its enable flag and the CPU's reset line. */
+	n = good(p);
+	p[P_KBD_SET] = 4;
+	EXPECT_REFUSED(n, 2, "keyboard set 4, enabled 1, output port 0x3");
+	n = good(p);
+	p[P_KBD_ENABLED] = 2;
+	EXPECT_REFUSED(n, 2, "keyboard set 2, enabled 2, output port 0x3");
+	n = good(p);
+	p[P_OUTP] = 0x02;
+	EXPECT_REFUSED(n, 2, "keyboard set 2, enabled 1, output port 0x2");
+	/* A FIFO longer than the controller's, and status bits no byte has. */
 	n = good(p);
 	p[P_LEN] = I8042_FIFO + 1;
-	EXPECT_REFUSED(P_FIFO + I8042_FIFO + 1, 1, "output FIFO holds 17 bytes (at most 16)");
-	/* The line contradicts the FIFO and the command byte, every way. */
+	EXPECT_REFUSED(P_FIFO + 2 * (I8042_FIFO + 1), 2, "output FIFO holds 17 bytes (at most 16)");
+	n = good(p);
+	p[P_FIFO + 1] = 0x01;
+	EXPECT_REFUSED(n, 2, "FIFO byte 0 has status bits 0x1");
+	/* The lines contradict the FIFO and the command byte, every way. */
 	n = good(p);
 	p[P_LEVEL] = 0;
-	EXPECT_REFUSED(n, 1, "IRQ level 0, but the FIFO and command byte say 1");
+	EXPECT_REFUSED(n, 2, "IRQ levels 0/0, but the FIFO and command byte say 1/0");
 	n = good(p);
 	p[P_LEN] = 0;
-	EXPECT_REFUSED(P_FIFO, 1, "IRQ level 1, but the FIFO and command byte say 0");
+	EXPECT_REFUSED(P_FIFO, 2, "IRQ levels 1/0, but the FIFO and command byte say 0/0");
 	n = good(p);
 	p[P_CTR] = CTR_SYS;
-	EXPECT_REFUSED(n, 1, "IRQ level 1, but the FIFO and command byte say 0");
+	EXPECT_REFUSED(n, 2, "IRQ levels 1/0, but the FIFO and command byte say 0/0");
 	n = good(p);
 	p[P_LEVEL] = 2;
-	EXPECT_REFUSED(n, 1, "IRQ level 2");
+	EXPECT_REFUSED(n, 2, "IRQ levels 2/0");
+	n = good(p);
+	p[P_AUX_LEVEL] = 1;
+	EXPECT_REFUSED(n, 2, "IRQ levels 1/1, but the FIFO and command byte say 1/0");
 	/* A full FIFO with the interrupt off is fine. */
 	n = good(p);
 	p[P_CTR] = CTR_SYS;
 	p[P_LEVEL] = 0;
 	p[P_LEN] = I8042_FIFO;
-	assert_int_equal(snap_dev_file_restore_raw(&f->w, &f->f, &i8042_snap_ops, &f->b.k, 1, p,
-						   P_FIFO + I8042_FIFO),
+	assert_int_equal(snap_dev_file_restore_raw(&f->w, &f->f, &i8042_snap_ops, &f->b.k, 2, p,
+						   P_FIFO + 2 * I8042_FIFO),
 			 0);
 	assert_int_equal(i8042_send_ctrl_alt_del(&f->b.k), -ENOSPC);
+}
+
+/* Version 1 (before the mouse port and the keyboard): command byte, pending
+ * command, IRQ level, FIFO length, bytes. It still restores, and is checked
+ * the same way. */
+static void test_version_1(void **state)
+{
+	struct fx *f = *state;
+	const uint8_t v1[] = { CTR_KBDINT | CTR_SYS, 0, 1, 2, 0x1d, 0x9d };
+	uint8_t p[sizeof(v1)];
+
+	memcpy(p, v1, sizeof(p));
+	assert_int_equal(
+		snap_dev_file_restore_raw(&f->w, &f->f, &i8042_snap_ops, &f->b.k, 1, p, sizeof(p)),
+		0);
+	assert_int_equal(rd(&f->b, false), 0x1d);
+	assert_int_equal(rd(&f->b, false), 0x9d);
+	p[2] = 0;
+	EXPECT_REFUSED(sizeof(p), 1, "IRQ levels 0/0, but the FIFO and command byte say 1/0");
 }
 
 int main(void)
@@ -223,6 +280,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_every_refusal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_version_1, setup, teardown),
 	};
 
 	/* Errors are asserted through log_last_error(); keep them off the terminal. */

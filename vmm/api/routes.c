@@ -15,10 +15,6 @@
 
 #define ERR_LEN CONFIG_ERR_LEN
 
-/* Firecracker's words for calls in the wrong state. */
-#define MSG_AFTER_START	 "The requested operation is not supported after starting the microVM."
-#define MSG_BEFORE_START "The requested operation is not supported before starting the microVM."
-
 enum when {
 	ANY,
 	PRE,  /* before InstanceStart only */
@@ -273,10 +269,10 @@ static int put_metrics(struct api *api, const char *id, const char *body, struct
 
 static int flush_metrics(struct api *api, char *err)
 {
-	if (!metrics_enabled(api->metrics)) {
-		snprintf(err, ERR_LEN, "metrics are not configured: PUT /metrics first");
-		return -ENOENT;
-	}
+	/* Nothing to write to: a no-op, as in Firecracker (a script may flush
+	 * whether or not its VM was given a metrics file). */
+	if (!metrics_enabled(api->metrics))
+		return 0;
 	if (ctl_get_state(api->ctl) == CTL_NOT_STARTED)
 		return metrics_flush(api->metrics, NULL, err, ERR_LEN);
 	/* The VM's counters live on the main thread. */
@@ -297,7 +293,7 @@ static int put_actions(struct api *api, const char *id, const char *body, struct
 	switch (a) {
 	case SCHEMA_ACTION_INSTANCE_START:
 		if (st != CTL_NOT_STARTED) {
-			snprintf(err, ERR_LEN, "InstanceStart: %s", MSG_AFTER_START);
+			snprintf(err, ERR_LEN, "InstanceStart: %s", API_MSG_AFTER_START);
 			return -EINVAL;
 		}
 		ret = config_validate(&api->ctl->cfg, err, ERR_LEN);
@@ -312,7 +308,7 @@ static int put_actions(struct api *api, const char *id, const char *body, struct
 		return ret;
 	case SCHEMA_ACTION_SEND_CTRL_ALT_DEL:
 		if (st == CTL_NOT_STARTED) {
-			snprintf(err, ERR_LEN, "SendCtrlAltDel: %s", MSG_BEFORE_START);
+			snprintf(err, ERR_LEN, "SendCtrlAltDel: %s", API_MSG_BEFORE_START);
 			return -EINVAL;
 		}
 		return ctl_call(api->ctl, CTL_CMD_CTRL_ALT_DEL, NULL, err, ERR_LEN);
@@ -489,17 +485,6 @@ static bool path_matches(const struct route *r, const char *path, const char **i
 	return strcmp(path, r->path) == 0;
 }
 
-static char *fault_json(const char *msg)
-{
-	cJSON *o = cJSON_CreateObject();
-	char *s = NULL;
-
-	if (o != NULL && cJSON_AddStringToObject(o, "fault_message", msg) != NULL)
-		s = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	return s;
-}
-
 static const struct route *find(enum api_method method, const char *path, const char **id,
 				bool *path_known)
 {
@@ -514,6 +499,41 @@ static const struct route *find(enum api_method method, const char *path, const 
 	return NULL;
 }
 
+/* The one place an error reply is made: logged, 400, {"fault_message": msg}. */
+static void fail(const char *method_name, const char *path, const char *msg, struct api_reply *out)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	log_info("API %.16s %.128s: %s", method_name, path, msg);
+	out->status = 400;
+	out->body = NULL; /* the HTTP layer sends API_FAULT_OOM then */
+	if (o != NULL && cJSON_AddStringToObject(o, "fault_message", msg) != NULL)
+		out->body = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+}
+
+static void reply_init(struct api_reply *out)
+{
+	out->status = 204;
+	out->body = NULL;
+	out->last = false;
+}
+
+/* Why a request with no matching route is refused. */
+static void no_route(const char *method_name, const char *path, bool known, char *err)
+{
+	for (size_t i = 0; !known && i < sizeof(unsupported) / sizeof(unsupported[0]); i++) {
+		size_t n = strlen(unsupported[i]);
+
+		if (strncmp(path, unsupported[i], n) == 0 && (path[n] == '\0' || path[n] == '/')) {
+			snprintf(err, ERR_LEN, "%.64s: not supported by ember-vmm", path);
+			return;
+		}
+	}
+	snprintf(err, ERR_LEN, "Invalid request method and/or path: %.16s %.128s.", method_name,
+		 path);
+}
+
 void api_handle(struct api *api, enum api_method method, const char *method_name, const char *path,
 		const char *body, size_t body_len, struct api_reply *out)
 {
@@ -523,48 +543,43 @@ void api_handle(struct api *api, enum api_method method, const char *method_name
 	bool known;
 	int ret = -EINVAL;
 
-	out->status = 204;
-	out->body = NULL;
-	out->last = false;
+	reply_init(out);
 	r = find(method, path, &id, &known);
-	if (r == NULL) {
-		for (size_t i = 0; !known && i < sizeof(unsupported) / sizeof(unsupported[0]);
-		     i++) {
-			size_t n = strlen(unsupported[i]);
-
-			if (strncmp(path, unsupported[i], n) == 0 &&
-			    (path[n] == '\0' || path[n] == '/')) {
-				snprintf(err, sizeof(err), "%.64s: not supported by ember-vmm",
-					 path);
-				break;
-			}
-		}
-		if (err[0] == '\0')
-			snprintf(err, sizeof(err),
-				 "Invalid request method and/or path: %.16s %.128s.", method_name,
-				 path);
-		metrics_count_api(api->metrics, UINT32_MAX, true);
-		goto fail;
-	}
-	if (memchr(body, '\0', body_len) != NULL) {
+	/* Firecracker judges the request's shape before its path. */
+	if (method == API_GET && body_len > 0)
+		snprintf(err, sizeof(err), "%s", API_MSG_GET_BODY);
+	else if (method == API_PUT && body_len == 0)
+		snprintf(err, sizeof(err), "%s", API_MSG_EMPTY_PUT);
+	else if (method == API_PATCH && body_len == 0)
+		snprintf(err, sizeof(err), "%s", SCHEMA_MSG_EMPTY_PATCH);
+	else if (r == NULL)
+		no_route(method_name, path, known, err);
+	else if (memchr(body, '\0', body_len) != NULL)
 		snprintf(err, sizeof(err), "the request body contains a NUL byte");
-	} else if (r->when == PRE && ctl_get_state(api->ctl) != CTL_NOT_STARTED) {
-		snprintf(err, sizeof(err), "%s", MSG_AFTER_START);
-	} else if (r->when == POST && ctl_get_state(api->ctl) == CTL_NOT_STARTED) {
-		snprintf(err, sizeof(err), "%s", MSG_BEFORE_START);
-	} else {
+	else if (r->when == PRE && ctl_get_state(api->ctl) != CTL_NOT_STARTED)
+		snprintf(err, sizeof(err), "%s", API_MSG_AFTER_START);
+	else if (r->when == POST && ctl_get_state(api->ctl) == CTL_NOT_STARTED)
+		snprintf(err, sizeof(err), "%s", API_MSG_BEFORE_START);
+	else {
 		ret = r->fn(api, id, body, out, err);
 		/* Any boot configuration rules out a snapshot load (Firecracker). */
 		if (ret == 0 && r->when == PRE && r->fn != put_snapshot_load)
 			api->configured = true;
 	}
-	metrics_count_api(api->metrics, (unsigned)(r - routes), ret < 0);
+	metrics_count_api(api->metrics, r != NULL ? (unsigned)(r - routes) : UINT32_MAX, ret < 0);
 	if (ret == 0)
 		return;
-fail:
-	log_info("API %s %s: %s", method_name, path, err);
-	out->status = 400;
-	out->body = fault_json(err[0] != '\0' ? err : "the request failed");
+	/* A handler may have set a body before failing; the fault replaces it. */
+	free(out->body);
+	fail(method_name, path, err[0] != '\0' ? err : "the request failed", out);
+}
+
+void api_refuse(struct api *api, const char *method_name, const char *path, const char *msg,
+		struct api_reply *out)
+{
+	reply_init(out);
+	metrics_count_api(api->metrics, UINT32_MAX, true);
+	fail(method_name, path, msg, out);
 }
 
 void api_flush_metrics(struct api *api)

@@ -43,17 +43,22 @@ static const struct {
 	{ EVHTTP_REQ_CONNECT, API_OTHER, "CONNECT" },
 };
 
-static void send_json(struct evhttp_request *req, int status, const char *json)
+static void send_reply(struct evhttp_request *req, const struct api_reply *reply)
 {
 	struct evbuffer *out = evhttp_request_get_output_buffer(req);
-	const char *reason = status == 200 ? "OK" : status == 204 ? "No Content" : "Bad Request";
+	/* An error whose body could not be built still gets one. */
+	const char *json =
+		reply->status != 204 && reply->body == NULL ? API_FAULT_OOM : reply->body;
+	const char *reason = reply->status == 200   ? "OK"
+			     : reply->status == 204 ? "No Content"
+						    : "Bad Request";
 
 	if (json != NULL) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 				  "application/json");
 		evbuffer_add(out, json, strlen(json));
 	}
-	evhttp_send_reply(req, status, reason, json != NULL ? out : NULL);
+	evhttp_send_reply(req, reply->status, reason, json != NULL ? out : NULL);
 }
 
 /* The reply to a request after which the process ends has left. */
@@ -65,20 +70,51 @@ static void on_last_reply(struct evhttp_request *req, void *opaque)
 	ctl_reply_sent(s->api->ctl);
 }
 
+/* The limits evhttp no longer enforces itself below its ceilings (server.h):
+ * header count and size, then the body. NULL if the request is within them,
+ * else the fault_message, in msg. */
+static const char *over_limits(struct evhttp_request *req, const char *method_name, char *msg,
+			       size_t cap)
+{
+	struct evkeyvalq *hdrs = evhttp_request_get_input_headers(req);
+	const char *uri = evhttp_request_get_uri(req);
+	size_t len = evbuffer_get_length(evhttp_request_get_input_buffer(req));
+	/* The request line as sent: METHOD URI HTTP/1.x CRLF. */
+	size_t bytes = strlen(method_name) + 1 + (uri != NULL ? strlen(uri) : 0) + 11;
+	struct evkeyval *kv;
+	unsigned nhdrs = 0;
+
+	TAILQ_FOREACH(kv, hdrs, next)
+	{
+		nhdrs++;
+		bytes += strlen(kv->key) + 2 + strlen(kv->value) + 2; /* "K: V" CRLF */
+	}
+	bytes += 2; /* the empty line */
+	if (nhdrs > API_MAX_HEADERS)
+		snprintf(msg, cap, "too many request headers: %u (at most %u)", nhdrs,
+			 API_MAX_HEADERS);
+	else if (bytes > API_MAX_HEADER_BYTES)
+		snprintf(msg, cap, "the request line and headers are %zu bytes; the limit is %u",
+			 bytes, API_MAX_HEADER_BYTES);
+	else if (len > API_MAX_BODY)
+		snprintf(msg, cap, API_MSG_BODY_TOO_BIG, len, API_MAX_BODY);
+	else
+		return NULL;
+	return msg;
+}
+
 static void on_request(struct evhttp_request *req, void *opaque)
 {
 	struct api_server *s = opaque;
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-	struct evkeyvalq *hdrs = evhttp_request_get_input_headers(req);
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
 	enum api_method method = API_OTHER;
 	const char *name = "?";
 	struct api_reply reply;
-	struct evkeyval *kv;
-	unsigned nhdrs = 0;
 	size_t len = evbuffer_get_length(in);
+	char msg[256];
 	char *body;
 
 	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
@@ -87,32 +123,28 @@ static void on_request(struct evhttp_request *req, void *opaque)
 			name = methods[i].name;
 		}
 	}
-	TAILQ_FOREACH(kv, hdrs, next)
-	nhdrs++;
-	if (nhdrs > API_MAX_HEADERS) {
-		send_json(req, 400, "{\"fault_message\":\"too many request headers\"}");
-		return;
+	if (path == NULL || path[0] == '\0')
+		path = "/";
+	if (over_limits(req, name, msg, sizeof(msg)) != NULL) {
+		api_refuse(s->api, name, path, msg, &reply);
+	} else {
+		/* +1 for the NUL the schema parser needs. */
+		body = malloc(len + 1);
+		if (body == NULL) {
+			api_refuse(s->api, name, path, "out of memory", &reply);
+		} else {
+			evbuffer_remove(in, body, len);
+			body[len] = '\0';
+			api_handle(s->api, method, name, path, body, len, &reply);
+			free(body);
+		}
 	}
-	/* evhttp bounds len by API_MAX_BODY; +1 for the NUL the schema parser needs. */
-	body = malloc(len + 1);
-	if (body == NULL) {
-		send_json(req, 400, "{\"fault_message\":\"out of memory\"}");
-		return;
-	}
-	evbuffer_remove(in, body, len);
-	body[len] = '\0';
-	api_handle(s->api, method, name, path != NULL && path[0] != '\0' ? path : "/", body, len,
-		   &reply);
-	free(body);
 	/* The time a VM action took (a snapshot of a big guest) is not the
 	 * client's: restart the connection's deadline for sending the reply. */
 	evhttp_connection_set_timeout(evhttp_request_get_connection(req), API_TIMEOUT_SECONDS);
 	if (reply.last)
 		evhttp_request_set_on_complete_cb(req, on_last_reply, s);
-	if (reply.status != 204 && reply.body == NULL)
-		send_json(req, 400, "{\"fault_message\":\"out of memory\"}");
-	else
-		send_json(req, reply.status, reply.body);
+	send_reply(req, &reply);
 	free(reply.body);
 }
 
@@ -162,8 +194,10 @@ int api_server_create(const char *path, struct api *api, struct api_server **out
 	s->http = s->base != NULL ? evhttp_new(s->base) : NULL;
 	if (s->stop_fd < 0 || s->http == NULL)
 		goto err_log;
-	evhttp_set_max_headers_size(s->http, API_MAX_HEADER_BYTES);
-	evhttp_set_max_body_size(s->http, API_MAX_BODY);
+	/* evhttp's own limits answer with libevent's HTML pages: set them above
+	 * ours, so that ours (JSON, over_limits()) are the ones clients meet. */
+	evhttp_set_max_headers_size(s->http, API_HEADER_CEILING);
+	evhttp_set_max_body_size(s->http, API_BODY_CEILING);
 	evhttp_set_timeout(s->http, API_TIMEOUT_SECONDS);
 	evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH |
 						    EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |

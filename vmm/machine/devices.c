@@ -79,9 +79,19 @@ static void serial_irq_set(void *opaque, int level)
 	vm_irq_line(opaque, LAYOUT_COM1_IRQ, level);
 }
 
-static void i8042_irq_set(void *opaque, int level)
+static void i8042_irq_set(void *opaque, enum i8042_irq line, int level)
 {
-	vm_irq_line(opaque, LAYOUT_I8042_IRQ, level);
+	if (line == I8042_IRQ_KBD) {
+		vm_irq_line(opaque, LAYOUT_I8042_IRQ, level);
+		return;
+	}
+	/* IRQ 12 may also be a virtio slot's (LAYOUT_I8042_AUX_IRQ), whose irqfd
+	 * pulses it from the same KVM source: a held level would hide that
+	 * slot's edges, so the edge-triggered line only ever gets a pulse. */
+	if (level) {
+		vm_irq_line(opaque, LAYOUT_I8042_AUX_IRQ, 1);
+		vm_irq_line(opaque, LAYOUT_I8042_AUX_IRQ, 0);
+	}
 }
 
 static void guest_reset(void *opaque)

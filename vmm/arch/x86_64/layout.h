@@ -59,4 +59,9 @@
 #define LAYOUT_ISA_IRQS	       16   /* MP table routes ISA IRQs 0..15 1:1 to the IOAPIC */
 #define LAYOUT_VIRTIO_IRQ_BASE 5    /* first IRQ for virtio-mmio devices (issue 5) */
 
+/* The i8042's mouse port, on the IRQ Linux hard-wires for it. With 8 or more
+ * virtio devices, slot 7 has it too (LAYOUT_VIRTIO_IRQ_BASE + 7): Linux shares
+ * the line, and the i8042 only pulses it (machine.c). */
+#define LAYOUT_I8042_AUX_IRQ 12
+
 #endif
