@@ -2,7 +2,7 @@
 # is the library libvmm, which the unit tests, fuzz harnesses and test
 # programs link by name.
 
-$(eval $(call ember_lib,vmm,$(filter-out vmm/main.c,$(shell find vmm -name '*.c'))))
+$(eval $(call ember_lib,vmm,$(filter-out vmm/main.c vmm/jail/%,$(shell find vmm -name '*.c'))))
 
 # libevent (evhttp) and zlib are linked in statically: every microVM starts
 # with an exec of ember-vmm, and each shared library costs that exec its
