@@ -155,8 +155,8 @@ static int parse_cgroup(const char *spec, struct jail_args *a, char *err, size_t
 	const char *dot;
 
 	if (eq == NULL || n == 0 || n >= JAIL_CGROUP_FILE_MAX) {
-		snprintf(err, errlen, "--cgroup: expected FILE=VALUE (e.g. pids.max=64), got '%.64s'",
-			 spec);
+		snprintf(err, errlen,
+			 "--cgroup: expected FILE=VALUE (e.g. pids.max=64), got '%.64s'", spec);
 		return -EINVAL;
 	}
 	dot = memchr(spec, '.', n);
@@ -166,8 +166,9 @@ static int parse_cgroup(const char *spec, struct jail_args *a, char *err, size_t
 			dot = NULL;
 	}
 	if (dot == NULL || dot == spec || dot == eq - 1) {
-		snprintf(err, errlen, "--cgroup: '%.*s' is not a cgroup file name (<controller>.<name>)",
-			 (int)n, spec);
+		snprintf(err, errlen,
+			 "--cgroup: '%.*s' is not a cgroup file name (<controller>.<name>)", (int)n,
+			 spec);
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
@@ -177,7 +178,8 @@ static int parse_cgroup(const char *spec, struct jail_args *a, char *err, size_t
 		}
 	}
 	if (strlen(eq + 1) >= JAIL_CGROUP_VALUE_MAX || strpbrk(eq + 1, "\n\r") != NULL) {
-		snprintf(err, errlen, "--cgroup %.*s: the value is longer than %d bytes or has a newline",
+		snprintf(err, errlen,
+			 "--cgroup %.*s: the value is longer than %d bytes or has a newline",
 			 (int)n, spec, JAIL_CGROUP_VALUE_MAX - 1);
 		return -EINVAL;
 	}
@@ -214,7 +216,8 @@ static int parse_rlimit(const char *spec, struct jail_args *a, char *err, size_t
 		if (strlen(rlimit_names[i].name) != n || memcmp(rlimit_names[i].name, spec, n) != 0)
 			continue;
 		if (parse_u64(eq + 1, 1, UINT64_MAX - 1, &v) < 0) {
-			snprintf(err, errlen, "--resource-limit %s: '%.32s' is not a positive number",
+			snprintf(err, errlen,
+				 "--resource-limit %s: '%.32s' is not a positive number",
 				 rlimit_names[i].name, eq + 1);
 			return -EINVAL;
 		}
@@ -226,14 +229,15 @@ static int parse_rlimit(const char *spec, struct jail_args *a, char *err, size_t
 	return -EINVAL;
 }
 
-static int parse_id_number(const char *s, const char *flag, uint32_t *out, char *err,
-			   size_t errlen)
+static int parse_id_number(const char *s, const char *flag, uint32_t *out, char *err, size_t errlen)
 {
 	uint64_t v;
 
 	if (parse_u64(s, 1, UINT32_MAX - 1, &v) < 0) {
-		snprintf(err, errlen, "%s: '%.32s' is not a number from 1 to %u (the VMM must not "
-			 "run as root)", flag, s, UINT32_MAX - 1);
+		snprintf(err, errlen,
+			 "%s: '%.32s' is not a number from 1 to %u (the VMM must not "
+			 "run as root)",
+			 flag, s, UINT32_MAX - 1);
 		return -EINVAL;
 	}
 	*out = (uint32_t)v;
@@ -254,8 +258,8 @@ static int check_args(const struct jail_args *a, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	if (!valid_id(a->id)) {
-		snprintf(err, errlen,
-			 "--id '%.80s': use 1 to %d letters, digits and '-'", a->id, JAIL_ID_MAX);
+		snprintf(err, errlen, "--id '%.80s': use 1 to %d letters, digits and '-'", a->id,
+			 JAIL_ID_MAX);
 		return -EINVAL;
 	}
 	base = strrchr(a->exec_file, '/');
@@ -270,8 +274,10 @@ static int check_args(const struct jail_args *a, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	if (a->parent_cgroup != NULL && !valid_relative(a->parent_cgroup)) {
-		snprintf(err, errlen, "--parent-cgroup '%.200s': must be a relative path of plain "
-			 "names", a->parent_cgroup);
+		snprintf(err, errlen,
+			 "--parent-cgroup '%.200s': must be a relative path of plain "
+			 "names",
+			 a->parent_cgroup);
 		return -EINVAL;
 	}
 	return 0;
@@ -307,7 +313,8 @@ int jail_parse_args(int argc, char **argv, struct jail_args *a, char *err, size_
 			break;
 		case OPT_CGVER:
 			if (strcmp(optarg, "1") != 0 && strcmp(optarg, "2") != 0) {
-				snprintf(err, errlen, "--cgroup-version: '%.16s' is not 1 or 2", optarg);
+				snprintf(err, errlen, "--cgroup-version: '%.16s' is not 1 or 2",
+					 optarg);
 				ret = -EINVAL;
 			}
 			a->cgroup_version = optarg[0] - '0';
@@ -321,8 +328,10 @@ int jail_parse_args(int argc, char **argv, struct jail_args *a, char *err, size_
 		case OPT_MEM:
 			ret = parse_u64(optarg, 1, JAIL_MAX_GUEST_MEM_MIB, &v);
 			if (ret < 0)
-				snprintf(err, errlen, "--guest-mem-mib: '%.32s' is not a number from 1 "
-					 "to %u", optarg, JAIL_MAX_GUEST_MEM_MIB);
+				snprintf(err, errlen,
+					 "--guest-mem-mib: '%.32s' is not a number from 1 "
+					 "to %u",
+					 optarg, JAIL_MAX_GUEST_MEM_MIB);
 			a->guest_mem_mib = v;
 			break;
 		case OPT_RLIMIT:
@@ -347,7 +356,8 @@ int jail_parse_args(int argc, char **argv, struct jail_args *a, char *err, size_
 		}
 	}
 	if (ret == 0 && optind < argc && strcmp(argv[optind - 1], "--") != 0) {
-		snprintf(err, errlen, "unexpected argument '%.64s': the VMM's arguments go after --",
+		snprintf(err, errlen,
+			 "unexpected argument '%.64s': the VMM's arguments go after --",
 			 argv[optind]);
 		ret = -EINVAL;
 	}
@@ -379,8 +389,10 @@ int jail_paths(const struct jail_args *a, struct jail_paths *p, char *err, size_
 	if (n[0] >= (int)sizeof(p->exec_name) || n[1] >= (int)sizeof(p->jail_dir) ||
 	    n[2] >= (int)sizeof(p->root) || n[3] >= (int)sizeof(p->exec_in_root) ||
 	    n[4] >= (int)sizeof(p->cgroup_rel)) {
-		snprintf(err, errlen, "--chroot-base-dir %.200s: the jail's paths would be longer "
-			 "than %d bytes", base, PATH_MAX - 1);
+		snprintf(err, errlen,
+			 "--chroot-base-dir %.200s: the jail's paths would be longer "
+			 "than %d bytes",
+			 base, PATH_MAX - 1);
 		return -ENAMETOOLONG;
 	}
 	return 0;
@@ -419,7 +431,8 @@ int jail_cgroup_plan(const struct jail_args *a, int version, struct jail_cgroup_
 	snprintf(v, sizeof(v), "%d", JAIL_DEFAULT_PIDS_MAX);
 	plan_set(plan, "pids.max", v);
 	if (a->guest_mem_mib != 0) {
-		snprintf(v, sizeof(v), "%" PRIu64, (a->guest_mem_mib + JAIL_MEM_OVERHEAD_MIB) * MIB);
+		snprintf(v, sizeof(v), "%" PRIu64,
+			 (a->guest_mem_mib + JAIL_MEM_OVERHEAD_MIB) * MIB);
 		plan_set(plan, version == 2 ? "memory.max" : "memory.limit_in_bytes", v);
 	}
 	for (unsigned i = 0; i < a->ncgroups; i++)

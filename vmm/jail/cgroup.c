@@ -13,7 +13,7 @@
 #define CGROUP2_SUPER_MAGIC 0x63677270
 #endif
 
-#define CGROUP_ROOT	  "/sys/fs/cgroup"
+#define CGROUP_ROOT   "/sys/fs/cgroup"
 #define MOUNTINFO_MAX (256 * 1024)
 
 int jail_cgroup_host_version(void)
@@ -181,8 +181,8 @@ static int setup_v1(const struct jail_cgroup_plan *plan, const char *mountinfo, 
 		if (seen)
 			continue;
 		if (jail_cgroup_mount(mountinfo, ctl, mount, sizeof(mount)) < 0) {
-			snprintf(err, errlen, "cgroup v1: no '%s' controller is mounted on this host",
-				 ctl);
+			snprintf(err, errlen,
+				 "cgroup v1: no '%s' controller is mounted on this host", ctl);
 			return -ENOENT;
 		}
 		ret = make_dirs(mount, rel, dir, sizeof(dir), err, errlen);

@@ -18,8 +18,8 @@ static int va_to_off(const uint8_t *buf, size_t size, const Elf64_Ehdr *eh, uint
 		     uint64_t *off)
 {
 	for (unsigned i = 0; i < eh->e_phnum; i++) {
-		const Elf64_Phdr *ph = at(buf, size, eh->e_phoff + (uint64_t)i * sizeof(*ph),
-					  sizeof(*ph));
+		const Elf64_Phdr *ph =
+			at(buf, size, eh->e_phoff + (uint64_t)i * sizeof(*ph), sizeof(*ph));
 
 		if (ph != NULL && ph->p_type == PT_LOAD && va >= ph->p_vaddr &&
 		    va - ph->p_vaddr < ph->p_filesz) {
@@ -60,8 +60,8 @@ int elf_deps(const uint8_t *buf, size_t size, struct elf_deps *d)
 	    eh->e_phnum > ELF_MAX_PHDRS)
 		return -ENOEXEC;
 	for (unsigned i = 0; i < eh->e_phnum; i++) {
-		const Elf64_Phdr *ph = at(buf, size, eh->e_phoff + (uint64_t)i * sizeof(*ph),
-					  sizeof(*ph));
+		const Elf64_Phdr *ph =
+			at(buf, size, eh->e_phoff + (uint64_t)i * sizeof(*ph), sizeof(*ph));
 
 		if (ph == NULL)
 			return -ENOEXEC;

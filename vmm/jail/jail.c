@@ -263,8 +263,8 @@ int jail_run(const struct jail_args *a, char *err, size_t errlen)
 	/* 5. Detach (--daemonize: a new session, standard I/O to /dev/null), and
 	 *    fork into the PID namespace: both as root still, since the pid
 	 *    file is written into the root-owned jail. */
-	if (a->daemonize && (setsid() < 0 || dup2(null_fd, 0) < 0 || dup2(null_fd, 1) < 0 ||
-			     dup2(null_fd, 2) < 0))
+	if (a->daemonize &&
+	    (setsid() < 0 || dup2(null_fd, 0) < 0 || dup2(null_fd, 1) < 0 || dup2(null_fd, 2) < 0))
 		FAIL(-errno, "--daemonize: %s", strerror(errno));
 	if (null_fd >= 0)
 		close(null_fd);

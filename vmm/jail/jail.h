@@ -29,25 +29,25 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
-#define JAIL_ID_MAX		64 /* Firecracker's limit on --id */
-#define JAIL_DEFAULT_BASE	"/srv/jailer"
-#define JAIL_MAX_CGROUPS	16
-#define JAIL_MAX_RLIMITS	8
-#define JAIL_CGROUP_VALUE_MAX	128
-#define JAIL_CGROUP_FILE_MAX	64
+#define JAIL_ID_MAX	      64 /* Firecracker's limit on --id */
+#define JAIL_DEFAULT_BASE     "/srv/jailer"
+#define JAIL_MAX_CGROUPS      16
+#define JAIL_MAX_RLIMITS      8
+#define JAIL_CGROUP_VALUE_MAX 128
+#define JAIL_CGROUP_FILE_MAX  64
 /* Firecracker's default: at most 2048 open files. */
-#define JAIL_DEFAULT_NOFILE	2048
+#define JAIL_DEFAULT_NOFILE 2048
 /* Threads of one ember-vmm at most: 32 vCPUs, the event loop, the API and 4
  * file-copy helpers, with room to spare. RLIMIT_NPROC counts the uid's tasks
  * across the host, so this holds when each VM has its own uid (README.md). */
-#define JAIL_DEFAULT_NPROC	64
+#define JAIL_DEFAULT_NPROC 64
 /* pids.max of the VM's cgroup: the same bound, per VM whatever the uid. */
-#define JAIL_DEFAULT_PIDS_MAX	64
+#define JAIL_DEFAULT_PIDS_MAX 64
 /* --guest-mem-mib N sets the memory limit to N MiB plus this margin: the
  * VMM's own memory, KVM's page tables and per-vCPU state, socket buffers and
  * the page cache of the files it reads (measured: bench/RESULTS.md). */
-#define JAIL_MEM_OVERHEAD_MIB	64
-#define JAIL_MAX_GUEST_MEM_MIB	(1u << 20)
+#define JAIL_MEM_OVERHEAD_MIB  64
+#define JAIL_MAX_GUEST_MEM_MIB (1u << 20)
 
 struct jail_cgroup_setting {
 	char file[JAIL_CGROUP_FILE_MAX];   /* <controller>.<name>, e.g. memory.max */
@@ -64,8 +64,8 @@ struct jail_args {
 	const char *exec_file;
 	uid_t uid;
 	gid_t gid;
-	const char *chroot_base; /* absolute */
-	int cgroup_version;	 /* 1, 2, or 0: whatever the host mounts */
+	const char *chroot_base;   /* absolute */
+	int cgroup_version;	   /* 1, 2, or 0: whatever the host mounts */
 	const char *parent_cgroup; /* relative; default: the exec file's name */
 	struct jail_cgroup_setting cgroups[JAIL_MAX_CGROUPS];
 	unsigned ncgroups;
@@ -80,12 +80,12 @@ struct jail_args {
 };
 
 struct jail_paths {
-	char exec_name[NAME_MAX + 1];  /* the exec file's last component */
-	char jail_dir[PATH_MAX];       /* <base>/<exec name>/<id> */
-	char root[PATH_MAX];	       /* <jail_dir>/root */
-	char exec_in_root[PATH_MAX];   /* <root>/<exec name> */
-	char pid_file[PATH_MAX];       /* /<exec name>.pid, seen from inside */
-	char cgroup_rel[PATH_MAX];     /* <parent cgroup>/<id> */
+	char exec_name[NAME_MAX + 1]; /* the exec file's last component */
+	char jail_dir[PATH_MAX];      /* <base>/<exec name>/<id> */
+	char root[PATH_MAX];	      /* <jail_dir>/root */
+	char exec_in_root[PATH_MAX];  /* <root>/<exec name> */
+	char pid_file[PATH_MAX];      /* /<exec name>.pid, seen from inside */
+	char cgroup_rel[PATH_MAX];    /* <parent cgroup>/<id> */
 };
 
 struct jail_cgroup_write {

@@ -16,7 +16,11 @@
 /* glibc's loader searches these when there is no ld.so.cache (and the jail
  * has none), in this order (x86_64, Debian's multiarch layout first). */
 static const char *const search_dirs[] = {
-	"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64", "/lib",
+	"/lib/x86_64-linux-gnu",
+	"/usr/lib/x86_64-linux-gnu",
+	"/lib64",
+	"/usr/lib64",
+	"/lib",
 	"/usr/lib",
 };
 
@@ -55,11 +59,13 @@ static int add(struct jail_libs *l, const char *path, char *err, size_t errlen)
 	if (known(l, path))
 		return 0;
 	if (l->n == JAIL_MAX_LIBS) {
-		snprintf(err, errlen, "--exec-file: needs more than %d shared libraries", JAIL_MAX_LIBS);
+		snprintf(err, errlen, "--exec-file: needs more than %d shared libraries",
+			 JAIL_MAX_LIBS);
 		return -E2BIG;
 	}
 	if (realpath(path, l->lib[l->n].host) == NULL) {
-		snprintf(err, errlen, "--exec-file: shared library %.200s: %s", path, strerror(errno));
+		snprintf(err, errlen, "--exec-file: shared library %.200s: %s", path,
+			 strerror(errno));
 		return -errno;
 	}
 	snprintf(l->lib[l->n].path, sizeof(l->lib[l->n].path), "%s", path);
@@ -81,7 +87,8 @@ static int add_needed(struct jail_libs *l, const struct elf_deps *d, char *err, 
 			path[0] = '\0';
 		}
 		if (path[0] == '\0') {
-			snprintf(err, errlen, "--exec-file: shared library %s not found", d->needed[i]);
+			snprintf(err, errlen, "--exec-file: shared library %s not found",
+				 d->needed[i]);
 			return -ENOENT;
 		}
 		ret = add(l, path, err, errlen);
@@ -104,8 +111,10 @@ int jail_libs_find(const char *exec_file, struct jail_libs *l, char *err, size_t
 		return ret;
 	}
 	if (d.has_runpath) {
-		snprintf(err, errlen, "--exec-file %.200s: has an RPATH/RUNPATH, which the jail "
-			 "does not provide", exec_file);
+		snprintf(err, errlen,
+			 "--exec-file %.200s: has an RPATH/RUNPATH, which the jail "
+			 "does not provide",
+			 exec_file);
 		return -ENOTSUP;
 	}
 	if (d.interp[0] != '\0' && (ret = add(l, d.interp, err, errlen)) < 0)
@@ -159,13 +168,13 @@ int jail_libs_mount(const struct jail_libs *l, const char *root, char *err, size
 		if (ret == 0 && mount(l->lib[i].host, target, NULL, MS_BIND, NULL) < 0)
 			ret = -errno;
 		/* A bind mount takes its flags only from a remount. */
-		if (ret == 0 && mount(NULL, target, NULL,
-				      MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV,
-				      NULL) < 0)
+		if (ret == 0 &&
+		    mount(NULL, target, NULL,
+			  MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
 			ret = -errno;
 		if (ret < 0) {
-			snprintf(err, errlen, "mounting %.200s at %.200s: %s", l->lib[i].host, target,
-				 strerror(-ret));
+			snprintf(err, errlen, "mounting %.200s at %.200s: %s", l->lib[i].host,
+				 target, strerror(-ret));
 			return ret;
 		}
 	}

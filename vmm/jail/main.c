@@ -29,8 +29,9 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (ret == 0 && geteuid() != 0) {
-		snprintf(err, sizeof(err), "must run as root (it creates cgroups, namespaces and "
-					   "device nodes, then drops to --uid/--gid)");
+		snprintf(err, sizeof(err),
+			 "must run as root (it creates cgroups, namespaces and "
+			 "device nodes, then drops to --uid/--gid)");
 		ret = -EPERM;
 	}
 	if (ret == 0)
