@@ -26,6 +26,7 @@ MIB = 1 << 20
 BASE = f"/tmp/ember-jail-{os.getpid()}"  # in L1: local, since sockets cannot live on 9p
 STAGE = f"{BASE}/stage"
 CGROUP = "/sys/fs/cgroup/ember-vmm"
+GID = 10000  # one group for every VM, a uid for each (vmm/jail/README.md)
 
 
 def sh(kvm, script, timeout=CALL_TIMEOUT):
@@ -59,7 +60,7 @@ class Jail:
 
     def start(self, *vmm_args, jail_args=()):
         argv = [JAILER, "--id", self.id, "--exec-file", VMM, "--uid", str(self.uid),
-                "--gid", str(self.uid), "--chroot-base-dir", BASE, *jail_args, "--",
+                "--gid", str(GID), "--chroot-base-dir", BASE, *jail_args, "--",
                 *vmm_args]
         self.vm = self.kvm.spawn(["sh", "-c", 'exec "$@" 2>&1', "sh", *argv])
         return self.vm
@@ -120,7 +121,7 @@ def test_jailed_vm_boots_answers_and_is_confined(kvm, staged):
         # The process: unprivileged, no capabilities at all, no_new_privs, filtered.
         st = status(kvm, f"/proc/{pid}/status")
         assert st["Uid"].split() == ["10001"] * 4, st["Uid"]
-        assert st["Gid"].split() == ["10001"] * 4, st["Gid"]
+        assert st["Gid"].split() == [str(GID)] * 4, st["Gid"]
         assert st["Groups"].strip() == ""
         for cap in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
             assert int(st[cap], 16) == 0, (cap, st[cap])
@@ -211,6 +212,9 @@ def test_snapshot_clones_in_jails_see_the_same_paths(kvm, staged):
             {"snapshot_path": "/state", "mem_file_path": "/mem"}))
         assert status_code == 204, raw
         tmpl.stop()
+        # emberd's part: the template's files become readable by the group of
+        # all VMs (ember-vmm writes them 0600), then each clone gets links.
+        sh(kvm, f"chmod 0640 {tmpl.root}/state {tmpl.root}/mem")
 
         for n, uid in (("c1", 10004), ("c2", 10005)):
             c = Jail(kvm, n, uid)

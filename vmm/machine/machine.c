@@ -414,6 +414,9 @@ int machine_run(struct machine *vmm)
 		ret = vm_pause_wait(vmm->vm, vmm->nvcpus);
 	if (ret == 0)
 		ret = filter_install(ROLE_VMM);
+	if (ret == 0)
+		log_debug("guest may run %llu us after start (every thread filtered)",
+			  (unsigned long long)((boot_timer_now_ns() - vmm->start_ns) / 1000));
 	if (ret == 0 && !paused)
 		vm_resume(vmm->vm);
 	if (ret < 0)
