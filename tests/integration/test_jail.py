@@ -9,7 +9,6 @@ and whether a VM over its memory limit dies.
 """
 import json
 import os
-import pathlib
 import shlex
 import time
 
@@ -19,6 +18,7 @@ from api_client import BUILD, CALL_TIMEOUT, curl
 from guest import BASE_CMDLINE, INITRAMFS, REPO, VMLINUX
 
 JAILER = os.path.join(BUILD, "bin", "ember-jailer")
+HANDLER = os.path.join(BUILD, "bin", "uffd-handler")
 VMM = os.path.join(BUILD, "bin", "ember-vmm")
 CLIENT = os.path.join(REPO, "tests", "integration", "vsock_client.py")
 WAIT = 180
@@ -192,7 +192,7 @@ def test_snapshot_clones_in_jails_see_the_same_paths(kvm, staged):
     clones = []
     try:
         tmpl.start("--api-sock", "/api.sock")
-        tmpl.wait_path("api.sock")
+        tmpl.vm.wait_for("API listening on", WAIT)
         sock = f"{tmpl.root}/api.sock"
         for path, body in [("/machine-config", {"vcpu_count": 1, "mem_size_mib": 128}),
                            ("/boot-source", {"kernel_image_path": "/vmlinux",
@@ -224,11 +224,32 @@ def test_snapshot_clones_in_jails_see_the_same_paths(kvm, staged):
             # Every clone: the same /state, /mem and /v.sock, no rewriting.
             c.start("--restore", "/state,/mem")
             c.wait_path("v.sock")
+        # A third clone takes its memory from a page-fault handler outside the
+        # jail (the Uffd backend): its socket, too, is at the same jail path.
+        c = Jail(kvm, "c3", 10006)
+        clones.append(c)
+        c.link(f"{tmpl.root}/state", "state")
+        handler = kvm.spawn([HANDLER, f"{c.root}/uffd.sock", f"{tmpl.root}/mem"])
+        c.wait_path("uffd.sock")
+        sh(kvm, f"chmod 0666 {c.root}/uffd.sock")  # the VM's uid connects to it
+        c.start("--api-sock", "/api.sock")
+        c.vm.wait_for("API listening on", WAIT)
+        status_code, _, raw = curl(kvm, f"{c.root}/api.sock", "PUT", "/snapshot/load", json.dumps(
+            {"snapshot_path": "/state", "mem_backend": {"backend_type": "Uffd",
+                                                        "backend_path": "/uffd.sock"},
+             "resume_vm": True}))
+        assert status_code == 204, raw
+        c.wait_path("v.sock")
+
         assert clones[0].ask("inc", "get") == ["counter=2 file=base++"] * 2
         assert clones[1].ask("get") == ["counter=1 file=base+"]
+        assert clones[2].ask("inc") == ["counter=2 file=base++"]
         for c in clones:
             st = status(kvm, f"/proc/{c.pid()}/status")
             assert st["Seccomp"].strip() == "2" and int(st["CapEff"], 16) == 0
+        clones[2].stop()
+        assert handler.wait(WAIT) == 0, handler.text
+        assert "served" in handler.text
     finally:
         for c in clones:
             c.stop()
