@@ -102,8 +102,20 @@ static int enter_root(const char *root, const struct jail_libs *libs, char *err,
 	/* On top of that mount, so they come along into the new root. */
 	if (jail_libs_mount(libs, root, err, errlen) < 0)
 		return -EIO;
-	if (chdir(root) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 ||
-	    umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
+	if (chdir(root) < 0)
+		FAIL(-errno, "entering %.200s: %s", root, strerror(errno));
+	if (syscall(SYS_pivot_root, ".", ".") == 0) {
+		if (umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
+			FAIL(-errno, "detaching the old root: %s", strerror(errno));
+		return 0;
+	}
+	/* pivot_root refuses a root that is the initial ramfs (an initramfs-only
+	 * host, such as the testbox's L1): move the jail over "/" and chroot
+	 * into it, as switch_root does. The host's mounts stay in this
+	 * namespace under the jail, out of reach of a process with no
+	 * capabilities, no open directory outside and no chroot(2). */
+	if (errno != EINVAL || mount(".", "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0 ||
+	    chdir("/") < 0)
 		FAIL(-errno, "pivot_root into %.200s: %s", root, strerror(errno));
 	return 0;
 }
