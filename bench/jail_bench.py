@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """What the jail adds to a VM's start, on this host's /dev/kvm (PVM is enough).
 
-    python3 bench/jail_bench.py [--runs 20] [--snapshot STATE,MEM]
+    python3 bench/jail_bench.py [--runs 20] [--snapshot STATE,MEM] [--jail-arg ARG]...
 
 As root. Interleaved, run by run, four ways to start one VM:
   restore         ember-vmm --restore STATE,MEM (cwd: a fresh folder)
@@ -85,13 +85,16 @@ def clean_jail(vm_id):
                 time.sleep(0.01)
 
 
+JAIL_ARGS = []
+
+
 def jailed(vm_id, files, vmm_args):
     root = jail_root(vm_id)
     os.makedirs(root)
     for src, name in files:
         os.link(src, os.path.join(root, name))
     return [JAILER, "--id", vm_id, "--exec-file", VMM, "--uid", str(UID), "--gid", str(UID),
-            "--chroot-base-dir", BASE, "--", *vmm_args]
+            "--chroot-base-dir", BASE, *JAIL_ARGS, "--", *vmm_args]
 
 
 def p99(v):
@@ -105,7 +108,10 @@ def main():
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--timeout", type=float, default=30)
     ap.add_argument("--snapshot", default=f"{BUILD}/bench/host/state,{BUILD}/bench/host/mem")
+    ap.add_argument("--jail-arg", action="append", default=[], metavar="ARG",
+                    help="an extra jailer argument (repeatable), e.g. --jail-arg=--netns=PATH")
     args = ap.parse_args()
+    JAIL_ARGS.extend(args.jail_arg)
     state, _, mem = args.snapshot.partition(",")
     for f in (state, mem, VMM, JAILER):
         if not os.path.exists(f):
@@ -155,7 +161,8 @@ def main():
     shutil.rmtree(BASE, ignore_errors=True)
 
     print(f"# {args.runs} runs each (+1 warm-up), interleaved; this host ({os.uname().release}), "
-          f"cgroup v{'2' if os.path.exists('/sys/fs/cgroup/cgroup.controllers') else '1'}")
+          f"cgroup v{'2' if os.path.exists('/sys/fs/cgroup/cgroup.controllers') else '1'}, "
+          f"jailer arguments {JAIL_ARGS}")
     print("| start | spawn -> guest may run (median, p99) | of which in ember-vmm's main() |")
     print("|---|---|---|")
     for kind, rows in res.items():
