@@ -272,19 +272,20 @@ int jail_run(const struct jail_args *a, char *err, size_t errlen)
 	if (ret < 0)
 		return ret;
 
-	/* 5. Detach (--daemonize: a new session, standard I/O to /dev/null), and
-	 *    fork into the PID namespace: both as root still, since the pid
-	 *    file is written into the root-owned jail. */
-	if (a->daemonize &&
-	    (setsid() < 0 || dup2(null_fd, 0) < 0 || dup2(null_fd, 1) < 0 || dup2(null_fd, 2) < 0))
-		FAIL(-errno, "--daemonize: %s", strerror(errno));
-	if (null_fd >= 0)
-		close(null_fd);
+	/* 5. Fork into the PID namespace (--new-pid-ns), then detach
+	 *    (--daemonize: a new session, standard I/O to /dev/null): the child
+	 *    is never a process group leader, so its setsid() cannot fail. Both
+	 *    as root still: the pid file goes into the root-owned jail. */
 	if (a->new_pid_ns) {
 		ret = fork_into_pid_ns(&p, &parent, err, errlen);
 		if (ret < 0 || parent)
 			return ret;
 	}
+	if (a->daemonize &&
+	    (setsid() < 0 || dup2(null_fd, 0) < 0 || dup2(null_fd, 1) < 0 || dup2(null_fd, 2) < 0))
+		FAIL(-errno, "--daemonize: %s", strerror(errno));
+	if (null_fd >= 0)
+		close(null_fd);
 
 	/* 6. Privileges, last, since every step above needs root: the uid and
 	 *    gid, no supplementary groups, no capabilities in any set, and
