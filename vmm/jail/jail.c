@@ -242,7 +242,7 @@ int jail_run(const struct jail_args *a, char *err, size_t errlen)
 		return ret;
 
 	/* 2. Resource limits: setrlimit survives fork and exec; nproc is
-	 *    checked against the uid of step 5 at each thread the VMM starts. */
+	 *    checked against the uid of step 6 at each thread the VMM starts. */
 	for (unsigned i = 0; i < a->nrlimits; i++) {
 		struct rlimit rl = { a->rlimits[i].value, a->rlimits[i].value };
 
@@ -264,8 +264,9 @@ int jail_run(const struct jail_args *a, char *err, size_t errlen)
 		close(netns_fd);
 
 	/* 4. The root: only the VM's own directory, with the device nodes the
-	 *    VMM opens and its shared libraries read-only. No /proc (ember-vmm reads /proc/self only for debug-level
-	 *    statistics and reports 0 without it), no /sys, nothing else. */
+	 *    VMM opens and its shared libraries read-only. No /proc (ember-vmm
+	 *    reads /proc/self only for debug-level statistics and reports 0
+	 *    without it), no /sys, nothing else. */
 	ret = enter_root(p.root, &libs, err, errlen);
 	if (ret == 0)
 		ret = make_devices(a, host_dev, err, errlen);
