@@ -19,6 +19,7 @@
 #include "vmm/metrics.h"
 #include "vmm/core/vcpu.h"
 #include "vmm/devices/boot_timer.h"
+#include "vmm/seccomp/filter.h"
 #include "lib/util/log.h"
 
 static const char usage[] =
@@ -64,6 +65,9 @@ static const char usage[] =
 	"                    port P goes to the socket PATH_P. A stale PATH is replaced,\n"
 	"                    one in use is an error; PATH is removed at exit\n"
 	"  --log-level L     error, warn, info (default) or debug; logs go to stderr\n"
+	"  --seccomp-level N 2 (default): each thread runs under its seccomp allowlist\n"
+	"                    (vmm/seccomp/); 0: no filters, for debugging only\n"
+	"  --no-seccomp      the same as --seccomp-level 0 (Firecracker's flag)\n"
 	"  -h, --help        this text\n"
 	"\n"
 	"Every VM also has a virtio-rng device (the guest's /dev/hwrng), fed from\n"
@@ -98,6 +102,8 @@ enum {
 	OPT_CONFIG_FILE,
 	OPT_NO_API,
 	OPT_RESTORE,
+	OPT_SECCOMP_LEVEL,
+	OPT_NO_SECCOMP,
 };
 
 static const struct option options[] = {
@@ -115,6 +121,8 @@ static const struct option options[] = {
 	{ "config-file", required_argument, NULL, OPT_CONFIG_FILE },
 	{ "no-api", no_argument, NULL, OPT_NO_API },
 	{ "restore", required_argument, NULL, OPT_RESTORE },
+	{ "seccomp-level", required_argument, NULL, OPT_SECCOMP_LEVEL },
+	{ "no-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -128,6 +136,7 @@ struct opts {
 	bool vm_options; /* --kernel and the other VM options */
 	bool restore;
 	struct ctl_args snapshot; /* --restore STATE,MEM */
+	enum filter_level seccomp;
 };
 
 /* --restore STATE,MEM: both paths, each non-empty and fitting PATH_MAX. */
@@ -267,6 +276,18 @@ static int parse_args(int argc, char **argv, struct vm_config *cfg, struct opts 
 			o->restore = true;
 			ret = parse_restore(optarg, &o->snapshot, err, sizeof(err));
 			break;
+		case OPT_SECCOMP_LEVEL:
+			if (strcmp(optarg, "0") != 0 && strcmp(optarg, "2") != 0) {
+				snprintf(err, sizeof(err),
+					 "--seccomp-level: '%.16s' is not 0 (off) or 2 (on)",
+					 optarg);
+				ret = -EINVAL;
+			}
+			o->seccomp = optarg[0] == '0' ? FILTER_LEVEL_OFF : FILTER_LEVEL_ON;
+			break;
+		case OPT_NO_SECCOMP:
+			o->seccomp = FILTER_LEVEL_OFF;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return 1;
@@ -348,7 +369,7 @@ int main(int argc, char **argv)
 {
 	uint64_t start_ns = boot_timer_now_ns();
 	struct api_server *server = NULL;
-	struct opts o = { .id = "anonymous-instance" };
+	struct opts o = { .id = "anonymous-instance", .seccomp = FILTER_LEVEL_ON };
 	struct metrics metrics;
 	struct ctl *ctl;
 	struct api api;
@@ -369,6 +390,14 @@ int main(int argc, char **argv)
 		ctl_destroy(ctl);
 		free(ctl);
 		return ret > 0 ? 0 : VMM_EXIT_CONFIG;
+	}
+	if (o.seccomp == FILTER_LEVEL_OFF)
+		log_warn("SECCOMP FILTERS ARE OFF (--seccomp-level 0): any thread may make any "
+			 "system call. For debugging only, never in production.");
+	if (filter_set_level(o.seccomp) < 0) {
+		ctl_destroy(ctl);
+		free(ctl);
+		return VMM_EXIT_KVM;
 	}
 	block_stop_signals();
 	metrics_init(&metrics, api_route_names, api_nroutes);

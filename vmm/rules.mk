@@ -2,7 +2,9 @@
 # is the library libvmm, which the unit tests, fuzz harnesses and test
 # programs link by name.
 
-$(eval $(call ember_lib,vmm,$(filter-out vmm/main.c,$(shell find vmm -name '*.c'))))
+# The seccomp filters are generated from vmm/seccomp/allowlist.c (vmm/seccomp/rules.mk).
+$(eval $(call ember_lib,vmm,$(filter-out vmm/main.c vmm/jail/% vmm/seccomp/bpfgen.c,\
+	$(shell find vmm -name '*.c')) $(BUILD)/gen/vmm/seccomp/bpf.c))
 
 # libevent (evhttp) and zlib are linked in statically: every microVM starts
 # with an exec of ember-vmm, and each shared library costs that exec its

@@ -5,3 +5,10 @@ $(BIN)/gproto-drive: $(OBJ)/host/tests/drivers/gproto_drive.o $(LIBDIR)/host/lib
 	@mkdir -p $(@D)
 	$(CC) $(HOST_CFLAGS) -o $@ $< $(HOST_LDFLAGS) -L$(LIBDIR)/host -lgproto -lemberutil
 all: $(BIN)/gproto-drive
+
+# seccomp-probe: test only. It links libvmm and puts on ember-vmm's own thread
+# filters, then makes one system call (test_jail_seccomp.py).
+$(BIN)/seccomp-probe: $(OBJ)/host/tests/drivers/seccomp_probe.o $$(call ember_libs,host)
+	@mkdir -p $(@D)
+	$(CC) $(HOST_CFLAGS) -o $@ $< $(HOST_LDFLAGS) $(call ember_link,host) $(SYS_LIBS)
+all: $(BIN)/seccomp-probe

@@ -9,6 +9,7 @@
 #include <event2/keyvalq_struct.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 
 #include "lib/util/log.h"
 #include "lib/util/uds.h"
+#include "vmm/seccomp/filter.h"
 
 struct api_server {
 	struct api *api;
@@ -168,6 +170,12 @@ static void *server_thread(void *opaque)
 {
 	struct api_server *s = opaque;
 
+	/* Before the first request. Without its filter this thread serves
+	 * nothing, and the process stops as on SIGTERM. */
+	if (filter_install(ROLE_API) < 0) {
+		kill(getpid(), SIGTERM);
+		return NULL;
+	}
 	event_base_dispatch(s->base);
 	return NULL;
 }

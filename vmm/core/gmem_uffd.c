@@ -38,9 +38,20 @@ static int create_uffd(const struct gmem *gm, int *out)
 	struct uffdio_api api = { .api = UFFD_API, .features = 0 };
 	int fd, ret;
 
-	/* Not /dev/userfaultfd: the syscall works for root on every kernel with
-	 * CONFIG_USERFAULTFD, whatever vm.unprivileged_userfaultfd says. */
+	/* The syscall first: it works for root on every kernel with
+	 * CONFIG_USERFAULTFD, whatever vm.unprivileged_userfaultfd says. A
+	 * jailed, unprivileged VMM is refused it (EPERM) and uses the device the
+	 * jailer made for it (vmm/jail/), which file permissions guard (6.1+). */
 	fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0 && errno == EPERM) {
+		int dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+
+		fd = dev >= 0 ? ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC | O_NONBLOCK) : -1;
+		if (dev >= 0)
+			close(dev);
+		if (fd < 0)
+			errno = EPERM;
+	}
 	if (fd < 0) {
 		ret = -errno;
 		log_err("mem_backend Uffd: userfaultfd: %s",

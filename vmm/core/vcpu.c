@@ -11,6 +11,7 @@
 
 #include "vmm/arch/arch.h"
 #include "lib/util/log.h"
+#include "vmm/seccomp/filter.h"
 
 #define VCPU_KICK_SIGNAL (SIGRTMIN + 0)
 #define VCPU_STACK_SIZE	 (256 * 1024)
@@ -207,6 +208,11 @@ static void *vcpu_thread(void *arg)
 {
 	struct vcpu *vcpu = arg;
 
+	/* Before the first KVM_RUN: the guest never runs unfiltered. */
+	if (filter_install(ROLE_VCPU) < 0) {
+		vm_request_stop(vcpu->vm, VMM_EXIT_KVM);
+		return NULL;
+	}
 	while (!vm_stopping(vcpu->vm)) {
 		/* A pause kicks us out of KVM_RUN (immediate_exit covers the gap
 		 * between this check and the ioctl). */

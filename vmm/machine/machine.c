@@ -32,6 +32,7 @@
 #include "vmm/devices/serial.h"
 #include "lib/util/log.h"
 #include "vmm/machine/machine_priv.h"
+#include "vmm/seccomp/filter.h"
 
 /* --- callbacks from devices and the VM --- */
 
@@ -399,10 +400,25 @@ err:
 
 int machine_run(struct machine *vmm)
 {
+	bool paused = atomic_load(&vmm->vm->pause_req); /* restored without resume_vm */
 	int ret = 0;
 
+	/* The vCPU threads start behind the pause gate: each installs its own
+	 * seccomp filter and parks before any guest instruction. This thread
+	 * installs its own only then, since threads inherit the filter of the
+	 * thread that creates them and this one's allows no KVM_RUN. */
+	vm_pause_request(vmm->vm);
 	for (unsigned i = 0; i < vmm->nvcpus && ret == 0; i++)
 		ret = vcpu_start(vmm->vcpus[i]);
+	if (ret == 0)
+		ret = vm_pause_wait(vmm->vm, vmm->nvcpus);
+	if (ret == 0)
+		ret = filter_install(ROLE_VMM);
+	if (ret == 0)
+		log_debug("guest may run %llu us after start (every thread filtered)",
+			  (unsigned long long)((boot_timer_now_ns() - vmm->start_ns) / 1000));
+	if (ret == 0 && !paused)
+		vm_resume(vmm->vm);
 	if (ret < 0)
 		vm_request_stop(vmm->vm, VMM_EXIT_KVM);
 	else if (evloop_run(vmm->ev) < 0)

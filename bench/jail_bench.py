@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""What the jail adds to a VM's start, on this host's /dev/kvm (PVM is enough).
+
+    python3 bench/jail_bench.py [--runs 20] [--snapshot STATE,MEM] [--jail-arg ARG]...
+
+As root. Interleaved, run by run, four ways to start one VM:
+  restore         ember-vmm --restore STATE,MEM (cwd: a fresh folder)
+  restore-jailed  ember-jailer --id ... -- --restore /state,/mem, with the two
+                  files hard-linked into the jail as emberd does
+  cold            ember-vmm --kernel vmlinux --initrd initramfs.cpio
+  cold-jailed     the same through the jailer, kernel and initramfs hard-linked
+Each run is timed from this script's spawn (the exec of ember-vmm, or of
+ember-jailer) to ember-vmm's debug line "guest may run N us after start",
+which comes once every thread has its seccomp filter, just before the first
+guest instruction; the VMM is then stopped (SIGKILL: the guest never runs far
+on PVM). The jailer's cost is everything between: its exec, the cgroup
+(this host: v1), rlimits, namespaces, pivot_root, the library bind mounts,
+the device nodes, the privilege drop and the second exec. Jail directories
+and cgroups are removed between runs (not timed). The snapshot defaults to
+build/bench/host/{state,mem}, which bench/restore_host.py makes.
+"""
+import argparse
+import math
+import os
+import re
+import select
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+REPO = os.path.realpath(os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+from guest import INITRAMFS, VMLINUX  # noqa: E402
+
+BUILD = os.path.join(REPO, "build")
+VMM = os.path.join(BUILD, "bin", "ember-vmm")
+JAILER = os.path.join(BUILD, "bin", "ember-jailer")
+# On the snapshot's file system, so the hard links work (as under $EMBER_HOME).
+BASE = os.path.join(BUILD, "bench", "jail")
+UID = 10999
+RUNNING = re.compile(rb"guest may run (\d+) us after start")
+CGROUP_ROOTS = ["/sys/fs/cgroup", "/sys/fs/cgroup/pids", "/sys/fs/cgroup/memory"]
+
+
+def until_running(argv, cwd, timeout):
+    """Spawn -> the "guest may run" line: (wall ms, the VMM's own us)."""
+    t0 = time.monotonic()
+    p = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE)
+    buf = b""
+    try:
+        while True:
+            ready, _, _ = select.select([p.stderr], [], [], max(0, t0 + timeout - time.monotonic()))
+            if not ready:
+                raise RuntimeError(f"timeout: {buf[-400:]!r}")
+            chunk = os.read(p.stderr.fileno(), 65536)
+            if not chunk:
+                raise RuntimeError(f"exited {p.wait()}: {buf[-400:]!r}")
+            buf += chunk
+            m = RUNNING.search(buf)
+            if m:
+                return (time.monotonic() - t0) * 1e3, int(m.group(1)) / 1e3
+    finally:
+        p.kill()
+        p.wait()
+
+
+def jail_root(vm_id):
+    return os.path.join(BASE, "ember-vmm", vm_id, "root")
+
+
+def clean_jail(vm_id):
+    shutil.rmtree(os.path.join(BASE, "ember-vmm", vm_id), ignore_errors=True)
+    for root in CGROUP_ROOTS:
+        d = os.path.join(root, "ember-vmm", vm_id)
+        for _ in range(100):
+            try:
+                os.rmdir(d)
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                time.sleep(0.01)
+
+
+JAIL_ARGS = []
+
+
+def jailed(vm_id, files, vmm_args):
+    root = jail_root(vm_id)
+    os.makedirs(root)
+    for src, name in files:
+        os.link(src, os.path.join(root, name))
+    return [JAILER, "--id", vm_id, "--exec-file", VMM, "--uid", str(UID), "--gid", str(UID),
+            "--chroot-base-dir", BASE, *JAIL_ARGS, "--", *vmm_args]
+
+
+def p99(v):
+    v = sorted(v)
+    return v[max(0, math.ceil(0.99 * len(v)) - 1)]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--timeout", type=float, default=30)
+    ap.add_argument("--snapshot", default=f"{BUILD}/bench/host/state,{BUILD}/bench/host/mem")
+    ap.add_argument("--jail-arg", action="append", default=[], metavar="ARG",
+                    help="an extra jailer argument (repeatable), e.g. --jail-arg=--netns=PATH")
+    args = ap.parse_args()
+    JAIL_ARGS.extend(args.jail_arg)
+    state, _, mem = args.snapshot.partition(",")
+    for f in (state, mem, VMM, JAILER):
+        if not os.path.exists(f):
+            sys.exit(f"missing {f} (make; python3 bench/restore_host.py makes the snapshot)")
+    # The snapshot's vsock socket is relative ("v.sock"): a fresh cwd per run.
+    scratch = f"/tmp/ember-jail-bench-{os.getpid()}"
+    shutil.rmtree(BASE, ignore_errors=True)
+    # Private copies of the guest files on this file system, to hard-link from.
+    os.makedirs(os.path.join(BASE, "files"))
+    kernel, initrd = (os.path.join(BASE, "files", n) for n in ("vmlinux", "initramfs.cpio"))
+    shutil.copy(VMLINUX, kernel)
+    shutil.copy(INITRAMFS, initrd)
+    # The snapshot too, readable by the VMs' group (emberd's part, README.md).
+    for src, name in ((state, "state"), (mem, "mem")):
+        shutil.copy(src, os.path.join(BASE, "files", name))
+        os.chown(os.path.join(BASE, "files", name), 0, UID)
+        os.chmod(os.path.join(BASE, "files", name), 0o640)
+    state, mem = (os.path.join(BASE, "files", n) for n in ("state", "mem"))
+    debug = ["--log-level", "debug"]
+    kinds = {
+        "restore": lambda i, d: ([VMM, "--restore", f"{state},{mem}", *debug], d),
+        "restore-jailed": lambda i, d: (jailed(f"r{i}", [(state, "state"), (mem, "mem")],
+                                               ["--restore", "/state,/mem", *debug]), d),
+        "cold": lambda i, d: ([VMM, "--kernel", kernel, "--initrd", initrd, *debug], d),
+        "cold-jailed": lambda i, d: (jailed(f"c{i}", [(kernel, "vmlinux"),
+                                                      (initrd, "initramfs.cpio")],
+                                            ["--kernel", "/vmlinux", "--initrd",
+                                             "/initramfs.cpio", *debug]), d),
+    }
+    res = {k: [] for k in kinds}
+    for rnd in range(args.runs + 1):  # round 0 warms the page cache, not counted
+        for kind, make in kinds.items():
+            d = f"{scratch}/{kind}-{rnd}"
+            os.makedirs(d)
+            argv, cwd = make(rnd, d)
+            try:
+                wall, own = until_running(argv, cwd, args.timeout)
+            finally:
+                clean_jail(f"r{rnd}")
+                clean_jail(f"c{rnd}")
+                shutil.rmtree(d, ignore_errors=True)
+            print(f"{'warm' if rnd == 0 else rnd:>4} {kind:15s} spawn->running {wall:.2f} ms "
+                  f"(main()->running {own:.2f} ms)", file=sys.stderr, flush=True)
+            if rnd:
+                res[kind].append((wall, own))
+    shutil.rmtree(scratch, ignore_errors=True)
+    shutil.rmtree(BASE, ignore_errors=True)
+
+    print(f"# {args.runs} runs each (+1 warm-up), interleaved; this host ({os.uname().release}), "
+          f"cgroup v{'2' if os.path.exists('/sys/fs/cgroup/cgroup.controllers') else '1'}, "
+          f"jailer arguments {JAIL_ARGS}")
+    print("| start | spawn -> guest may run (median, p99) | of which in ember-vmm's main() |")
+    print("|---|---|---|")
+    for kind, rows in res.items():
+        wall = [r[0] for r in rows]
+        own = [r[1] for r in rows]
+        print(f"| {kind} | {statistics.median(wall):.2f} ms, {p99(wall):.2f} ms | "
+              f"{statistics.median(own):.2f} ms |")
+    for plain in ("restore", "cold"):
+        a = statistics.median(r[0] for r in res[plain])
+        b = statistics.median(r[0] for r in res[f"{plain}-jailed"])
+        print(f"jail adds to a {plain} start: {b - a:.2f} ms (median against median)")
+
+
+if __name__ == "__main__":
+    main()
