@@ -143,18 +143,9 @@ static const struct rapi_ops rapi_ops = {
 	.init_error = on_init_error,
 };
 
-static void on_sigchld(evutil_socket_t fd, short what, void *arg)
-{
-	struct lambda *l = arg;
-
-	(void)fd, (void)what;
-	bootstrap_reap(&l->sup.boot);
-}
-
 _Noreturn void lambda_run(const struct init_args *args)
 {
 	struct lambda l = { 0 }; /* lambda_run() never returns: lives as long as PID 1 */
-	struct event *chld;
 	int r;
 
 	signal(SIGPIPE, SIG_IGN);
@@ -164,9 +155,6 @@ _Noreturn void lambda_run(const struct init_args *args)
 		abort();
 	}
 	inflight_setup(&l.inflight, &l.api);
-	chld = evsignal_new(l.base, SIGCHLD, on_sigchld, &l);
-	if (chld == NULL || event_add(chld, NULL) < 0)
-		log_err("lambda: SIGCHLD event failed; children are not reaped");
 	r = rapi_start(&l.api, l.base, &rapi_ops, &l);
 	if (r < 0)
 		log_err("runtime API on %s:%d: %s", RAPI_ADDR, RAPI_PORT, strerror(-r));

@@ -7,9 +7,9 @@
  *     inflight.h    the invocation in flight: INVOKE -> /next -> STATS and
  *                   RESULT or ERROR
  *     supervisor.h  the runtime: INIT, starting the bootstrap, init errors,
- *                   its exit, restarts
- *   plus the Runtime API server (runtime_api.h), the bootstrap's output and
- *   SIGCHLD. What the host hears in each case is in those headers.
+ *                   its exit (SIGCHLD), restarts
+ *   plus the Runtime API server (runtime_api.h) and the bootstrap's output.
+ *   What the host hears in each case is in those headers.
  * - RESTORE credits entropy, sets the clock and logs the instance id (world.h).
  * - Back-pressure: while the link holds more than LINK_OUT_HIGH bytes for the
  *   host, the bootstrap's output is not read (its writes block) until the

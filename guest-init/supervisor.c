@@ -9,16 +9,34 @@
 #include "lib/util/log.h"
 
 #include <errno.h>
+#include <event2/event.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 
+static void on_sigchld(evutil_socket_t fd, short what, void *arg)
+{
+	struct supervisor *s = arg;
+
+	(void)fd, (void)what;
+	bootstrap_reap(&s->boot); /* calls ops->exited when it is the bootstrap */
+}
+
 int supervisor_setup(struct supervisor *s, struct event_base *base, const struct bootstrap_ops *ops,
 		     void *ctx, unsigned tmp_mib)
 {
+	int r;
+
 	memset(s, 0, sizeof(*s));
 	s->tmp_mib = tmp_mib;
-	return bootstrap_init(&s->boot, base, ops, ctx);
+	r = bootstrap_init(&s->boot, base, ops, ctx);
+	if (r < 0)
+		return r;
+	s->sigchld = evsignal_new(base, SIGCHLD, on_sigchld, s);
+	if (s->sigchld == NULL || event_add(s->sigchld, NULL) < 0)
+		log_err("supervisor: SIGCHLD event failed; children are not reaped");
+	return 0;
 }
 
 bool supervisor_inited(const struct supervisor *s)

@@ -39,14 +39,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct event;
 struct event_base;
 struct inflight;
 struct link;
 
 struct supervisor {
 	struct bootstrap boot;
-	unsigned tmp_mib; /* the function's /tmp (cmdline.h) */
-	char **envp;	  /* from INIT (world_env_build) */
+	struct event *sigchld; /* reaps the bootstrap and orphans (PID 1) */
+	unsigned tmp_mib;      /* the function's /tmp (cmdline.h) */
+	char **envp;	       /* from INIT (world_env_build) */
 	char runtime[GPROTO_NAME_MAX + 1];
 	bool mounted;	  /* world_mount() succeeded (it is done once) */
 	bool inited;	  /* INIT went through; the bootstrap can be started */
@@ -54,7 +56,8 @@ struct supervisor {
 	bool init_failed; /* this bootstrap posted /init/error */
 };
 
-/* bootstrap ops/ctx: where the bootstrap's output and exit go (bootstrap.h). */
+/* bootstrap ops/ctx: where the bootstrap's output and exit go (bootstrap.h).
+ * Also watches SIGCHLD in `base` (without it children are not reaped: logged). */
 int supervisor_setup(struct supervisor *s, struct event_base *base, const struct bootstrap_ops *ops,
 		     void *ctx, unsigned tmp_mib);
 void supervisor_init(struct supervisor *s, struct inflight *f, struct link *k,

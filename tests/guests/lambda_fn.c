@@ -6,6 +6,8 @@
  *   initerror  posts /runtime/init/error and exits 1
  *   initexit   exits 4 before its first /next, without a word
  *   initsegv   dies of SIGSEGV before its first /next
+ *              (both first print "lambda_fn: start N", N counting the starts
+ *              in this VM in /tmp, which outlives the runtime)
  *   multi      the payload is a command: "error" posts /error, "exit" exits 3
  *              mid-invoke, "exit0" exits 0 mid-invoke, "kill" dies of
  *              SIGKILL mid-invoke, "env" answers with the environment and
@@ -38,6 +40,7 @@
 #include <unistd.h>
 
 #define BUF_MAX (8u << 20)
+#define STARTS	"/tmp/lambda_fn.starts"
 
 extern char **environ;
 static char *resp; /* the last answer: headers, then body */
@@ -181,6 +184,23 @@ static size_t env_json(char *out, size_t cap)
 	return n;
 }
 
+/* How many times a bootstrap started in this VM, this one included. */
+static int count_start(void)
+{
+	FILE *f = fopen(STARTS, "r");
+	int n = 0;
+
+	if (f != NULL) {
+		if (fscanf(f, "%d", &n) != 1)
+			n = 0;
+		fclose(f);
+	}
+	f = fopen(STARTS, "w");
+	if (f == NULL || fprintf(f, "%d\n", n + 1) < 0 || fclose(f) != 0)
+		die("write " STARTS);
+	return n + 1;
+}
+
 /* The boot-timer port is ember-init's: a child that reads it without
  * ioperm() must die of SIGSEGV (#GP), and ioperm() must be refused (EPERM:
  * no CAP_SYS_RAWIO). A child that survives means the port was inherited. */
@@ -225,10 +245,13 @@ int main(void)
 		printf("lambda_fn: init/error -> %d\n", code);
 		return 1;
 	}
-	if (strcmp(handler, "initexit") == 0)
-		return 4;
-	if (strcmp(handler, "initsegv") == 0)
+	if (strcmp(handler, "initexit") == 0 || strcmp(handler, "initsegv") == 0) {
+		printf("lambda_fn: start %d\n", count_start());
+		fflush(stdout);
+		if (handler[4] == 'e')
+			return 4;
 		raise(SIGSEGV);
+	}
 	for (;;) {
 		char *ev = http("GET", "invocation/next", NULL, "", 0, &code, &len);
 		char *payload = malloc(len + 1);
