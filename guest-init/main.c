@@ -34,11 +34,17 @@
 #define TAG "ember-init: "
 
 /* Tells the VMM that init is running: ember-vmm logs "guest booted in N us"
- * from its own start. Under another VMM the port is unused and ignored. */
+ * from its own start. Under another VMM the port is unused and ignored.
+ * The permission is dropped at once: fork() children inherit I/O port
+ * permissions and keep them across execve() and setuid(), so every process
+ * of the function (all children of PID 1) would otherwise own the port. */
 static void report_boot(void)
 {
-	if (ioperm(BOOT_TIMER_PORT, 1, 1) == 0)
-		outb(BOOT_TIMER_VALUE, BOOT_TIMER_PORT);
+	if (ioperm(BOOT_TIMER_PORT, 1, 1) < 0)
+		return;
+	outb(BOOT_TIMER_VALUE, BOOT_TIMER_PORT);
+	if (ioperm(BOOT_TIMER_PORT, 1, 0) < 0)
+		printf(TAG "ioperm: cannot drop port %#x: %s\n", BOOT_TIMER_PORT, strerror(errno));
 }
 
 static uint64_t uptime_us(void)

@@ -29,10 +29,6 @@
  * longest evhttp accepts stands for "none" (a year). */
 #define IDLE_TIMEOUT_S (365 * 24 * 3600)
 
-static const struct rapi_ops *ops;
-static void *ops_ctx;
-static struct event_base *base;
-
 static void send_json(struct evhttp_request *req, int code, const char *reason, const char *json)
 {
 	struct evbuffer *out = evhttp_request_get_output_buffer(req);
@@ -42,55 +38,68 @@ static void send_json(struct evhttp_request *req, int code, const char *reason, 
 	evhttp_send_reply(req, code, reason, NULL);
 }
 
-static void forget_close(struct evhttp_request *req)
+/* The request is answered now: stop watching its connection. */
+static void forget(struct rapi *api, struct evhttp_request *req)
 {
 	struct evhttp_connection *c = evhttp_request_get_connection(req);
 
 	if (c != NULL)
 		evhttp_connection_set_closecb(c, NULL, NULL);
+	if (api->taken == req)
+		api->taken = NULL;
 }
 
-void rapi_send_status(struct evhttp_request *req, int status)
+void rapi_answer(int status, struct rapi_answer *a)
 {
-	forget_close(req);
 	switch (status) {
 	case 0:
-		send_json(req, 202, "Accepted", "{\"status\":\"OK\"}");
+		*a = (struct rapi_answer){ 202, "Accepted", "{\"status\":\"OK\"}" };
 		break;
 	case -ENOENT:
-		send_json(req, 400, "Bad Request",
-			  "{\"errorMessage\":\"Invalid request "
-			  "ID\",\"errorType\":\"InvalidRequestID\"}");
+		*a = (struct rapi_answer){ 400, "Bad Request",
+					   "{\"errorMessage\":\"Invalid request "
+					   "ID\",\"errorType\":\"InvalidRequestID\"}" };
 		break;
 	case -EPERM:
-		send_json(req, 403, "Forbidden",
-			  "{\"errorMessage\":\"Invalid state transition for the runtime\","
-			  "\"errorType\":\"InvalidStateTransition\"}");
+		*a = (struct rapi_answer){ 403, "Forbidden",
+					   "{\"errorMessage\":\"Invalid state transition for the "
+					   "runtime\",\"errorType\":\"InvalidStateTransition\"}" };
 		break;
 	case -EMSGSIZE:
-		send_json(req, 413, "Request Entity Too Large",
-			  "{\"errorMessage\":\"Exceeded maximum allowed payload size (6291556 "
-			  "bytes).\",\"errorType\":\"RequestEntityTooLarge\"}");
+		*a = (struct rapi_answer){ 413, "Request Entity Too Large",
+					   "{\"errorMessage\":\"Exceeded maximum allowed payload "
+					   "size (6291556 bytes).\",\"errorType\":"
+					   "\"RequestEntityTooLarge\"}" };
 		break;
 	case -EPIPE:
-		send_json(req, 500, "Internal Server Error",
-			  "{\"errorMessage\":\"The runtime must exit: its initialization "
-			  "failed\",\"errorType\":\"Runtime.ExitError\"}");
+		*a = (struct rapi_answer){ 500, "Internal Server Error",
+					   "{\"errorMessage\":\"The runtime must exit: its "
+					   "initialization failed\",\"errorType\":"
+					   "\"Runtime.ExitError\"}" };
 		break;
 	default:
-		send_json(
-			req, 500, "Internal Server Error",
-			"{\"errorMessage\":\"Internal error\",\"errorType\":\"ServiceException\"}");
+		*a = (struct rapi_answer){ 500, "Internal Server Error",
+					   "{\"errorMessage\":\"Internal error\",\"errorType\":"
+					   "\"ServiceException\"}" };
 		break;
 	}
 }
 
-void rapi_send_event(struct evhttp_request *req, const struct rapi_event *ev)
+void rapi_send_status(struct rapi *api, struct evhttp_request *req, int status)
+{
+	struct rapi_answer a;
+
+	forget(api, req);
+	rapi_answer(status, &a);
+	send_json(req, a.code, a.reason, a.body);
+}
+
+void rapi_send_event(struct rapi *api, struct evhttp_request *req, const struct rapi_event *ev)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	char deadline[24];
 
-	forget_close(req);
+	forget(api, req);
 	snprintf(deadline, sizeof(deadline), "%" PRIu64, ev->deadline_ms);
 	evhttp_add_header(h, "Content-Type", JSON);
 	evhttp_add_header(h, "Lambda-Runtime-Aws-Request-Id", ev->request_id);
@@ -108,10 +117,16 @@ void rapi_send_event(struct evhttp_request *req, const struct rapi_event *ev)
 	evhttp_send_reply(req, 200, "OK", NULL);
 }
 
+/* The connection of the taken /next closed before its answer. */
 static void on_next_closed(struct evhttp_connection *c, void *arg)
 {
+	struct rapi *api = arg;
+	struct evhttp_request *req = api->taken;
+
 	(void)c;
-	ops->next_gone(ops_ctx, arg);
+	api->taken = NULL;
+	if (req != NULL)
+		api->ops->next_gone(api->ctx, req);
 }
 
 static bool valid_id(const char *s, size_t n)
@@ -128,11 +143,8 @@ static bool valid_id(const char *s, size_t n)
 	return true;
 }
 
-/* The optional error-type header, if gproto can carry it (else ""). */
-static const char *error_type(struct evhttp_request *req)
+const char *rapi_error_type(const char *t)
 {
-	const char *t = evhttp_find_header(evhttp_request_get_input_headers(req), ERROR_TYPE);
-
 	if (t == NULL || strlen(t) > GPROTO_ERROR_TYPE_MAX)
 		return "";
 	for (const char *p = t; *p != '\0'; p++)
@@ -141,74 +153,100 @@ static const char *error_type(struct evhttp_request *req)
 	return t;
 }
 
+int rapi_parse(enum rapi_method method, const char *path, struct rapi_call *call)
+{
+	const char *rest, *slash;
+
+	if (strcmp(path, INVOCATION "next") == 0) {
+		call->route = RAPI_NEXT;
+		return method == RAPI_GET ? 0 : 405;
+	}
+	if (strcmp(path, PREFIX "init/error") == 0) {
+		call->route = RAPI_INIT_ERROR;
+		return method == RAPI_POST ? 0 : 405;
+	}
+	if (strncmp(path, INVOCATION, strlen(INVOCATION)) != 0)
+		return 404;
+	rest = path + strlen(INVOCATION);
+	slash = strchr(rest, '/');
+	if (slash == NULL || (strcmp(slash, "/response") != 0 && strcmp(slash, "/error") != 0))
+		return 404;
+	if (method != RAPI_POST)
+		return 405;
+	if (!valid_id(rest, (size_t)(slash - rest)))
+		return 400;
+	call->route = strcmp(slash, "/response") == 0 ? RAPI_RESPONSE : RAPI_ERROR;
+	memcpy(call->id, rest, (size_t)(slash - rest));
+	call->id[slash - rest] = '\0';
+	return 0;
+}
+
+static enum rapi_method method_of(struct evhttp_request *req)
+{
+	switch (evhttp_request_get_command(req)) {
+	case EVHTTP_REQ_GET:
+		return RAPI_GET;
+	case EVHTTP_REQ_POST:
+		return RAPI_POST;
+	default:
+		return RAPI_OTHER;
+	}
+}
+
 static void route(struct evhttp_request *req, void *arg)
 {
+	struct rapi *api = arg;
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
-	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	size_t len = evbuffer_get_length(in);
+	struct evhttp_request *prev;
+	const char *etype;
 	const uint8_t *body;
-	char id[GPROTO_REQUEST_ID_MAX + 1];
-	const char *rest, *slash;
+	struct rapi_call call;
 	int r;
 
-	(void)arg;
 	if (path == NULL) {
 		evhttp_send_error(req, HTTP_BADREQUEST, NULL);
 		return;
 	}
-	if (strcmp(path, INVOCATION "next") == 0) {
-		if (cmd != EVHTTP_REQ_GET) {
-			evhttp_send_error(req, HTTP_BADMETHOD, NULL);
-			return;
-		}
-		/* Before ops->next: it may keep the request, and the client may go. */
+	r = rapi_parse(method_of(req), path, &call);
+	if (r == 400) {
+		rapi_send_status(api, req, -ENOENT);
+		return;
+	}
+	if (r != 0) {
+		evhttp_send_error(req, r, NULL);
+		return;
+	}
+	if (call.route == RAPI_NEXT) {
+		/* Watched before ops->next: it may keep the request (or answer it at
+		 * once, which stops the watch). Refused, the one taken before stays. */
+		prev = api->taken;
+		api->taken = req;
 		evhttp_connection_set_closecb(evhttp_request_get_connection(req), on_next_closed,
-					      req);
-		r = ops->next(ops_ctx, req);
-		if (r < 0)
-			rapi_send_status(req, r);
+					      api);
+		r = api->ops->next(api->ctx, req);
+		if (r < 0) {
+			rapi_send_status(api, req, r);
+			api->taken = prev;
+		}
 		return;
 	}
 	body = len > 0 ? evbuffer_pullup(in, -1) : (const uint8_t *)"";
 	if (body == NULL) {
-		rapi_send_status(req, -ENOMEM);
+		rapi_send_status(api, req, -ENOMEM);
 		return;
 	}
-	if (strcmp(path, PREFIX "init/error") == 0) {
-		if (cmd != EVHTTP_REQ_POST) {
-			evhttp_send_error(req, HTTP_BADMETHOD, NULL);
-			return;
-		}
-		rapi_send_status(req, ops->init_error(ops_ctx, error_type(req), body, len));
-		return;
-	}
-	if (strncmp(path, INVOCATION, strlen(INVOCATION)) != 0) {
-		evhttp_send_error(req, HTTP_NOTFOUND, NULL);
-		return;
-	}
-	rest = path + strlen(INVOCATION);
-	slash = strchr(rest, '/');
-	if (slash == NULL || (strcmp(slash, "/response") != 0 && strcmp(slash, "/error") != 0)) {
-		evhttp_send_error(req, HTTP_NOTFOUND, NULL);
-		return;
-	}
-	if (cmd != EVHTTP_REQ_POST) {
-		evhttp_send_error(req, HTTP_BADMETHOD, NULL);
-		return;
-	}
-	if (!valid_id(rest, (size_t)(slash - rest))) {
-		rapi_send_status(req, -ENOENT);
-		return;
-	}
-	memcpy(id, rest, (size_t)(slash - rest));
-	id[slash - rest] = '\0';
-	if (strcmp(slash, "/response") == 0)
-		r = ops->response(ops_ctx, id, body, len);
+	etype = rapi_error_type(
+		evhttp_find_header(evhttp_request_get_input_headers(req), ERROR_TYPE));
+	if (call.route == RAPI_INIT_ERROR)
+		r = api->ops->init_error(api->ctx, etype, body, len);
+	else if (call.route == RAPI_RESPONSE)
+		r = api->ops->response(api->ctx, call.id, body, len);
 	else
-		r = ops->error(ops_ctx, id, error_type(req), body, len);
-	rapi_send_status(req, r);
+		r = api->ops->error(api->ctx, call.id, etype, body, len);
+	rapi_send_status(api, req, r);
 }
 
 /* Our own socket: evhttp_bind_socket() resolves through getaddrinfo(),
@@ -231,30 +269,28 @@ static int listen_loopback(void)
 	return fd;
 }
 
-int rapi_start(struct event_base *b, const struct rapi_ops *o, void *ctx, struct evhttp **out)
+int rapi_start(struct rapi *api, struct event_base *base, const struct rapi_ops *ops, void *ctx)
 {
-	struct evhttp *http = evhttp_new(b);
+	struct evhttp *http = evhttp_new(base);
 	int fd;
 
 	if (http == NULL)
 		return -ENOMEM;
-	base = b;
-	ops = o;
-	ops_ctx = ctx;
+	*api = (struct rapi){ .http = http, .ops = ops, .ctx = ctx };
 	evhttp_set_max_body_size(http, RAPI_BODY_MAX);
 	evhttp_set_max_headers_size(http, RAPI_HEADERS_MAX);
 	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
 	evhttp_set_timeout(http, IDLE_TIMEOUT_S);
 	/* Drain an over-long body before the 413, so the client sees the 413. */
 	evhttp_set_flags(http, EVHTTP_SERVER_LINGERING_CLOSE);
-	evhttp_set_gencb(http, route, NULL);
+	evhttp_set_gencb(http, route, api);
 	fd = listen_loopback();
 	if (fd < 0 || evhttp_accept_socket(http, fd) < 0) {
 		if (fd >= 0)
 			close(fd);
 		evhttp_free(http);
+		api->http = NULL;
 		return fd < 0 ? fd : -ENOMEM;
 	}
-	*out = http;
 	return 0;
 }

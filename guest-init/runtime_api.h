@@ -10,7 +10,8 @@
  * - rapi_ops decide; this module maps their result to Lambda's answers:
  *   0 -> 202 {"status":"OK"}; -ENOENT -> 400 InvalidRequestID; -EPERM -> 403
  *   InvalidStateTransition; -EMSGSIZE -> 413 RequestEntityTooLarge; -EPIPE ->
- *   500 Runtime.ExitError (the runtime must exit). `next` returning 0 takes
+ *   500 Runtime.ExitError (the runtime must exit); any other error -> 500
+ *   ServiceException. `next` returning 0 takes
  *   the request: the owner answers it later with rapi_send_event() (the
  *   /next call blocks until then, with no timeout, as on Lambda). If that
  *   client goes away first, ops->next_gone says so, and the request must not
@@ -21,9 +22,15 @@
  *   RAPI_HEADERS_MAX bytes (the X-Ray error cause header can be several KB).
  * - Error-type headers are passed on only if they are valid gproto hdrstrs
  *   of at most GPROTO_ERROR_TYPE_MAX bytes; otherwise as absent ("").
+ * - State: the owner owns the struct rapi (ops, the evhttp server, the /next
+ *   request ops->next took) and gives it to each call. rapi_parse(),
+ *   rapi_error_type() and rapi_answer() are pure: the route checks and the
+ *   answers, testable without a socket.
  * Event loop thread only. */
 #ifndef EMBER_RUNTIME_API_H
 #define EMBER_RUNTIME_API_H
+
+#include "lib/gproto/gproto.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -45,6 +52,16 @@ struct rapi_ops {
 	int (*init_error)(void *ctx, const char *type, const uint8_t *body, size_t len);
 };
 
+struct rapi {
+	struct evhttp *http;
+	const struct rapi_ops *ops;
+	void *ctx;
+	/* The /next request ops->next took, whose connection is watched so that
+	 * ops->next_gone can say when its client leaves. The ops hold at most
+	 * one at a time (inflight.h); a later one would replace it. */
+	struct evhttp_request *taken;
+};
+
 /* What a /next answer carries. Empty strings are left out of the headers. */
 struct rapi_event {
 	const char *request_id;
@@ -54,11 +71,36 @@ struct rapi_event {
 	size_t len;
 };
 
-/* Binds RAPI_ADDR:RAPI_PORT. Returns 0 and *out, or -errno. */
-int rapi_start(struct event_base *base, const struct rapi_ops *ops, void *ctx, struct evhttp **out);
+enum rapi_method { RAPI_GET, RAPI_POST, RAPI_OTHER };
+enum rapi_route { RAPI_NEXT, RAPI_RESPONSE, RAPI_ERROR, RAPI_INIT_ERROR };
+
+/* A request's route, from its method and path alone. */
+struct rapi_call {
+	enum rapi_route route;
+	char id[GPROTO_REQUEST_ID_MAX + 1]; /* RAPI_RESPONSE, RAPI_ERROR */
+};
+
+/* An answer: HTTP status, reason phrase, JSON body. */
+struct rapi_answer {
+	int code;
+	const char *reason, *body;
+};
+
+/* Binds RAPI_ADDR:RAPI_PORT. Returns 0 (api filled in), or -errno. */
+int rapi_start(struct rapi *api, struct event_base *base, const struct rapi_ops *ops, void *ctx);
 /* Answers a /next request taken by ops->next. */
-void rapi_send_event(struct evhttp_request *req, const struct rapi_event *ev);
+void rapi_send_event(struct rapi *api, struct evhttp_request *req, const struct rapi_event *ev);
 /* Answers a taken /next request with an error status (see the mapping above). */
-void rapi_send_status(struct evhttp_request *req, int status);
+void rapi_send_status(struct rapi *api, struct evhttp_request *req, int status);
+
+/* Checks a request line: 0 and *call, or the HTTP status that refuses it:
+ * 404 (no such route), 405 (wrong method), 400 (a bad {id}; its answer is
+ * rapi_answer(-ENOENT)). */
+int rapi_parse(enum rapi_method method, const char *path, struct rapi_call *call);
+/* The Lambda-Runtime-Function-Error-Type header value to pass on: the value
+ * itself if gproto can carry it, else "" (also for NULL). */
+const char *rapi_error_type(const char *value);
+/* The answer for an op's result (0 or -errno, mapping above). */
+void rapi_answer(int status, struct rapi_answer *a);
 
 #endif

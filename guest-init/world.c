@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/random.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,8 +15,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-static bool mounted;
 
 /* Filesystems a runtime or code image may use, tried in order. */
 static const char *const image_types[] = { "erofs", "ext4" };
@@ -53,8 +52,6 @@ int world_mount(unsigned tmp_mib, char *err, size_t errlen)
 	char opts[64];
 	int r;
 
-	if (mounted)
-		return 0;
 	if (mkdir(WORLD_ROOT, 0755) < 0 && errno != EEXIST) {
 		snprintf(err, errlen, "mkdir %s: %s", WORLD_ROOT, strerror(errno));
 		return -errno;
@@ -77,7 +74,6 @@ int world_mount(unsigned tmp_mib, char *err, size_t errlen)
 		      err, errlen);
 	if (r < 0)
 		goto err_proc;
-	mounted = true;
 	return 0;
 
 err_proc:
@@ -207,15 +203,34 @@ int world_env_build(const struct gproto_init *in, char ***out)
 	return 0;
 }
 
-const char *world_entrypoint(const char *runtime)
+/* Whether root + path exists (any kind of file: exec reports what is wrong). */
+static bool exists_under(const char *root, const char *path)
 {
-	static const char task[] = WORLD_TASK_ROOT "/bootstrap";
+	char full[PATH_MAX];
 	struct stat st;
 
-	if (strncmp(runtime, "provided", 8) == 0 &&
-	    stat(WORLD_ROOT WORLD_TASK_ROOT "/bootstrap", &st) == 0)
-		return task;
-	return WORLD_RUNTIME_DIR "/bootstrap";
+	if (snprintf(full, sizeof(full), "%s%s", root, path) >= (int)sizeof(full))
+		return false;
+	return stat(full, &st) == 0;
+}
+
+void world_entrypoint(const char *root, const char *runtime, struct world_entrypoint *ep)
+{
+	static const char task[] = WORLD_TASK_ROOT "/bootstrap";
+	static const char image[] = WORLD_RUNTIME_DIR "/bootstrap";
+
+	if (strncmp(runtime, "provided", 8) == 0) {
+		ep->searched = WORLD_TASK_ROOT "/bootstrap " WORLD_RUNTIME_DIR "/bootstrap";
+		if (exists_under(root, task)) {
+			ep->path = task;
+			ep->found = true;
+			return;
+		}
+	} else {
+		ep->searched = image;
+	}
+	ep->path = image;
+	ep->found = exists_under(root, image);
 }
 
 int world_restore(const struct gproto_restore *r)

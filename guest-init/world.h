@@ -7,8 +7,9 @@
  *   tmp_mib MiB at /tmp, and proc and devtmpfs at /proc and /dev. All are
  *   nosuid (and nodev but /dev), so a setuid file in an image grants nothing.
  *   The runtime image must contain the mount points (var/task, tmp, proc,
- *   dev): images are read-only, so they cannot be created. Idempotent: a
- *   second call does nothing. Errors: -errno with a message in err.
+ *   dev): images are read-only, so they cannot be created. The caller mounts
+ *   once (world keeps no state); a failure unmounts what it mounted. Errors:
+ *   -errno with a message in err.
  * - The bootstrap enters that root with chroot(2) in the child, then drops
  *   to WORLD_UID/WORLD_GID (bootstrap.h). chroot, not pivot_root: PID 1 must
  *   keep its own root (the vsock listener, /dev/vd*, remounts after restore),
@@ -21,6 +22,11 @@
  *   so the user cannot override them. Other keys, including PATH, LANG, TZ and
  *   LD_LIBRARY_PATH (which Lambda lets users set) and the credentials the host
  *   sends (AWS_ACCESS_KEY_ID, ...), come from INIT and replace defaults.
+ *   Pure: no I/O but a log line per dropped key.
+ * - world_entrypoint() picks the bootstrap under a root directory (WORLD_ROOT
+ *   in the guest): for "provided*" runtimes the function's own
+ *   /var/task/bootstrap when it exists, else the runtime image's
+ *   /var/runtime/bootstrap (Lambda's custom-runtime rule, without layers).
  * - world_restore() applies RESTORE: credits the entropy to the kernel's
  *   pool (RNDADDENTROPY) and sets CLOCK_REALTIME.
  * Called from the event loop thread only (no locking). */
@@ -51,9 +57,13 @@ bool world_env_reserved(const char *key);
 /* A malloc'ed NULL-terminated envp (one allocation with its strings); free()
  * it. Returns 0 or -ENOMEM. */
 int world_env_build(const struct gproto_init *in, char ***envp);
-/* The bootstrap to run inside the root: /var/task/bootstrap for "provided*"
- * runtimes when it exists, else /var/runtime/bootstrap. */
-const char *world_entrypoint(const char *runtime);
+struct world_entrypoint {
+	const char *path;     /* inside the root (static string) */
+	const char *searched; /* the paths looked at, space-separated (static) */
+	bool found;	      /* path exists under the root */
+};
+
+void world_entrypoint(const char *root, const char *runtime, struct world_entrypoint *ep);
 int world_restore(const struct gproto_restore *r);
 
 #endif

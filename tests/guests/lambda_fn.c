@@ -4,30 +4,43 @@
  *   echo       answers each event with its payload, byte for byte
  *   empty      answers {} (the benchmark's empty handler)
  *   initerror  posts /runtime/init/error and exits 1
+ *   initexit   exits 4 before its first /next, without a word
+ *   initsegv   dies of SIGSEGV before its first /next
+ *              (both first print "lambda_fn: start N", N counting the starts
+ *              in this VM in /tmp, which outlives the runtime)
  *   multi      the payload is a command: "error" posts /error, "exit" exits 3
- *              mid-invoke, "env" answers with the environment and the event's
- *              headers, "fs" answers with checks of /tmp, /var/task and the
- *              uid, "log" prints a line on stdout and one on stderr, "rand"
- *              answers 16 bytes from getrandom() as a hex string (snapshot
- *              clones must differ); any other payload is answered with
- *              itself, byte for byte
+ *              mid-invoke, "exit0" exits 0 mid-invoke, "kill" dies of
+ *              SIGKILL mid-invoke, "env" answers with the environment and
+ *              the event's headers, "fs" answers with checks of /tmp,
+ *              /var/task and the uid, "log" prints a line on stdout and one
+ *              on stderr, "rand" answers 16 bytes from getrandom() as a hex
+ *              string (snapshot clones must differ), "ioport" answers whether
+ *              a child can read the boot-timer I/O port without ioperm() and
+ *              whether ioperm() is refused; any other payload is answered
+ *              with itself, byte for byte
  * It prints "lambda_fn: init" on stdout at start, and (except for empty) each
  * POST's status. Each HTTP call uses a new
  * connection with "Connection: close" and reads the answer to EOF. */
+#include "lib/util/boot_timer.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/io.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define BUF_MAX (8u << 20)
+#define STARTS	"/tmp/lambda_fn.starts"
 
 extern char **environ;
 static char *resp; /* the last answer: headers, then body */
@@ -171,6 +184,45 @@ static size_t env_json(char *out, size_t cap)
 	return n;
 }
 
+/* How many times a bootstrap started in this VM, this one included. */
+static int count_start(void)
+{
+	FILE *f = fopen(STARTS, "r");
+	int n = 0;
+
+	if (f != NULL) {
+		if (fscanf(f, "%d", &n) != 1)
+			n = 0;
+		fclose(f);
+	}
+	f = fopen(STARTS, "w");
+	if (f == NULL || fprintf(f, "%d\n", n + 1) < 0 || fclose(f) != 0)
+		die("write " STARTS);
+	return n + 1;
+}
+
+/* The boot-timer port is ember-init's: a child that reads it without
+ * ioperm() must die of SIGSEGV (#GP), and ioperm() must be refused (EPERM:
+ * no CAP_SYS_RAWIO). A child that survives means the port was inherited. */
+static void port_report(char *out, size_t cap)
+{
+	int status = 0, e;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		(void)inb(BOOT_TIMER_PORT);
+		_exit(0);
+	}
+	if (waitpid(pid, &status, 0) != pid)
+		die("waitpid");
+	e = ioperm(BOOT_TIMER_PORT, 1, 1) == 0 ? 0 : errno;
+	snprintf(out, cap, "{\"inb\":\"%s\",\"signal\":%d,\"ioperm_errno\":%d}",
+		 WIFSIGNALED(status) ? "refused" : "allowed",
+		 WIFSIGNALED(status) ? WTERMSIG(status) : 0, e);
+}
+
 int main(void)
 {
 	const char *handler = getenv("_HANDLER");
@@ -192,6 +244,13 @@ int main(void)
 		     strlen(e), &code, &len);
 		printf("lambda_fn: init/error -> %d\n", code);
 		return 1;
+	}
+	if (strcmp(handler, "initexit") == 0 || strcmp(handler, "initsegv") == 0) {
+		printf("lambda_fn: start %d\n", count_start());
+		fflush(stdout);
+		if (handler[4] == 'e')
+			return 4;
+		raise(SIGSEGV);
 	}
 	for (;;) {
 		char *ev = http("GET", "invocation/next", NULL, "", 0, &code, &len);
@@ -215,6 +274,16 @@ int main(void)
 		} else if (strcmp(payload, "exit") == 0) {
 			printf("lambda_fn: exiting\n");
 			return 3;
+		} else if (strcmp(payload, "exit0") == 0) {
+			printf("lambda_fn: exiting with 0\n");
+			return 0;
+		} else if (strcmp(payload, "kill") == 0) {
+			printf("lambda_fn: killing itself\n");
+			fflush(stdout);
+			raise(SIGKILL);
+		} else if (strcmp(payload, "ioport") == 0) {
+			port_report(tmp, sizeof(tmp));
+			post(id, "response", NULL, tmp, strlen(tmp));
 		} else if (strcmp(payload, "rand") == 0) {
 			unsigned char r[16];
 			char hex[2 * sizeof(r) + 3] = "\"";

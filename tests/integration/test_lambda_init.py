@@ -134,6 +134,57 @@ def test_exit_mid_invoke_then_restart(multi_vm):
     assert json.loads(body(of(msgs, "RESULT")[0]))["uid"] == 993, msgs
 
 
+RID1 = "8f5c2a4e-0000-4000-8000-000000000001"  # gproto-drive's first request id
+
+
+def platform_error(msgs, etype, message, type_="ERROR"):
+    """The one ERROR (or INIT_ERROR) in msgs is ember-init's own, Lambda-shaped."""
+    e = of(msgs, type_)
+    assert len(e) == 1 and e[0]["error_type"] == etype, msgs
+    assert json.loads(body(e[0])) == {"errorType": etype, "errorMessage": message}, msgs
+    return e[0]
+
+
+def ended_with_stats(msgs, end):
+    """An invocation's last frames: STATS, then its ERROR/RESULT, same req_id."""
+    stats = of(msgs, "STATS")
+    assert len(stats) == 1 and stats[0]["req_id"] == end["req_id"] == 1, msgs
+    assert msgs.index(stats[0]) < msgs.index(end), msgs
+
+
+@pytest.mark.parametrize("payload,line,message", [
+    ("kill", "lambda_fn: killing itself", "Runtime exited with error: signal: killed"),
+    ("exit0", "lambda_fn: exiting with 0", "Runtime exited without providing a reason"),
+])
+def test_runtime_ends_mid_invoke_then_restarts(multi_vm, payload, line, message):
+    """A runtime killed by a signal, or one that exits 0, in the middle of an
+    invocation: that invocation fails with Runtime.ExitError (Lambda's text), and
+    the runtime restarts at once: READY comes without an invoke to ask for it."""
+    msgs = multi_vm.drive("--no-init", "--invokes", 1, "--payload", payload)
+    e = platform_error(msgs, "Runtime.ExitError", f"RequestId: {RID1} Error: {message}")
+    ended_with_stats(msgs, e)
+    # What it printed before dying belongs to the invocation and comes first.
+    said = [m for m in of(msgs, "LOG") if m["text"] == line]
+    assert len(said) == 1 and said[0]["req_id"] == 1, msgs
+    assert msgs.index(said[0]) < msgs.index(e), msgs
+    # --restore waits for READY before invoking (RESTORE itself only sets the
+    # clock and adds entropy here): the fresh runtime's init is over by then.
+    msgs = multi_vm.drive("--no-init", "--restore", "after-" + payload, "--invokes", 1,
+                          "--payload", "fs")
+    ready = of(msgs, "READY")
+    assert ready and not of(msgs, "ERROR") and not of(msgs, "INIT_ERROR"), msgs
+    assert not [m for m in of(msgs, "LOG") if m["req_id"] == 1 and "init" in m["text"]], msgs
+    assert json.loads(body(of(msgs, "RESULT")[0]))["uid"] == 993, msgs
+
+
+def test_function_cannot_use_init_io_port(multi_vm):
+    """ember-init uses the boot-timer I/O port once; its permission must not
+    reach the function (fork inherits it, execve and setuid keep it)."""
+    msgs = multi_vm.drive("--no-init", "--invokes", 1, "--payload", "ioport")
+    got = json.loads(body(of(msgs, "RESULT")[0]))
+    assert got == {"inb": "refused", "signal": 11, "ioperm_errno": 1}, got  # SIGSEGV, EPERM
+
+
 def test_malformed_frame_closes_only_that_connection(multi_vm):
     junk = os.path.join(WORK, "junk.bin")
     with open(junk, "wb") as f:
@@ -172,6 +223,65 @@ def test_init_error(kvm):
         msgs = vm.drive("--no-init", "--invokes", 1)
         e = of(msgs, "ERROR")
         assert len(e) == 1 and e[0]["error_type"] == "InitBoom", msgs
+    finally:
+        vm.stop()
+
+
+@pytest.mark.parametrize("kind,files,message", [
+    ("missing", {"README": (b"no bootstrap here\n", 0o644)},
+     "Couldn't find valid bootstrap(s): [/var/task/bootstrap /var/runtime/bootstrap]"),
+    ("not-executable", {"bootstrap": (b"#!/bin/sh\n", 0o644)},
+     "fork/exec /var/task/bootstrap: permission denied"),
+    ("not-a-program", {"bootstrap": (b"plain text, no #! line\n", 0o755)},
+     "fork/exec /var/task/bootstrap: exec format error"),
+])
+def test_invalid_entrypoint(kvm, kind, files, message):
+    """No bootstrap, or one that cannot be executed: INIT_ERROR
+    Runtime.InvalidEntrypoint in Lambda's words. ember-init stays up, and each
+    invoke tries init again and fails the same way, with its request id."""
+    vm = Vm(kvm, f"entry-{kind}", busybox_root(), code_image(f"entry-{kind}", files))
+    try:
+        msgs = vm.drive("--handler", "x")
+        assert not of(msgs, "READY"), msgs
+        platform_error(msgs, "Runtime.InvalidEntrypoint", message, "INIT_ERROR")
+        msgs = vm.drive("--no-init", "--ping", "--invokes", 1)
+        assert of(msgs, "PONG"), msgs
+        e = platform_error(msgs, "Runtime.InvalidEntrypoint",
+                           f"RequestId: {RID1} Error: {message}")
+        ended_with_stats(msgs, e)
+        assert not of(msgs, "INIT_ERROR"), msgs
+    finally:
+        vm.stop()
+
+
+@pytest.mark.parametrize("handler,message", [
+    ("initexit", "Runtime exited with error: exit status 4"),
+    ("initsegv", "Runtime exited with error: signal: segmentation fault"),
+])
+def test_runtime_dies_before_first_next(kvm, handler, message):
+    """A runtime that ends before its first /next, without posting /init/error:
+    INIT_ERROR Runtime.ExitError. No runtime runs until the next invoke, which
+    runs init again (its output now belongs to that invocation) and fails with
+    it, as an ERROR carrying the request id."""
+    def starts(msgs):  # lambda_fn counts its starts in /tmp, which outlives it
+        return [(m["text"], m["req_id"]) for m in of(msgs, "LOG")
+                if m["text"].startswith("lambda_fn: start ")]
+
+    vm = Vm(kvm, handler, busybox_root(), fn_code())
+    try:
+        msgs = vm.drive("--handler", handler)
+        assert not of(msgs, "READY"), msgs
+        e = platform_error(msgs, "Runtime.ExitError", message, "INIT_ERROR")
+        assert starts(msgs) == [("lambda_fn: start 1", 0)], msgs
+        # Start 2 is this invocation's (not a restart in between), and the only one.
+        msgs = vm.drive("--no-init", "--invokes", 1)
+        e = platform_error(msgs, "Runtime.ExitError", f"RequestId: {RID1} Error: {message}")
+        ended_with_stats(msgs, e)
+        assert not of(msgs, "INIT_ERROR"), msgs
+        assert starts(msgs) == [("lambda_fn: start 2", 1)], msgs
+        # Its output comes before its end.
+        assert msgs.index([m for m in of(msgs, "LOG") if m["req_id"] == 1][-1]) < \
+            msgs.index(e), msgs
     finally:
         vm.stop()
 
