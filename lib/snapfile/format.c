@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 #include <zlib.h>
 
 #include "lib/util/le.h"
+#include "lib/util/afile.h"
 #include "lib/util/log.h"
 
 #define WRITER_INITIAL_CAP 4096
@@ -180,73 +180,13 @@ int snap_w_finish(struct snap_writer *w)
 	return 0;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t k = write(fd, p, n);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return -errno;
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
-int snap_tmp_open(struct snap_tmp *t, const char *path)
-{
-	t->path = path;
-	t->fd = -1;
-	if ((size_t)snprintf(t->tmp, sizeof(t->tmp), "%s.tmp.XXXXXX", path) >= sizeof(t->tmp))
-		return -ENAMETOOLONG;
-	/* Same directory as the target, so rename() is atomic (one filesystem). */
-	t->fd = mkostemp(t->tmp, O_CLOEXEC);
-	return t->fd < 0 ? -errno : 0;
-}
-
-int snap_tmp_commit(struct snap_tmp *t, bool durable, int ret)
-{
-	char dir[PATH_MAX];
-	int dfd;
-
-	if (ret == 0 && durable && fsync(t->fd) < 0)
-		ret = -errno;
-	if (close(t->fd) < 0 && ret == 0)
-		ret = -errno;
-	t->fd = -1;
-	if (ret == 0 && rename(t->tmp, t->path) < 0)
-		ret = -errno;
-	if (ret < 0) {
-		unlink(t->tmp);
-		return ret;
-	}
-	if (!durable || (size_t)snprintf(dir, sizeof(dir), "%s", t->path) >= sizeof(dir))
-		return 0;
-	/* Make the rename itself durable. */
-	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		if (fsync(dfd) < 0)
-			log_warn("%s: fsync of its directory: %s", t->path, strerror(errno));
-		close(dfd);
-	}
-	return 0;
-}
-
 int snap_w_to_file(const struct snap_writer *w, const char *path)
 {
-	struct snap_tmp t;
 	int ret;
 
 	if (w->error != 0 || w->len < SNAP_HEADER_LEN + SNAP_CRC_LEN)
 		return w->error ? w->error : -EINVAL;
-	ret = snap_tmp_open(&t, path);
-	if (ret < 0) {
-		log_err("snapshot %s: cannot create a temporary file: %s", path, strerror(-ret));
-		return ret;
-	}
-	ret = snap_tmp_commit(&t, true, write_all(t.fd, w->buf, w->len));
+	ret = afile_write(path, w->buf, w->len, 0600);
 	if (ret < 0)
 		log_err("snapshot %s: write failed: %s", path, strerror(-ret));
 	return ret;

@@ -84,21 +84,6 @@ int snap_w_finish(struct snap_writer *w);
  * file is removed and path is untouched. */
 int snap_w_to_file(const struct snap_writer *w, const char *path);
 
-/* A file that appears whole or not at all (the state file, the memory file):
- * snap_tmp_open() creates path.tmp.XXXXXX beside path; the caller writes t.fd;
- * snap_tmp_commit() closes it and renames it over path if ret (the caller's
- * own result) is 0, after an fsync of the file and then of the directory
- * when `durable`. On any failure the temporary file is removed, path is
- * untouched and a negative errno is returned. */
-struct snap_tmp {
-	char tmp[PATH_MAX];
-	const char *path;
-	int fd;
-};
-
-int snap_tmp_open(struct snap_tmp *t, const char *path);
-int snap_tmp_commit(struct snap_tmp *t, bool durable, int ret);
-
 /* ---- parsed file ---- */
 
 struct snap_section {

@@ -2,6 +2,7 @@
 #include "lib/util/afile.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -79,7 +80,7 @@ void afile_abort(struct afile *af)
 	af->tmp[0] = '\0';
 }
 
-int afile_commit(struct afile *af)
+static int commit(struct afile *af, bool durable)
 {
 	char dir[PATH_MAX];
 	int ret;
@@ -89,7 +90,7 @@ int afile_commit(struct afile *af)
 	ret = dir_of(af->path, dir, sizeof(dir));
 	if (ret < 0)
 		goto err;
-	if (fsync(af->fd) < 0) {
+	if (durable && fsync(af->fd) < 0) {
 		ret = -errno;
 		goto err;
 	}
@@ -102,11 +103,21 @@ int afile_commit(struct afile *af)
 		goto err;
 	}
 	af->tmp[0] = '\0';
-	return afile_fsync_dir(dir);
+	return durable ? afile_fsync_dir(dir) : 0;
 
 err:
 	afile_abort(af);
 	return ret;
+}
+
+int afile_commit(struct afile *af)
+{
+	return commit(af, true);
+}
+
+int afile_commit_nosync(struct afile *af)
+{
+	return commit(af, false);
 }
 
 int afile_write(const char *path, const void *buf, size_t len, mode_t mode)

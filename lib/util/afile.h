@@ -9,6 +9,9 @@
  *   fsyncs the folder: after it returns 0, path has the whole new content
  *   even across a power cut, and before it, path had the whole old content
  *   (or nothing). On failure the temporary file is removed.
+ * - afile_commit_nosync() is the same without the two fsyncs: readers on this
+ *   host see the whole file or none, but a power cut may lose it. For large
+ *   files that only matter while the host is up (a snapshot's memory file).
  * - afile_abort() closes and removes the temporary file; safe after a failed
  *   commit and on a zeroed struct (fd 0 is never ours: afile_open sets -1 first).
  * - afile_write() is open + one buffer + commit.
@@ -32,6 +35,7 @@ struct afile {
 
 int afile_open(struct afile *af, const char *path, mode_t mode);
 int afile_commit(struct afile *af);
+int afile_commit_nosync(struct afile *af);
 void afile_abort(struct afile *af);
 int afile_write(const char *path, const void *buf, size_t len, mode_t mode);
 int afile_fsync_dir(const char *dir);

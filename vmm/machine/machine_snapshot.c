@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/util/afile.h"
 #include "lib/util/log.h"
 #include "vmm/snapshot/dev.h"
 #include "vmm/snapshot/state.h"
@@ -32,11 +33,11 @@ static int fail(int ret, char *err, size_t errlen, const char *what)
 	return ret;
 }
 
-/* A memory file appears whole or not at all (snap_tmp). It is not fsynced:
- * a snapshot is for restoring on this host, not for surviving a crash. */
-static int mem_file_open(struct snap_tmp *m, const char *path, char *err, size_t errlen)
+/* A memory file appears whole or not at all (lib/util/afile). It is not
+ * fsynced: a snapshot is for restoring on this host, not for surviving a crash. */
+static int mem_file_open(struct afile *m, const char *path, char *err, size_t errlen)
 {
-	int ret = snap_tmp_open(m, path);
+	int ret = afile_open(m, path, 0600);
 
 	if (ret < 0)
 		snprintf(err, errlen, "mem_file_path %.200s: %s", path, strerror(-ret));
@@ -45,11 +46,14 @@ static int mem_file_open(struct snap_tmp *m, const char *path, char *err, size_t
 
 /* Sizes the file to all of RAM (the tail may be a hole), then renames it;
  * on any failure (ret included) removes it. */
-static int mem_file_close(struct snap_tmp *m, uint64_t size, int ret, char *err, size_t errlen)
+static int mem_file_close(struct afile *m, uint64_t size, int ret, char *err, size_t errlen)
 {
 	if (ret == 0 && ftruncate(m->fd, (off_t)size) < 0)
 		ret = -errno;
-	ret = snap_tmp_commit(m, false, ret);
+	if (ret == 0)
+		ret = afile_commit_nosync(m);
+	else
+		afile_abort(m);
 	if (ret < 0)
 		snprintf(err, errlen, "mem_file_path %.200s: %s", m->path, strerror(-ret));
 	return ret;
@@ -59,7 +63,7 @@ static int mem_file_close(struct snap_tmp *m, uint64_t size, int ret, char *err,
  * left as holes: the file is sparse and the restore reads zeros there. */
 static int write_memory(const struct gmem *gm, const char *path, char *err, size_t errlen)
 {
-	struct snap_tmp m;
+	struct afile m;
 	uint64_t off = 0;
 	int ret = mem_file_open(&m, path, err, errlen);
 
@@ -92,7 +96,7 @@ static int take_dirty(struct machine *vmm, unsigned region, uint64_t *bitmap)
 static int write_dirty(struct machine *vmm, const char *path, char *err, size_t errlen)
 {
 	const struct gmem *gm = vmm->gm;
-	struct snap_tmp m = { .fd = -1 };
+	struct afile m = { .fd = -1 };
 	uint64_t off = 0;
 	int ret = path != NULL ? mem_file_open(&m, path, err, errlen) : 0;
 
