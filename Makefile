@@ -31,7 +31,7 @@ STATIC_LDFLAGS := -static -Wl,-z,relro,-z,now
 # Sanitizer build of the unit tests (make test runs both).
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all deps test unit unit-valgrind integration integration-san format format-check clean distclean run kernel fuzz bench help
+.PHONY: all deps test unit unit-valgrind integration integration-san format format-check clean distclean run kernel fuzz help
 all: deps
 
 help:

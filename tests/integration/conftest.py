@@ -5,7 +5,9 @@ KVM boots Linux: this machine, when its CPU has VMX/SVM, or otherwise the
 testbox (tests/testbox), an L1 Linux with nested KVM under QEMU's emulator,
 booted once per test session. EMBER_TESTBOX=1 forces the testbox and
 EMBER_TESTBOX=0 forbids it. Where no KVM can be had, such tests skip with a
-reason, and with EMBER_REQUIRE_KVM=1 (as in CI) they fail instead.
+reason, and in CI (CI=true or EMBER_REQUIRE_KVM=1) they fail instead: every
+skip in this suite goes through skip_here_fail_in_ci(), so a run that checked
+less than it should is never green there.
 
 The checkout has the same absolute path in L1 as on the host, so a test
 passes the same argv in both cases. Host-side clients reach servers in L1
@@ -46,9 +48,15 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.write_line(f"KVM tests ran: {KVM_WHERE or 'nowhere'} ({KVM_REASON})")
 
 
-def skip_or_fail(reason):
-    if os.environ.get("EMBER_REQUIRE_KVM") == "1":
-        pytest.fail(f"EMBER_REQUIRE_KVM=1 but {reason}", pytrace=False)
+def in_ci():
+    """CI sets CI=true and EMBER_REQUIRE_KVM=1; either means "run everything"."""
+    return os.environ.get("CI") == "true" or os.environ.get("EMBER_REQUIRE_KVM") == "1"
+
+
+def skip_here_fail_in_ci(reason):
+    """Skips the test with reason; in CI fails it with the same reason instead."""
+    if in_ci():
+        pytest.fail(f"in CI every test must run, but {reason}", pytrace=False)
     pytest.skip(reason)
 
 
@@ -79,6 +87,37 @@ class Spawned:
                 raise AssertionError(f"exited ({self.returncode}) before {needle!r}: "
                                      f"{self.text!r}")
             self.text += chunk.decode(errors="replace")
+
+    def drain(self):
+        """Adds what stdout delivered so far to self.text, without waiting."""
+        while True:
+            try:
+                chunk = self.chunks.get_nowait()
+            except queue.Empty:
+                return self.text
+            if chunk is None:
+                self.chunks.put(None)  # a later wait_for still sees the end
+                return self.text
+            self.text += chunk.decode(errors="replace")
+
+    def seen_within(self, needle, seconds):
+        """Reads stdout for `seconds` of real time, or until needle shows up or the
+        command ends; returns whether needle is in stdout. For checks that something
+        does NOT happen over an interval: the answer is read, never assumed."""
+        deadline = time.monotonic() + seconds
+        while needle not in self.text:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            try:
+                chunk = self.chunks.get(timeout=left)
+            except queue.Empty:
+                return False
+            if chunk is None:
+                self.chunks.put(None)  # a later wait_for still sees the end
+                break
+            self.text += chunk.decode(errors="replace")
+        return needle in self.text
 
     def wait(self, timeout):
         """Waits for the exit; self.text then holds all of stdout."""
@@ -160,18 +199,18 @@ class TestboxHost:
 @pytest.fixture(scope="session")
 def kvm():
     if KVM_WHERE is None:
-        skip_or_fail(KVM_REASON)
+        skip_here_fail_in_ci(KVM_REASON)
     if KVM_WHERE == "direct":
         yield DirectHost()
         return
     for path in (testbox.KERNEL, testbox.INITRAMFS):
         if not os.path.exists(path):
-            skip_or_fail(f"{path} is missing (make testbox)")
+            skip_here_fail_in_ci(f"{path} is missing (make testbox)")
     box = testbox.Testbox(os.path.join(BUILD, "testbox", f"session-{os.getpid()}"))
     try:
         box.boot()
     except testbox.TestboxError as e:
-        skip_or_fail(f"the testbox did not boot: {e}")
+        skip_here_fail_in_ci(f"the testbox did not boot: {e}")
     try:
         yield TestboxHost(box)
     finally:

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 
+from conftest import skip_here_fail_in_ci
 from guest import BASE_CMDLINE, BUILD, INITRAMFS, REPO, VMLINUX, VMM
 
 DRIVE = os.path.join(BUILD, "bin", "gproto-drive")
@@ -21,13 +22,46 @@ RUNTIMES = os.path.join(BUILD, "runtimes")
 PROVIDED = os.path.join(RUNTIMES, "provided.erofs")
 BOOT_TIMEOUT = 180
 IO_TIMEOUT = 240
+CALL_TIMEOUT = 60
 CID = 3
+
+# The runtime images' Lambda names, and what the tests of the images send in INIT.
+LAMBDA_NAME = {"python": "python3.12", "nodejs": "nodejs20.x", "provided": "provided.al2023"}
+FN_TIMEOUT_MS = 60000
+ARN = "arn:aws:lambda:us-east-1:123456789012:function:my-fn"
+LOG_GROUP = "/aws/lambda/my-fn"
+LOG_STREAM = "2026/11/27/[$LATEST]0123456789abcdef0123456789abcdef"
+SBX_UID, SBX_GID = 993, 990  # sbx_user1051 in the images' /etc/passwd, as on Lambda
+RID = "8f5c2a4e-0000-4000-8000-%012x"  # gproto-drive's request ids, by req_id
+INVOKE_ARGS = ("--fn-timeout", FN_TIMEOUT_MS, "--arn", ARN)  # the deadline, the invoked ARN
+INIT_ARGS = (*INVOKE_ARGS, "--name", "my-fn", "--memory", "256",
+             "--log-group", LOG_GROUP, "--log-stream", LOG_STREAM, "--env", "MY_VAR=hello",
+             "--env", "SPACED=a b=c")
 
 
 def mkfs(src, out):
     subprocess.run(["mkfs.erofs", "--quiet", "--all-root", out, src], check=True,
                    capture_output=True)
     return out
+
+
+def runtime_image(runtime):
+    """build/runtimes/<runtime>.erofs, which `make runtimes` (and `make test`) builds."""
+    path = os.path.join(RUNTIMES, f"{runtime}.erofs")
+    if not os.path.exists(path):
+        skip_here_fail_in_ci(f"{path} is missing (make runtimes; make test builds it)")
+    if shutil.which("mkfs.erofs") is None:
+        skip_here_fail_in_ci("needs mkfs.erofs (erofs-utils) for the code image")
+    return path
+
+
+def wall_ms(kvm):
+    """The wall clock, in ms, where ember-vmm and gproto-drive run (which sets the
+    deadlines: its clock at INVOKE + the function's timeout)."""
+    p = kvm.run(["python3", "-c", "import time; print(time.time_ns() // 1000000)"],
+                timeout=CALL_TIMEOUT)
+    assert p.returncode == 0, p.stderr
+    return int(p.stdout)
 
 
 def code_image(name, files, work=WORK):

@@ -3,7 +3,10 @@
 ember-vmm runs where KVM is (the testbox here), and so does the client: plain
 curl --unix-socket, as in Firecracker's getting-started guide. The guest runs
 tests/guests/ticker ("tick N" every 20 ms), so a pause and a resume are
-visible on the console. Every wait is on an event (a console line, an exit).
+visible on the console. Every wait is on an event (a console line, an exit),
+except where a test checks that something does NOT happen: then it reads
+what arrives over a stated interval (Spawned.seen_within) and says why the
+interval is long enough.
 """
 import json
 import os
@@ -11,14 +14,24 @@ import pathlib
 import re
 import shutil
 import subprocess
+import time
 
 import pytest
 
 from api_client import (BUILD, CALL_TIMEOUT, VMM, check_example, curl, doc_examples,
                         spawn_api_vmm)
-from guest import BASE_CMDLINE, INITRAMFS, VMLINUX
+from guest import BASE_CMDLINE, INITRAMFS, REPO, VMLINUX
 
 BOOT_TIMEOUT = 120
+CLIENT = os.path.join(REPO, "tests", "integration", "vsock_client.py")
+# A port the ticker guest does not listen on: its kernel answers a connection
+# request with a reset, which ember-vmm passes on as EOF.
+PROBE_PORT = 5000
+# How long a paused VM must stay silent. A running guest answers the probe in
+# one round trip (measured first, as a control); the interval is at least 4 of
+# those, so a VM that kept running would be caught, and a paused VM is silent
+# however long we wait: the bound costs time, never correctness.
+QUIET_MIN_S = 10
 TICKER_ARGS = f"{BASE_CMDLINE} ember.run=/bin/ticker"
 # The boot_args of Firecracker's getting-started guide: no quiet, and none of
 # the i8042.* flags (devices/i8042.h answers Linux's probes without them).
@@ -37,7 +50,14 @@ def scratch(kvm, request):
     work.mkdir(parents=True)
     sock = f"/tmp/ember-api-{os.getpid()}-{request.node.name}.sock"
     yield work, sock
-    kvm.run(["rm", "-f", sock], timeout=CALL_TIMEOUT)
+    kvm.run(["rm", "-f", sock, sock + ".vsock"], timeout=CALL_TIMEOUT)
+
+
+def probe(kvm, vsock_uds):
+    """A vsock connection request the guest's kernel must answer (vsock_client probe)."""
+    p = kvm.spawn(["python3", CLIENT, "probe", vsock_uds, str(PROBE_PORT)])
+    p.wait_for("probe: sent", CALL_TIMEOUT)
+    return p
 
 
 def rootfs_image(tmp_path):
@@ -50,10 +70,13 @@ def rootfs_image(tmp_path):
 def test_getting_started_with_curl(kvm, scratch):
     """Firecracker's getting-started sequence, then pause, resume and Ctrl-Alt-Del."""
     tmp_path, sock = scratch
+    vsock_uds = sock + ".vsock"  # on the KVM host's /tmp: the share cannot hold sockets
     vm = spawn_api_vmm(kvm, sock)
+    probes = []
     try:
         ok = [
             ("PUT", "/machine-config", {"vcpu_count": 2, "mem_size_mib": 128}),
+            ("PUT", "/vsock", {"guest_cid": 3, "uds_path": vsock_uds}),
             ("PUT", "/boot-source", {"kernel_image_path": VMLINUX, "initrd_path": INITRAMFS,
                                      "boot_args": TICKER_ARGS}),
             ("PUT", "/drives/rootfs", {"drive_id": "rootfs",
@@ -72,19 +95,31 @@ def test_getting_started_with_curl(kvm, scratch):
         for method, path, body, status, expected in doc_examples("running", {}):
             check_example(curl(kvm, sock, method, path, body), status, expected)
 
-        # Paused means no guest progress: ticks stop between two observations
-        # that are whole API round trips apart, and start again on resume.
+        # Paused means the guest does not run at all. Control: while it runs, its
+        # kernel answers a vsock connection request at once.
+        start = time.monotonic()
+        probes.append(probe(kvm, vsock_uds))
+        probes[-1].wait_for("probe: answered EOF", BOOT_TIMEOUT)
+        quiet = max(QUIET_MIN_S, 4 * (time.monotonic() - start))
+
         assert curl(kvm, sock, "PATCH", "/vm", '{"state": "Paused"}')[0] == 204
         assert curl(kvm, sock, "GET", "/")[1]["state"] == "Paused"
-        seen = max(ticks(vm.text))
-        for _ in range(3):
-            assert curl(kvm, sock, "GET", "/machine-config")[0] == 200
-        vm.wait_for(f"tick {seen}", 1)
-        frozen = max(ticks(vm.text))
+        # The same request now goes unanswered, however long it waits...
+        probes.append(probe(kvm, vsock_uds))
+        assert not probes[-1].seen_within("probe: answered", quiet), \
+            f"the paused guest answered a vsock request: {probes[-1].text!r}"
+        # ... and the console stops: what the guest printed before the pause has
+        # arrived by now (ember-vmm flushed it before answering the PATCH), and
+        # nothing comes after it while API calls go on.
+        frozen = max(ticks(vm.drain()))
         for _ in range(3):
             assert curl(kvm, sock, "GET", "/vm/config")[0] == 200
-        assert max(ticks(vm.text)) == frozen, "the guest ran while paused"
+        assert not vm.seen_within(f"tick {frozen + 1}", quiet) and \
+            max(ticks(vm.text)) == frozen, f"the guest ran while paused: {vm.text[-300:]!r}"
+
+        # Resumed: the pending request is answered, and the ticks go on.
         assert curl(kvm, sock, "PATCH", "/vm", '{"state": "Resumed"}')[0] == 204
+        probes[-1].wait_for("probe: answered EOF", BOOT_TIMEOUT)
         vm.wait_for(f"tick {frozen + 5}", BOOT_TIMEOUT)
 
         # Metrics carry the VM's counters.
@@ -115,6 +150,8 @@ def test_getting_started_with_curl(kvm, scratch):
         print("ember-vmm's output:\n" + vm.text)
         raise
     finally:
+        for p in probes:
+            p.stop()
         vm.stop()
     # The final flush on exit appended one more line.
     assert len((tmp_path / "metrics.json").read_text().splitlines()) >= 2

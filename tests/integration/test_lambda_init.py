@@ -16,6 +16,7 @@ import shutil
 
 import pytest
 
+from conftest import skip_here_fail_in_ci
 from lambda_guest import FN, PROVIDED, WORK, Vm, body, code_image, mkfs, of
 
 BUSYBOX = "/bin/busybox"
@@ -28,7 +29,8 @@ def busybox_root():
     """A runtime image: busybox and the mount points ember-init needs."""
     if "root" not in _images:
         if not os.path.exists(BUSYBOX) or shutil.which("mkfs.erofs") is None:
-            pytest.skip("needs /bin/busybox (busybox-static) and mkfs.erofs (erofs-utils)")
+            skip_here_fail_in_ci("needs /bin/busybox (busybox-static) and mkfs.erofs "
+                                 "(erofs-utils)")
         d = os.path.join(WORK, "root")
         shutil.rmtree(d, ignore_errors=True)
         for sub in ("bin", "var/task", "var/runtime", "tmp", "proc", "dev", "opt"):
@@ -53,14 +55,26 @@ def multi_vm(kvm):
     msgs = vm.drive("--handler", "multi", "--env", "MY_VAR=hello", "--env", "AWS_REGION=evil",
                     "--name", "my-fn", "--memory", "256")
     assert of(msgs, "READY"), msgs
+    vm.init_msgs = msgs
     yield vm
     vm.stop()
 
 
 def test_init_ready_and_init_logs(multi_vm):
-    # The INIT in the fixture got READY; its "init" line came as LOG with req_id 0.
+    """What the bootstrap printed while it started came as LOG frames of the init
+    phase (req_id 0), before READY: lambda_fn prints "lambda_fn: init" on stdout."""
+    msgs = multi_vm.init_msgs
+    ready = of(msgs, "READY")
+    assert len(ready) == 1 and ready[0]["init_us"] > 0, msgs
+    logs = of(msgs, "LOG")
+    assert [(m["req_id"], m["stream"], m["text"]) for m in logs] == \
+        [(0, 1, "lambda_fn: init")], msgs
+    assert msgs.index(logs[0]) < msgs.index(ready[0])
+
+
+def test_ping(multi_vm):
     msgs = multi_vm.drive("--no-init", "--ping")
-    assert of(msgs, "PONG")[0]["req_id"] == 77
+    assert [m["req_id"] for m in of(msgs, "PONG")] == [77], msgs
 
 
 def test_env_and_context_headers(multi_vm):
@@ -310,7 +324,7 @@ FUNCTION_SH = b"""function handler () {
 
 def test_custom_runtime_tutorial_with_curl(kvm):
     if not os.path.exists(PROVIDED):
-        pytest.skip(f"{PROVIDED} is missing (make runtimes, branch runtimes)")
+        skip_here_fail_in_ci(f"{PROVIDED} is missing (make runtimes)")
     code = code_image("tutorial", {"bootstrap": (TUTORIAL, 0o755),
                                    "function.sh": (FUNCTION_SH, 0o644)})
     vm = Vm(kvm, "tutorial", PROVIDED, code)
@@ -352,7 +366,7 @@ def test_runtime_api_status_codes(kvm):
     """202 for an answer, 400 for an unknown or finished request id, 404 for an unknown
     path, 413 (and Function.ResponseSizeTooLarge) for a response over 6 MB."""
     if not os.path.exists(PROVIDED):
-        pytest.skip(f"{PROVIDED} is missing (make runtimes)")
+        skip_here_fail_in_ci(f"{PROVIDED} is missing (make runtimes)")
     code = code_image("status", {"bootstrap": (STATUS_BOOTSTRAP, 0o755)})
     vm = Vm(kvm, "status", PROVIDED, code)
     try:

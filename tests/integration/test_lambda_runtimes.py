@@ -6,33 +6,31 @@ image build/runtimes/<name>.erofs on /dev/vda, a code image made here on
 /dev/vdb, ember-init as PID 1, and build/bin/gproto-drive as the host
 (helpers in lambda_guest.py). A cold node start takes seconds in the testbox,
 so each scenario group boots one VM per runtime and runs several invokes in
-it: the main function (hello, 1 MiB echo, exception, environment and
-context, filesystem and user, logs, exit mid-invoke), init errors, and node's
-ES module handler in callback style. The shims' finer points (every error
-type, Decimal, nested handlers) are tested without a VM in
-test_runtime_images.py.
+it: the main function (hello, a module beside the handler, 1 MiB echo,
+exception, environment and context, filesystem and user, logs, exit
+mid-invoke). Every init error and the other handler shapes need a VM each
+(a guest takes one INIT): they are in test_runtime_shims.py.
 """
 import json
 import os
-import shutil
 
 import pytest
 
-from lambda_guest import FN, RUNTIMES, WORK, Vm, body, code_image, of
+from lambda_guest import (ARN, FN, FN_TIMEOUT_MS, INIT_ARGS, INVOKE_ARGS, LAMBDA_NAME, LOG_GROUP,
+                          LOG_STREAM, RID, SBX_GID, SBX_UID, WORK, Vm, body, code_image, of,
+                          runtime_image, wall_ms)
 
-LAMBDA_NAME = {"python": "python3.12", "nodejs": "nodejs20.x", "provided": "provided.al2023"}
-FN_TIMEOUT_MS = 60000
-CLOCK_SLACK_MS = 2000  # guest vs host wall clock (see test_environment_and_context)
-ARN = "arn:aws:lambda:us-east-1:123456789012:function:my-fn"
-LOG_GROUP = "/aws/lambda/my-fn"
-LOG_STREAM = "2026/11/27/[$LATEST]0123456789abcdef0123456789abcdef"
-SBX_UID, SBX_GID = 993, 990  # sbx_user1051 in the images' /etc/passwd, as on Lambda
 EROFS = 30  # errno: /var/task is a read-only erofs mount
-RID = "8f5c2a4e-0000-4000-8000-%012x"  # gproto-drive's request ids, by req_id
+TRACE = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0"
+CLIENT_CONTEXT = {"client": {"installation_id": "inst-1"}, "custom": {"k": "v"}, "env": {}}
+COGNITO = {"cognitoIdentityId": "id-1", "cognitoIdentityPoolId": "pool-1"}
+CONTEXT_ARGS = ("--trace-id", TRACE, "--client-context", json.dumps(CLIENT_CONTEXT),
+                "--cognito", json.dumps(COGNITO))
 
 PY_APP = b'''import json
 import os
 import sys
+import time
 
 print("app: init", flush=True)
 
@@ -55,14 +53,26 @@ def handler(event, context):
         print("to stdout", context.aws_request_id)
         print("to stderr", context.aws_request_id, file=sys.stderr)
         return "logged"
+    if op == "helper":
+        import helper  # beside the handler: /var/task is first on sys.path
+        return {"value": helper.VALUE, "path0": sys.path[0]}
     if op == "env":
+        # The clock around the remaining time: deadline = clock + remaining.
+        before = int(time.time() * 1000)
+        remaining = context.get_remaining_time_in_millis()
+        after = int(time.time() * 1000)
+        cc, ident = context.client_context, context.identity
         return {"env": dict(os.environ), "ctx": {
+            "remaining": remaining, "clock_before": before, "clock_after": after,
+            "custom": cc.custom if cc else None,
+            "installation_id": cc.client.installation_id if cc and cc.client else None,
+            "identity_id": ident.cognito_identity_id if ident else None,
+            "identity_pool": ident.cognito_identity_pool_id if ident else None,
             "request_id": context.aws_request_id,
             "function_name": context.function_name,
             "function_version": context.function_version,
             "memory": context.memory_limit_in_mb,
             "arn": context.invoked_function_arn,
-            "remaining": context.get_remaining_time_in_millis(),
             "log_group": context.log_group_name,
             "log_stream": context.log_stream_name,
         }}
@@ -101,17 +111,29 @@ exports.handler = async (event, context) => {
       console.log('to stdout', context.awsRequestId);
       process.stderr.write(`to stderr ${context.awsRequestId}\\n`);
       return 'logged';
-    case 'env':
+    case 'helper':
+      return { value: require('./helper').VALUE };
+    case 'env': {
+      // The clock around the remaining time: deadline = clock + remaining.
+      const before = Date.now();
+      const remaining = context.getRemainingTimeInMillis();
+      const after = Date.now();
+      const cc = context.clientContext, id = context.identity;
       return { env: process.env, ctx: {
+        remaining, clock_before: before, clock_after: after,
+        custom: cc ? cc.custom : null,
+        installation_id: cc && cc.client ? cc.client.installation_id : null,
+        identity_id: id ? id.cognitoIdentityId : null,
+        identity_pool: id ? id.cognitoIdentityPoolId : null,
         request_id: context.awsRequestId,
         function_name: context.functionName,
         function_version: context.functionVersion,
         memory: context.memoryLimitInMB,
         arn: context.invokedFunctionArn,
-        remaining: context.getRemainingTimeInMillis(),
         log_group: context.logGroupName,
         log_stream: context.logStreamName,
       } };
+    }
     case 'fs': {
       fs.writeFileSync('/tmp/x', 'x');
       let taskErrno = 0;
@@ -129,52 +151,27 @@ exports.handler = async (event, context) => {
 };
 '''
 
-NODE_ESM = b'''// An ES module (.mjs) with a callback-style handler and a top-level await.
-const loaded = await Promise.resolve('tla');
-
-export const handler = (event, context, callback) => {
-  setImmediate(() => {
-    if (event.fail) callback(new RangeError('callback boom'));
-    else callback(null, { style: 'callback', loaded, esm: typeof require === 'undefined',
-                          id: context.awsRequestId, got: event });
-  });
-};
-'''
-
-
-def runtime_image(runtime):
-    path = os.path.join(RUNTIMES, f"{runtime}.erofs")
-    if not os.path.exists(path):
-        pytest.skip(f"{path} is missing (make runtimes; make test builds it)")
-    if shutil.which("mkfs.erofs") is None:
-        pytest.skip("needs mkfs.erofs (erofs-utils) for the code image")
-    return path
-
-
 def function_code(runtime):
     """The main function's code image and its handler."""
     if runtime == "python":
-        return code_image("rt-python", {"app.py": (PY_APP, 0o644)}), "app.handler"
+        return code_image("rt-python", {"app.py": (PY_APP, 0o644),
+                                        "helper.py": (b"VALUE = 42\n", 0o644)}), "app.handler"
     if runtime == "nodejs":
         return code_image("rt-nodejs", {"app.js": (NODE_APP, 0o644),
-                                        "esm.mjs": (NODE_ESM, 0o644)}), "app.handler"
+                                        "helper.js": (b"exports.VALUE = 42;\n", 0o644)}), \
+            "app.handler"
     with open(FN, "rb") as f:  # payloads are commands, else echoed (see lambda_fn.c)
         return code_image("rt-provided", {"bootstrap": (f.read(), 0o755)}), "multi"
-
-
-INVOKE_ARGS = ("--fn-timeout", FN_TIMEOUT_MS, "--arn", ARN)  # the deadline, the invoked ARN
-INIT_ARGS = (*INVOKE_ARGS, "--name", "my-fn", "--memory", "256",
-             "--log-group", LOG_GROUP, "--log-stream", LOG_STREAM, "--env", "MY_VAR=hello",
-             "--env", "SPACED=a b=c")
 
 
 class Function:
     def __init__(self, runtime, vm, init_msgs):
         self.runtime, self.vm, self.init_msgs = runtime, vm, init_msgs
 
-    def invoke(self, payload, n=1):
-        """n invokes of payload (str, or bytes written to a file): all frames."""
-        args = ("--no-init", "--invokes", n, *INVOKE_ARGS)
+    def invoke(self, payload, n=1, extra=()):
+        """n invokes of payload (str, or bytes written to a file): all frames.
+        extra: more gproto-drive options (a trace id, a client context)."""
+        args = ("--no-init", "--invokes", n, *INVOKE_ARGS, *extra)
         if isinstance(payload, bytes):
             p = os.path.join(WORK, f"payload-{self.runtime}.bin")
             with open(p, "wb") as f:
@@ -182,8 +179,8 @@ class Function:
             return self.vm.drive(*args, "--payload-file", p)
         return self.vm.drive(*args, "--payload", payload)
 
-    def result(self, payload):
-        msgs = self.invoke(payload)
+    def result(self, payload, extra=()):
+        msgs = self.invoke(payload, extra=extra)
         res = of(msgs, "RESULT")
         assert len(res) == 1 and not of(msgs, "ERROR"), msgs
         return json.loads(body(res[0])), msgs
@@ -224,6 +221,17 @@ def test_hello_world(fn):
         assert got == {"message": "Hello, world!"}
 
 
+@pytest.mark.parametrize("fn", ["python", "nodejs"], indirect=True)
+def test_module_beside_the_handler(fn):
+    """The handler's own modules load from /var/task (LAMBDA_TASK_ROOT), which comes
+    first on the module path. (provided's bootstrap is one static binary.)"""
+    got, _ = fn.result(op("helper"))
+    if fn.runtime == "python":
+        assert got == {"value": 42, "path0": "/var/task"}
+    else:
+        assert got == {"value": 42}
+
+
 def test_one_mib_payload_echoed(fn):
     # A JSON string: both json.dumps and JSON.stringify give back the same bytes.
     alphabet = bytes(c for c in range(0x20, 0x7F) if c not in b'"\\')
@@ -250,14 +258,17 @@ def test_exception(fn):
         assert err["errorType"] == "ValueError" and err["errorMessage"] == "boom here"
         assert err["requestId"] == RID % 1
         # The trace starts in the user's handler, not in the runtime.
+        assert all(isinstance(f, str) for f in err["stackTrace"]), err
         assert 'File "/var/task/app.py"' in err["stackTrace"][0], err
         assert "explode" in err["stackTrace"][-1] and "raise ValueError" in err["stackTrace"][-1]
+        assert not any("/var/runtime" in f for f in err["stackTrace"]), err
         line = "[ERROR] ValueError: boom here"
     else:
         assert e[0]["error_type"] == "TypeError"
         assert set(err) == {"errorMessage", "errorType", "trace", "stackTrace"}, err
         assert err["errorType"] == "TypeError" and err["errorMessage"] == "boom here"
         assert err["stackTrace"] == err["trace"]
+        assert all(isinstance(f, str) for f in err["stackTrace"]), err
         assert err["stackTrace"][0] == "TypeError: boom here"
         assert "explode (/var/task/app.js:" in err["stackTrace"][1], err
         line = "\tERROR\tInvoke Error \t{"
@@ -280,7 +291,9 @@ def test_exit_mid_invoke_then_restart(fn):
 
 
 def test_environment_and_context(fn):
-    got, _ = fn.result("env" if fn.runtime == "provided" else op("env"))
+    before = wall_ms(fn.vm.kvm)
+    got, _ = fn.result("env" if fn.runtime == "provided" else op("env"), extra=CONTEXT_ARGS)
+    after = wall_ms(fn.vm.kvm)
     env = got if fn.runtime == "provided" else got["env"]
     assert env["AWS_LAMBDA_FUNCTION_NAME"] == "my-fn"
     assert env["AWS_LAMBDA_FUNCTION_VERSION"] == "$LATEST"
@@ -294,24 +307,41 @@ def test_environment_and_context(fn):
     assert env["AWS_LAMBDA_LOG_STREAM_NAME"] == LOG_STREAM
     assert env["TZ"] == ":UTC"
     assert env["MY_VAR"] == "hello"
+    # The deadline gproto-drive sent is its clock at INVOKE + the timeout: within
+    # [before, after] + the timeout, read on the same clock (no guest-host skew).
+    sent = (before + FN_TIMEOUT_MS, after + FN_TIMEOUT_MS)
     if fn.runtime == "provided":  # lambda_fn reports a fixed list of variables
         assert "AWS_EXECUTION_ENV" not in env
         h = got["headers"]
         assert h["Lambda-Runtime-Aws-Request-Id"] == RID % 1
         assert h["Lambda-Runtime-Invoked-Function-Arn"] == ARN
+        assert h["Lambda-Runtime-Trace-Id"] == TRACE
+        assert json.loads(h["Lambda-Runtime-Client-Context"]) == CLIENT_CONTEXT
+        assert json.loads(h["Lambda-Runtime-Cognito-Identity"]) == COGNITO
+        assert sent[0] <= int(h["Lambda-Runtime-Deadline-Ms"]) <= sent[1], (sent, h)
         return
     assert env["SPACED"] == "a b=c"
     assert env["AWS_EXECUTION_ENV"] == "AWS_Lambda_" + LAMBDA_NAME[fn.runtime]
+    assert env["_X_AMZN_TRACE_ID"] == TRACE
     ctx = got["ctx"]
     assert ctx["request_id"] == RID % 1
     assert ctx["function_name"] == "my-fn" and ctx["function_version"] == "$LATEST"
     assert ctx["memory"] == "256"  # a string, as on Lambda
     assert ctx["arn"] == ARN
-    # The deadline is the host's clock at INVOKE + the timeout; the guest reads its
-    # own clock (kvmclock's wall time from boot), which in the testbox (nested,
-    # under an emulator) drifts by up to about a second from L1's.
-    assert FN_TIMEOUT_MS - 30000 < ctx["remaining"] <= FN_TIMEOUT_MS + CLOCK_SLACK_MS, ctx
     assert ctx["log_group"] == LOG_GROUP and ctx["log_stream"] == LOG_STREAM
+    assert (ctx["custom"], ctx["installation_id"]) == ({"k": "v"}, "inst-1"), ctx
+    assert (ctx["identity_id"], ctx["identity_pool"]) == ("id-1", "pool-1"), ctx
+    # The remaining time counts down to that deadline on the guest's clock: the
+    # handler read its clock just before and after, so deadline - remaining lies
+    # between those two readings.
+    assert ctx["remaining"] > 0, ctx
+    seen = (ctx["clock_before"] + ctx["remaining"], ctx["clock_after"] + ctx["remaining"])
+    assert seen[0] <= sent[1] and sent[0] <= seen[1], (sent, seen)
+    # The next invoke has no trace id, client context or identity: none leaks over.
+    got, _ = fn.result(op("env"))
+    assert "_X_AMZN_TRACE_ID" not in got["env"], got["env"]
+    assert (got["ctx"]["custom"], got["ctx"]["installation_id"], got["ctx"]["identity_id"]) == \
+        (None, None, None), got["ctx"]
 
 
 def test_filesystem_and_user(fn):
@@ -339,72 +369,3 @@ def test_stdout_and_stderr_are_logs_with_the_request_id(fn):
         assert out[0]["text"].split("\t")[1:] == [RID % 1, "INFO", "to stdout " + RID % 1]
     # The function's lines are all sent before its result.
     assert msgs.index(out[0]) < msgs.index(res[0]) and msgs.index(err[0]) < msgs.index(res[0])
-
-
-# --- init errors: one VM each ---
-
-INIT_ERRORS = {
-    ("python", "import"): ({"app.py": b"import no_such_module_xyz\n"}, "app.handler",
-                           "Runtime.ImportModuleError",
-                           "Unable to import module 'app': No module named 'no_such_module_xyz'"),
-    ("python", "handler"): ({"app.py": PY_APP}, "app.nope", "Runtime.HandlerNotFound",
-                            "Handler 'nope' missing on module 'app'"),
-    ("nodejs", "import"): ({"app.js": b"require('no-such-module-xyz');\n"}, "app.handler",
-                           "Runtime.ImportModuleError",
-                           "Error: Cannot find module 'no-such-module-xyz'"),
-    ("nodejs", "handler"): ({"app.js": NODE_APP}, "app.nope", "Runtime.HandlerNotFound",
-                            "app.nope is undefined or not exported"),
-}
-
-
-@pytest.mark.parametrize("runtime,kind", list(INIT_ERRORS),
-                         ids=[f"{r}-{k}" for r, k in INIT_ERRORS])
-def test_init_error(kvm, runtime, kind):
-    files, handler, etype, message = INIT_ERRORS[(runtime, kind)]
-    root = runtime_image(runtime)
-    code = code_image(f"rt-{runtime}-{kind}", {k: (v, 0o644) for k, v in files.items()})
-    vm = Vm(kvm, f"rt-{runtime}-{kind}", root, code)
-    try:
-        msgs = vm.drive("--runtime", LAMBDA_NAME[runtime], "--handler", handler, *INIT_ARGS)
-        e = of(msgs, "INIT_ERROR")
-        assert len(e) == 1 and not of(msgs, "READY"), msgs
-        assert e[0]["error_type"] == etype
-        err = json.loads(body(e[0]))
-        assert err["errorType"] == etype and err["errorMessage"].startswith(message), err
-        assert isinstance(err["stackTrace"], list)
-        if kind == "handler":
-            return  # the retry below is ember-init's, the same for every init error
-        # An invoke runs init again, which fails again: the invoke fails with it.
-        msgs = vm.drive("--no-init", "--invokes", 1, *INVOKE_ARGS, "--payload",
-                        op("hello", name="x"))
-        e = of(msgs, "ERROR")
-        assert len(e) == 1 and e[0]["error_type"] == etype, msgs
-        assert json.loads(body(e[0]))["errorMessage"].startswith(message)
-    finally:
-        vm.stop()
-
-
-# --- nodejs: an .mjs ES module with a callback-style handler ---
-
-def test_nodejs_esm_callback_handler(kvm):
-    root = runtime_image("nodejs")
-    code, _ = function_code("nodejs")
-    vm = Vm(kvm, "rt-nodejs-esm", root, code)
-    try:
-        msgs = vm.drive("--runtime", LAMBDA_NAME["nodejs"], "--handler", "esm.handler",
-                        *INIT_ARGS)
-        assert of(msgs, "READY"), (msgs, vm.proc.text)
-        msgs = vm.drive("--no-init", "--invokes", 2, *INVOKE_ARGS, "--payload", '{"k":[1,2]}')
-        res = of(msgs, "RESULT")
-        assert [json.loads(body(r)) for r in res] == [
-            {"style": "callback", "loaded": "tla", "esm": True, "id": RID % i,
-             "got": {"k": [1, 2]}} for i in (1, 2)], msgs
-        msgs = vm.drive("--no-init", "--invokes", 1, "--payload", '{"fail":true}')
-        e = of(msgs, "ERROR")
-        assert len(e) == 1 and e[0]["error_type"] == "RangeError", msgs
-        err = json.loads(body(e[0]))
-        assert err["errorMessage"] == "callback boom"
-        assert err["stackTrace"][0] == "RangeError: callback boom"
-        assert any("/var/task/esm.mjs:" in s for s in err["stackTrace"]), err
-    finally:
-        vm.stop()

@@ -5,23 +5,40 @@ commands (boot, run, tear down), and the session's kept L1 (the `kvm`
 fixture) for the rest. When KVM tests run directly on hardware these still
 test the testbox, which CI machines depend on."""
 import os
+import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 
 import pytest
 
-from conftest import KVM_WHERE, REPO
+from conftest import BUILD, REPO, skip_here_fail_in_ci
+
+sys.path.insert(0, os.path.join(REPO, "tests", "testbox"))
+import testbox  # noqa: E402
 
 RUN = os.path.join(REPO, "tests", "testbox", "run")
-TESTBOX_BUILT = os.path.exists(os.path.join(REPO, "build", "testbox", "bzImage"))
-needs_testbox = pytest.mark.skipif(not TESTBOX_BUILT, reason="make testbox first")
 
 
-def qemu_pids():
-    out = subprocess.run(["pgrep", "-f", "testbox.share=" + REPO], capture_output=True,
-                         text=True).stdout
+@pytest.fixture
+def state():
+    """A fresh state folder for one launcher: its QEMU's command line names it (the
+    console and monitor sockets live there), so pids_of(state) finds that L1 and
+    no other, whoever else runs a testbox on this machine. Short, for sun_path."""
+    for path in (testbox.KERNEL, testbox.INITRAMFS):
+        if not os.path.exists(path):
+            skip_here_fail_in_ci(f"{path} is missing (make testbox)")
+    d = tempfile.mkdtemp(prefix="ember-tbt-")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def pids_of(state):
+    """Processes whose command line names the state folder: its L1, its launcher."""
+    out = subprocess.run(["pgrep", "-f", state + "/"], capture_output=True, text=True).stdout
     return set(out.split())
 
 
@@ -31,34 +48,34 @@ def launch(*args, timeout=600):
                           stdin=subprocess.DEVNULL)
 
 
-@needs_testbox
-def test_one_shot_passing_and_failing_commands():
-    before = qemu_pids()
-    ok = launch("--", "sh", "-c", "echo out; echo err >&2; exit 0")
+def test_one_shot_passing_and_failing_commands(state):
+    ok = launch("--state", state, "--", "sh", "-c", "echo out; echo err >&2; exit 0")
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout == "out\n"
     assert "err\n" in ok.stderr
-    bad = launch("--", "sh", "-c", "exit 7")
+    assert pids_of(state) == set()  # its L1 is gone
+    bad = launch("--state", state, "--", "sh", "-c", "exit 7")
     assert bad.returncode == 7, bad.stderr
-    assert qemu_pids() == before  # both L1s are gone
+    assert pids_of(state) == set()
 
 
-@needs_testbox
-def test_hanging_command_times_out_and_l1_is_torn_down():
-    before = qemu_pids()
+def test_hanging_command_times_out_and_l1_is_torn_down(state):
     start = time.monotonic()
-    p = launch("--timeout", "5", "--", "sleep", "1000")
+    p = launch("--state", state, "--timeout", "5", "--", "sleep", "1000")
     assert p.returncode == 124, p.stderr
     assert "timed out" in p.stderr
+    # The timeout ended it, not sleep: far less than 1000 s. (300 s leaves room
+    # for L1's boot on a loaded host; it is no performance bound.)
     assert time.monotonic() - start < 300
-    assert qemu_pids() == before
+    assert pids_of(state) == set()
 
 
-@needs_testbox
-def test_keep_attach_stop():
-    state = launch("--keep").stdout.strip().splitlines()[-1]
+def test_keep_attach_stop(state):
+    assert launch("--state", state, "--keep").stdout.strip().splitlines()[-1] == state
     try:
         assert os.path.exists(os.path.join(state, "state.json"))
+        # The kept L1 is found by its state folder (what the other tests rely on).
+        assert pids_of(state), "no process names the kept L1's state folder"
         first = launch("--attach", state, "--", "cat", "/proc/sys/kernel/random/boot_id")
         second = launch("--attach", state, "--", "cat", "/proc/sys/kernel/random/boot_id")
         assert first.returncode == 0, first.stderr
@@ -67,18 +84,19 @@ def test_keep_attach_stop():
         stop = launch("--stop", state)
     assert stop.returncode == 0, stop.stderr
     assert not os.path.exists(os.path.join(state, "state.json"))
+    assert pids_of(state) == set()
     assert launch("--attach", state, "--", "true").returncode != 0
 
 
 def test_l1_kvm_runs_a_guest(kvm):
-    p = kvm.run(["build/bin/kvm-smoke"], timeout=60)
+    p = kvm.run([os.path.join(BUILD, "bin", "kvm-smoke")], timeout=60)
     assert p.returncode == 0, p.stderr
     assert p.stdout == "kvm-smoke: ok\n"
 
 
 def test_share_is_readable_and_writable(kvm, tmp_path):
     # tmp_path is outside the checkout; use a folder inside it.
-    folder = os.path.join(REPO, "build", "tmp")
+    folder = os.path.join(BUILD, "tmp")
     os.makedirs(folder, exist_ok=True)
     host_file = os.path.join(folder, f"from-host-{os.getpid()}")
     guest_file = os.path.join(folder, f"from-guest-{os.getpid()}")
@@ -95,12 +113,13 @@ def test_share_is_readable_and_writable(kvm, tmp_path):
 
 
 def test_forwarded_port_reaches_a_server_in_l1(kvm):
-    guest_port = 18080
-    host_port = kvm.forward(guest_port)
+    # The server takes any free port where it runs and says which.
     server = kvm.spawn([sys.executable if kvm.where == "direct" else "python3", "-c",
-                        SERVER, str(guest_port), kvm.where])
+                        SERVER, kvm.where])
     try:
-        server.wait_for("listening", timeout=120)
+        server.wait_for("\n", timeout=120)
+        guest_port = int(re.search(r"listening on (\d+)\n", server.text).group(1))
+        host_port = kvm.forward(guest_port)
         with urllib.request.urlopen(f"http://127.0.0.1:{host_port}/", timeout=60) as r:
             assert r.read().decode() == f"served from {kvm.where}\n"
         assert server.wait(60) == 0
@@ -113,13 +132,13 @@ SERVER = """
 import http.server, sys
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
-        body = f"served from {sys.argv[2]}\\n".encode()
+        body = f"served from {sys.argv[1]}\\n".encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
-srv = http.server.HTTPServer(("0.0.0.0", int(sys.argv[1])), H)
-print("listening", flush=True)
+srv = http.server.HTTPServer(("0.0.0.0", 0), H)
+print(f"listening on {srv.server_address[1]}", flush=True)
 srv.handle_request()
 """
 

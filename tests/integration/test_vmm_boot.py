@@ -129,11 +129,38 @@ def test_guest_reboot_t_is_a_crash(kvm):
     assert MARKER.search(p.stdout)
 
 
+# vmm/machine/machine.c: a guest larger than this factor x the host's RAM + swap is
+# refused (Linux alone needs 1/64 of guest memory in real pages for its struct
+# pages); lib/fcapi/config.h: --mem-mib's range ends at 1 TiB.
+HOST_OVERCOMMIT_FACTOR = 32
+CONFIG_MAX_MEM_MIB = 1 << 20
+
+
+def host_mem_limit_mib(kvm):
+    """The largest guest ember-vmm accepts where it runs, from that machine's own
+    RAM + swap (/proc/meminfo's totals are sysinfo()'s, in KiB)."""
+    p = kvm.run(["cat", "/proc/meminfo"], timeout=60)
+    assert p.returncode == 0, p.stderr
+    kib = {k: int(v) for k, v in re.findall(r"^(MemTotal|SwapTotal):\s+(\d+) kB", p.stdout, re.M)}
+    return (kib["MemTotal"] + kib["SwapTotal"]) // 1024 * HOST_OVERCOMMIT_FACTOR
+
+
 def test_too_much_memory(kvm):
-    # More than any test host can back: one clear line, exit 1.
-    p = kvm.run([VMM, "--kernel", VMLINUX, "--mem-mib", "1048576"], timeout=60)
+    """One MiB over what this host can back is refused with one clear line naming
+    the limit, whatever the host's size."""
+    limit = host_mem_limit_mib(kvm)
+    if limit + 1 > CONFIG_MAX_MEM_MIB:
+        # A host with 32 GiB or more of RAM + swap backs every size --mem-mib
+        # takes: there the largest request is refused by the range instead.
+        p = kvm.run([VMM, "--kernel", VMLINUX, "--mem-mib", str(CONFIG_MAX_MEM_MIB + 1)],
+                    timeout=60)
+        assert p.returncode == EXIT_CONFIG, p.stderr
+        assert p.stderr.count("\n") == 1 and "--mem-mib" in p.stderr, p.stderr
+        return
+    p = kvm.run([VMM, "--kernel", VMLINUX, "--mem-mib", str(limit + 1)], timeout=60)
     assert p.returncode == EXIT_CONFIG, p.stderr
-    assert p.stderr.count("\n") == 1 and "--mem-mib" in p.stderr
+    assert p.stderr.count("\n") == 1 and "--mem-mib" in p.stderr, p.stderr
+    assert f"too much for this host: at most {limit} MiB" in p.stderr, (limit, p.stderr)
 
 
 # --- Bad input: no KVM needed -------------------------------------------------

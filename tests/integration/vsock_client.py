@@ -15,6 +15,10 @@ prints "error: ..." and exits 1. Modes:
                           (what a VMM killed with SIGKILL leaves): "stale"
   exists U 0              "exists yes" or "exists no"
   lines U PORT LINE...    send each LINE, print the guest's one-line answer to each
+  probe U PORT            ask for guest PORT, print "probe: sent", then wait (no
+                          deadline) for the VMM's answer, which needs the guest's
+                          kernel to run: "probe: answered OK <n>" if something
+                          listens, "probe: answered EOF" if the guest reset it
 The pattern matches tests/guests/vsock_check.c.
 """
 import hashlib
@@ -169,12 +173,26 @@ def lines(uds, port, *cmds):
     s.close()
 
 
+def probe(uds, port):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(uds)
+    s.sendall(b"CONNECT %d\n" % port)
+    print("probe: sent", flush=True)
+    line = b""
+    while not line.endswith(b"\n"):
+        c = s.recv(1)
+        if not c:
+            break
+        line += c
+    print("probe: answered " + (line.decode().strip() if line else "EOF"), flush=True)
+
+
 def main(argv):
     mode, uds, port = argv[1], argv[2], int(argv[3])
     rest = argv[4:] if mode == "lines" else [int(a) for a in argv[4:]]
     try:
         modes = {"echo": echo, "listen": listen, "send": send, "recv": recv, "die": die,
-                 "stale": stale, "exists": exists, "lines": lines}
+                 "stale": stale, "exists": exists, "lines": lines, "probe": probe}
         modes[mode](uds, port, *rest)
     except (OSError, RuntimeError) as e:
         print(f"error: {e}", flush=True)
