@@ -52,6 +52,9 @@ deps:
 # use. Link rules list libraries with $$(call ember_libs,...) (second
 # expansion), so the order of the other rules.mk files does not matter.
 .SECONDEXPANSION:
+# Objects made through pattern-rule chains (unit tests, test guests) are kept:
+# make would otherwise delete them as intermediates and rebuild them later.
+.SECONDARY:
 include lib/rules.mk
 include $(filter-out lib/rules.mk,$(wildcard */rules.mk */*/rules.mk */*/*/rules.mk))
 
