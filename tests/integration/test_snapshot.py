@@ -6,7 +6,9 @@ answers on vsock port 5000; tests/guests/ticker shows progress on the
 console. Clones each run in their own folder, so the snapshot's relative
 vsock uds_path ("v.sock") is a different socket for each. Those folders are
 local to the KVM host (/tmp there): Unix sockets cannot live on the 9p share
-the testbox mounts the checkout from.
+the testbox mounts the checkout from. Drives were given absolute paths, which
+a state file may not choose on its own (vmm/snapshot/paths.h): their loads
+name them in drive_overrides (test_snapshot_paths.py tests the rule).
 """
 import json
 import os
@@ -74,13 +76,14 @@ def snapshot(kvm, sock, d, name="", kind="Full"):
     return body["snapshot_path"], body["mem_file_path"]
 
 
-def load(kvm, d, name, state, mem, resume=True, backend="File"):
+def load(kvm, d, name, state, mem, resume=True, backend="File", **overrides):
     """A fresh ember-vmm in its own folder that loads the snapshot; returns (vm, sock,
-    status, body). With backend "Uffd", mem is the page-fault handler's socket."""
+    status, body). With backend "Uffd", mem is the page-fault handler's socket.
+    overrides: vsock_override / drive_overrides, as the load request takes them."""
     sock = sock_for(d, name)
     vm = spawn_api_vmm(kvm, sock, cwd=str(local_dir(kvm, d, name)))
     body = {"snapshot_path": state, "mem_backend": {"backend_type": backend, "backend_path": mem},
-            "resume_vm": resume}
+            "resume_vm": resume, **overrides}
     status, parsed, raw = curl(kvm, sock, "PUT", "/snapshot/load", json.dumps(body))
     return vm, sock, status, parsed
 
@@ -262,7 +265,8 @@ def test_load_refuses_bad_snapshots(kvm, ticker_snapshot, case):
                         '{"vcpu_count": 1, "mem_size_mib": 128}')[0] == 204
             state_path, needle = str(state), "unconfigured"
         body = {"snapshot_path": state_path,
-                "mem_backend": {"backend_type": "File", "backend_path": mem_path}}
+                "mem_backend": {"backend_type": "File", "backend_path": mem_path},
+                "drive_overrides": [{"drive_id": "data", "path_on_host": str(drive)}]}
         status, parsed, raw = curl(kvm, sock, "PUT", "/snapshot/load", json.dumps(body))
         assert status == 400 and needle in parsed["fault_message"], (case, raw)
         if case != "configured_first":
@@ -337,8 +341,11 @@ def test_lambda_clones_draw_different_random_bytes(kvm, work):
     finally:
         vm.stop()
     drawn = []
+    drives = [{"drive_id": "vda", "path_on_host": busybox_root()},
+              {"drive_id": "vdb", "path_on_host": fn_code()}]
     for i in range(2):
-        clone, csock, status, body = load(kvm, work, f"rng{i}", state, mem)
+        clone, csock, status, body = load(kvm, work, f"rng{i}", state, mem,
+                                          drive_overrides=drives)
         try:
             assert status == 204, body
             msgs = drive(f"rng{i}", "--no-init", "--restore", f"clone-{i}", "--payload", "rand",
