@@ -1,0 +1,8 @@
+# make stress: the vsock-load probe under ember-vmm and QEMU microvm side by side, STRESS_RUNS
+# times each (tests/stress/vsock_load.py says what it does and prints). Not part of make test:
+# it takes about a minute per pair of runs in the testbox.
+STRESS_RUNS ?= 20
+
+.PHONY: stress
+stress: all
+	BUILD=$(BUILD) $(PYTHON) tests/stress/vsock_load.py --runs $(STRESS_RUNS)
