@@ -9,6 +9,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,7 +53,7 @@ static int own_nonblocking(int fd, bool owned, int *out)
 void console_init(struct console *c)
 {
 	memset(c, 0, sizeof(*c));
-	c->fd = c->close_fd = c->wake_fd = -1;
+	c->fd = c->close_fd = c->wake_fd = c->tick_fd = -1;
 }
 
 int console_open(struct console *c, int fd, bool owned)
@@ -70,10 +71,16 @@ int console_open(struct console *c, int fd, bool owned)
 			return ret;
 	}
 	c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (c->wake_fd < 0) {
+	c->tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (c->wake_fd < 0 || c->tick_fd < 0) {
 		ret = -errno;
 		if (out >= 0 && out != fd)
 			close(out);
+		if (c->wake_fd >= 0)
+			close(c->wake_fd);
+		if (c->tick_fd >= 0)
+			close(c->tick_fd);
+		c->wake_fd = c->tick_fd = -1;
 		return ret;
 	}
 	c->fd = out;
@@ -111,6 +118,19 @@ static void note_dropped(struct console *c, uint64_t n)
 
 static void on_writable(void *opaque, int fd, uint32_t events);
 
+/* While the fd takes nothing, the UART drops lines without waking anyone:
+ * the tick collects its count, so the drops are logged as they happen. */
+static void set_tick(struct console *c, bool on)
+{
+	struct itimerspec its = { 0 };
+
+	if (on) {
+		its.it_value.tv_sec = CONSOLE_TICK_S;
+		its.it_interval.tv_sec = CONSOLE_TICK_S;
+	}
+	(void)timerfd_settime(c->tick_fd, 0, &its, NULL);
+}
+
 static void wait_writable(struct console *c)
 {
 	int ret;
@@ -120,6 +140,7 @@ static void wait_writable(struct console *c)
 	ret = evloop_add(c->ev, c->fd, EPOLLOUT, on_writable, c);
 	if (ret == 0) {
 		c->polled = true;
+		set_tick(c, true);
 		return;
 	}
 	/* Not pollable: no way to know when it takes more. Give up on it. */
@@ -132,6 +153,8 @@ static void stop_waiting(struct console *c)
 {
 	if (c->polled && c->fd >= 0)
 		evloop_del(c->ev, c->fd);
+	if (c->polled)
+		set_tick(c, false);
 	c->polled = false;
 }
 
@@ -202,11 +225,28 @@ static void on_writable(void *opaque, int fd, uint32_t events)
 	drain(opaque, true);
 }
 
+static void on_tick(void *opaque, int fd, uint32_t events)
+{
+	struct console *c = opaque;
+	uint64_t ticks, dropped;
+	char none;
+
+	(void)events;
+	(void)!read(fd, &ticks, sizeof(ticks));
+	(void)serial_out_take(c->uart, &none, 0, &dropped);
+	note_dropped(c, dropped);
+}
+
 int console_attach(struct console *c, struct serial *uart, struct evloop *ev)
 {
+	int ret;
+
 	c->uart = uart;
 	c->ev = ev;
-	return evloop_add(ev, c->wake_fd, EPOLLIN, on_wake, c);
+	ret = evloop_add(ev, c->wake_fd, EPOLLIN, on_wake, c);
+	if (ret == 0)
+		ret = evloop_add(ev, c->tick_fd, EPOLLIN, on_tick, c);
+	return ret;
 }
 
 void console_drain(struct console *c)
@@ -249,7 +289,9 @@ void console_destroy(struct console *c)
 	stop_waiting(c);
 	if (c->wake_fd >= 0)
 		close(c->wake_fd);
+	if (c->tick_fd >= 0)
+		close(c->tick_fd);
 	if (c->close_fd >= 0)
 		close(c->close_fd);
-	c->wake_fd = c->close_fd = c->fd = -1;
+	c->wake_fd = c->tick_fd = c->close_fd = c->fd = -1;
 }

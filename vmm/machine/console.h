@@ -16,8 +16,9 @@
  *   would block; it then waits for EPOLLOUT and holds at most
  *   CONSOLE_BUF bytes itself. While it waits, the UART's ring fills and
  *   drops whole lines (serial.h): nothing the guest does ever waits on the
- *   console's reader. Dropped lines are counted and logged (rate-limited
- *   warning while it happens, the total at console_finish()). A reader that
+ *   console's reader. Dropped lines are counted and logged: a warning at
+ *   most once a second while it happens (a CONSOLE_TICK_S timer collects the
+ *   count while the fd takes nothing), the total at console_finish(). A reader that
  *   went away (EPIPE) ends console output; the VM runs on.
  * - console_drain() (loop thread: after a pause) writes what it can now;
  *   console_finish() (the VM stopped) does one last non-blocking drain and
@@ -33,13 +34,15 @@
 #include "vmm/core/evloop.h"
 #include "vmm/devices/serial.h"
 
-#define CONSOLE_BUF 4096u
+#define CONSOLE_BUF    4096u
+#define CONSOLE_TICK_S 1 /* while blocked: how often drops are collected */
 
 struct console {
 	int fd;	      /* where output goes; -1: nowhere (reader gone) */
 	int close_fd; /* the fd console_destroy() closes, or -1 */
 	bool sock;    /* fd is a socket: send(MSG_DONTWAIT) */
 	int wake_fd;  /* eventfd: the UART has output */
+	int tick_fd;  /* timerfd, running while the fd takes nothing */
 	bool polled;  /* fd is in the loop (waiting for EPOLLOUT) */
 	struct serial *uart;
 	struct evloop *ev;
