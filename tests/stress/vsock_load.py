@@ -44,6 +44,7 @@ sys.path.insert(0, os.path.join(REPO, "tests", "testbox"))
 
 PORT = 5000
 CONNS, SIZE, PINGS = 50, 1 << 20, 100
+VCPUS = 2  # --vcpus: 1 tells SMP trouble (IPIs, TLB shootdowns) from the rest
 BOOT_S, HANG_S = 180, 300
 LAST_LINES = 25
 
@@ -64,7 +65,7 @@ class Ember:
 
     def argv(self, drives):
         return [VMM, "--kernel", VMLINUX, "--initrd", INITRD, "--cmdline", cmdline("k"),
-                "--mem-mib", "256", "--vcpus", "2", "--drive", f"{drives[0]},ro",
+                "--mem-mib", "256", "--vcpus", str(VCPUS), "--drive", f"{drives[0]},ro",
                 "--drive", f"{drives[1]},ro", "--vsock", f"3,{self.uds}"]
 
     def connect(self):
@@ -92,7 +93,7 @@ class Qemu:
     def argv(self, drives):
         argv = ["qemu-system-x86_64", "-M",
                 "microvm,x-option-roms=off,isa-serial=on,rtc=on,acpi=off", "-accel", "kvm",
-                "-cpu", "host", "-m", "256", "-smp", "2", "-nodefaults", "-no-user-config",
+                "-cpu", "host", "-m", "256", "-smp", str(VCPUS), "-nodefaults", "-no-user-config",
                 "-display", "none", "-no-reboot", "-kernel", VMLINUX, "-initrd", INITRD,
                 "-append", cmdline("t"), "-serial", "stdio"]
         for i, d in enumerate(drives):
@@ -233,7 +234,7 @@ def main_here(runs):
         drives.append(path)
     counts = {k.name: {"ok": 0, "death": 0, "hang": 0} for k in (Ember, Qemu)}
     print(f"# vsock-load probe: {CONNS} x {SIZE >> 20} MiB echoed at once, then {PINGS} pings; "
-          f"2 vCPUs, 256 MiB, 2 drives, rng, vsock; {runs} runs each, alternating; where: "
+          f"{VCPUS} vCPUs, 256 MiB, 2 drives, rng, vsock; {runs} runs each, alternating; where: "
           f"{'testbox' if os.environ.get('TESTBOX') == '1' else 'direct'}", flush=True)
     for n in range(runs):
         for kind in (Ember, Qemu):
@@ -244,11 +245,14 @@ def main_here(runs):
 
 
 def main():
+    global VCPUS
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--vcpus", type=int, default=VCPUS, help="guest vCPUs (default 2)")
     ap.add_argument("--here", action="store_true", help="run where we are (KVM must boot Linux)")
     args = ap.parse_args()
+    VCPUS = args.vcpus
     if args.here or os.environ.get("TESTBOX") == "1":
         return main_here(args.runs)
     import testbox
@@ -262,7 +266,7 @@ def main():
                             "--timeout", str(600 + 240 * args.runs), "--",
                             "env", f"BUILD={os.environ.get('BUILD', 'build')}",
                             "python3", os.path.abspath(__file__), "--here",
-                            "--runs", str(args.runs)])
+                            "--runs", str(args.runs), "--vcpus", str(args.vcpus)])
 
 
 if __name__ == "__main__":
