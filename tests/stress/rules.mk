@@ -2,7 +2,8 @@
 # times each (tests/stress/vsock_load.py says what it does and prints). Not part of make test:
 # it takes about a minute per pair of runs in the testbox.
 STRESS_RUNS ?= 20
+STRESS_VCPUS ?= 2
 
 .PHONY: stress
 stress: all
-	BUILD=$(BUILD) $(PYTHON) tests/stress/vsock_load.py --runs $(STRESS_RUNS)
+	BUILD=$(BUILD) $(PYTHON) tests/stress/vsock_load.py --runs $(STRESS_RUNS) --vcpus $(STRESS_VCPUS)

@@ -19,7 +19,9 @@ Each run ends as one of:
   hang   nothing happened for HANG_S seconds (the VMM is killed)
 A death or hang prints the VMM's exit code and the console's last lines;
 nothing is retried. The summary line per VMM is "<vmm>: D deaths, H hangs in
-N runs"; the exit status is 0 when every run was ok, else 1.
+N runs"; the exit status is 0 when every run was ok, else 1. If the testbox
+itself stops answering (its L1 hung: no line for STALL_S seconds), the
+summary counts the runs done so far, the unfinished one as a hang, and says so.
 
 Where: on a host whose KVM boots Linux it runs here; otherwise (this
 project's PVM machines) it runs itself inside one testbox (tests/testbox/run),
@@ -45,7 +47,10 @@ sys.path.insert(0, os.path.join(REPO, "tests", "testbox"))
 PORT = 5000
 CONNS, SIZE, PINGS = 50, 1 << 20, 100
 VCPUS = 2  # --vcpus: 1 tells SMP trouble (IPIs, TLB shootdowns) from the rest
-BOOT_S, HANG_S = 180, 300
+BOOT_S, HANG_S = 120, 120  # a run takes ~3 s in the testbox
+# The host gives up on the testbox after this long without a line from it: its
+# L1 hung (seen after a QEMU guest hang), and only the runs so far count.
+STALL_S = BOOT_S + 2 * HANG_S + 120
 LAST_LINES = 25
 
 
@@ -261,12 +266,61 @@ def main():
         return main_here(args.runs)
     if where is None:
         sys.exit(f"no KVM to run on: {why}")
-    # One L1 for every run, so the two VMMs share it; ~1 min per pair of runs there.
-    return subprocess.call([sys.executable, os.path.join(REPO, "tests", "testbox", "run"),
-                            "--timeout", str(600 + 240 * args.runs), "--",
-                            "env", f"BUILD={os.environ.get('BUILD', 'build')}",
-                            "python3", os.path.abspath(__file__), "--here",
-                            "--runs", str(args.runs), "--vcpus", str(args.vcpus)])
+    # One L1 for every run, so the two VMMs share it.
+    return in_testbox(args)
+
+
+def in_testbox(args, argv=None):
+    """Runs main_here in one testbox, passing its lines through; if L1 stops
+    answering, ends it and sums up the runs that finished."""
+    import queue
+    argv = argv or [sys.executable, os.path.join(REPO, "tests", "testbox", "run"),
+            "--timeout", str(600 + (STALL_S // 2) * 2 * args.runs), "--",
+            "env", f"BUILD={os.environ.get('BUILD', 'build')}", "python3",
+            os.path.abspath(__file__), "--here", "--runs", str(args.runs),
+            "--vcpus", str(args.vcpus)]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    lines = queue.Queue()
+
+    def pump():
+        for raw in iter(proc.stdout.readline, b""):
+            lines.put(raw)
+        lines.put(None)
+    threading.Thread(target=pump, daemon=True).start()
+    counts, summed, running = {}, False, None
+    while True:
+        try:
+            raw = lines.get(timeout=STALL_S)
+        except queue.Empty:
+            os.killpg(proc.pid, 9)
+            proc.wait()
+            print(f"# the testbox stopped answering for {STALL_S} s (its L1 hung) during "
+                  f"{running or 'the first run'}: counted as a hang", flush=True)
+            break
+        if raw is None:
+            break
+        line = raw.decode(errors="replace")
+        sys.stdout.write(line)
+        sys.stdout.flush()
+        words = line.split()
+        if len(words) >= 4 and words[1] == "run" and words[3] in ("ok", "death", "hang"):
+            counts.setdefault(words[0], {"ok": 0, "death": 0, "hang": 0})[words[3]] += 1
+            other = Qemu.name if words[0] == Ember.name else Ember.name
+            nxt = int(words[2].rstrip(":")) + (words[0] == Qemu.name)
+            running = f"{other} run {nxt}"
+        elif line.startswith(("ember-vmm:", "qemu-microvm:")) and "deaths" in line:
+            summed = True
+    if summed:
+        return proc.wait()
+    if running is not None:
+        name = running.split()[0]
+        counts.setdefault(name, {"ok": 0, "death": 0, "hang": 0})["hang"] += 1
+    for name in (Ember.name, Qemu.name):
+        c = counts.get(name, {"ok": 0, "death": 0, "hang": 0})
+        print(f"{name}: {c['death']} deaths, {c['hang']} hangs in {sum(c.values())} runs "
+              f"(the testbox ended early)", flush=True)
+    return 1
 
 
 if __name__ == "__main__":
