@@ -1,6 +1,6 @@
 # make stress: the vsock-load probe under ember-vmm and QEMU microvm side by side, STRESS_RUNS
 # times each (tests/stress/vsock_load.py says what it does and prints). Not part of make test:
-# it takes about a minute per pair of runs in the testbox.
+# a pair of runs takes about 5 s in the testbox, plus its boot.
 STRESS_RUNS ?= 20
 STRESS_VCPUS ?= 2
 
