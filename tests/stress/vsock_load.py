@@ -47,6 +47,7 @@ sys.path.insert(0, os.path.join(REPO, "tests", "testbox"))
 PORT = 5000
 CONNS, SIZE, PINGS = 50, 1 << 20, 100
 VCPUS = 2  # --vcpus: 1 tells SMP trouble (IPIs, TLB shootdowns) from the rest
+VERBOSE = False  # --verbose: a line per phase of each run
 BOOT_S, HANG_S = 120, 120  # a run takes ~3 s in the testbox
 # The host gives up on the testbox after this long without a line from it: its
 # L1 hung (seen after a QEMU guest hang), and only the runs so far count.
@@ -189,6 +190,11 @@ def pings(vmm):
                 raise ConnectionError(f"ping {i}: no echo")
 
 
+def phase(vmm, n, what):
+    if VERBOSE:
+        print(f"#   {vmm.name} run {n}: {what} at {time.monotonic():.1f}", flush=True)
+
+
 def one_run(kind, work, n, drives):
     vmm = kind(work, n)
     proc = subprocess.Popen(vmm.argv(drives), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -200,8 +206,11 @@ def one_run(kind, work, n, drives):
         if not con.wait_for(f"vsockcheck: listening port={PORT}", BOOT_S):
             error = "the guest never listened"
         else:
+            phase(vmm, n, "listening")
             echo_all(vmm)
+            phase(vmm, n, "echoed")
             pings(vmm)
+            phase(vmm, n, "pinged")
             if not con.wait_for("ember-init: /bin/vsock_check exited with status 0", HANG_S):
                 error = "no clean exit of the guest program"
     except (OSError, ValueError, TimeoutError) as e:
@@ -250,14 +259,15 @@ def main_here(runs):
 
 
 def main():
-    global VCPUS
+    global VCPUS, VERBOSE
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--vcpus", type=int, default=VCPUS, help="guest vCPUs (default 2)")
+    ap.add_argument("--verbose", action="store_true", help="a line per phase of each run")
     ap.add_argument("--here", action="store_true", help="run where we are (KVM must boot Linux)")
     args = ap.parse_args()
-    VCPUS = args.vcpus
+    VCPUS, VERBOSE = args.vcpus, args.verbose
     if args.here or os.environ.get("TESTBOX") == "1":
         return main_here(args.runs)
     import testbox
@@ -278,7 +288,7 @@ def in_testbox(args, argv=None):
             "--timeout", str(600 + (STALL_S // 2) * 2 * args.runs), "--",
             "env", f"BUILD={os.environ.get('BUILD', 'build')}", "python3",
             os.path.abspath(__file__), "--here", "--runs", str(args.runs),
-            "--vcpus", str(args.vcpus)]
+            "--vcpus", str(args.vcpus)] + (["--verbose"] if args.verbose else [])
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True)
     lines = queue.Queue()
@@ -288,7 +298,7 @@ def in_testbox(args, argv=None):
             lines.put(raw)
         lines.put(None)
     threading.Thread(target=pump, daemon=True).start()
-    counts, summed, running = {}, False, None
+    counts, summed, running = {}, False, f"{Ember.name} run 0"
     while True:
         try:
             raw = lines.get(timeout=STALL_S)
@@ -296,7 +306,7 @@ def in_testbox(args, argv=None):
             os.killpg(proc.pid, 9)
             proc.wait()
             print(f"# the testbox stopped answering for {STALL_S} s (its L1 hung) during "
-                  f"{running or 'the first run'}: counted as a hang", flush=True)
+                  f"{running}: counted as a hang", flush=True)
             break
         if raw is None:
             break
@@ -313,9 +323,7 @@ def in_testbox(args, argv=None):
             summed = True
     if summed:
         return proc.wait()
-    if running is not None:
-        name = running.split()[0]
-        counts.setdefault(name, {"ok": 0, "death": 0, "hang": 0})["hang"] += 1
+    counts.setdefault(running.split()[0], {"ok": 0, "death": 0, "hang": 0})["hang"] += 1
     for name in (Ember.name, Qemu.name):
         c = counts.get(name, {"ok": 0, "death": 0, "hang": 0})
         print(f"{name}: {c['death']} deaths, {c['hang']} hangs in {sum(c.values())} runs "
