@@ -24,6 +24,7 @@
 #include <stdbool.h>
 
 #include "lib/fcapi/config.h"
+#include "lib/fcapi/schema.h"
 
 enum ctl_state {
 	CTL_NOT_STARTED,
@@ -52,6 +53,7 @@ struct ctl_args {
 	bool uffd; /* snapshot load: mem_path is a page-fault handler's socket (Uffd backend) */
 	char path[PATH_MAX];
 	char mem_path[PATH_MAX];
+	struct schema_load_overrides overrides; /* snapshot load: host files the caller names */
 };
 
 struct ctl {

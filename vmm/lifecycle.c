@@ -108,7 +108,8 @@ static int restore(struct life *l, uint64_t start_ns, const struct ctl_args *a, 
 	struct machine_restore *rs;
 	int code;
 
-	if (machine_restore_open(a->path, a->mem_path, a->uffd, &l->ctl->cfg, &rs, err, errlen) < 0)
+	if (machine_restore_open(a->path, a->mem_path, a->uffd, &a->overrides, &l->ctl->cfg, &rs,
+				 err, errlen) < 0)
 		return VMM_EXIT_CONFIG;
 	/* Firecracker's enable_diff_snapshots: track from the load on. */
 	l->ctl->cfg.machine.track_dirty_pages = a->diff;

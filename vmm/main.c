@@ -85,6 +85,7 @@ static const char usage[] =
 	"  1    bad command line or input file (one error line on stderr)\n"
 	"  2    the guest crashed (triple fault or reported crash)\n"
 	"  3    KVM or host failure\n"
+	"  4    guest memory lost: the memory file of a restored VM shrank under it\n"
 	"  128+N stopped by signal N (SIGINT, SIGTERM, SIGHUP)\n";
 
 enum {

@@ -73,15 +73,36 @@ enum schema_mem_backend {
 	SCHEMA_MEM_BACKEND_UFFD,
 };
 
+/* The host files a snapshot load names itself, instead of the state file
+ * (vmm/snapshot/README.md): Firecracker's vsock_override {uds_path}, and
+ * ember's drive_overrides [{drive_id, path_on_host}] (shaped like
+ * Firecracker's network_overrides [{iface_id, host_dev_name}]). */
+struct schema_drive_override {
+	char drive_id[CONFIG_DRIVE_ID_LEN];
+	char path_on_host[PATH_MAX];
+};
+
+struct schema_load_overrides {
+	bool vsock; /* vsock_override given */
+	char vsock_uds_path[CONFIG_VSOCK_PATH_MAX + 1];
+	unsigned ndrives;
+	struct schema_drive_override drives[CONFIG_MAX_DRIVES];
+};
+
 /* PUT /snapshot/load. Exactly one of mem_backend {backend_type, backend_path}
  * and the older mem_file_path (stored as backend File) must be given.
- * track_dirty_pages is accepted as the newer name of enable_diff_snapshots. */
+ * track_dirty_pages is accepted as the newer name of enable_diff_snapshots.
+ * vsock_override {uds_path} (required, 1..CONFIG_VSOCK_PATH_MAX bytes) and
+ * drive_overrides (at most CONFIG_MAX_DRIVES, each drive_id once, both
+ * fields required) are optional; whether they match the snapshot is the
+ * loader's check. */
 struct schema_snapshot_load {
 	char snapshot_path[PATH_MAX];
 	enum schema_mem_backend backend_type;
 	char backend_path[PATH_MAX];
 	bool enable_diff_snapshots;
 	bool resume_vm;
+	struct schema_load_overrides overrides;
 };
 
 /* PUT /machine-config: vcpu_count and mem_size_mib required; smt (must be

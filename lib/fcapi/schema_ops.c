@@ -1,5 +1,6 @@
 /* schema_ops: the endpoint-only payloads (actions, vm state, logger, metrics, snapshots; see schema.h). */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
@@ -137,6 +138,50 @@ int schema_snapshot_create_put(const char *body, struct schema_snapshot_create *
 	return schema_with_body(body, snap_create_json, out, err, errlen);
 }
 
+static int vsock_override_json(const cJSON *obj, struct schema_load_overrides *ov, char *err,
+			       size_t errlen)
+{
+	struct field f[] = { FIELD_STR("uds_path", ov->vsock_uds_path, true) };
+	int ret = schema_fields(obj, "vsock_override", f, ARRAY_LEN(f), err, errlen);
+
+	if (ret == 0)
+		ov->vsock = true;
+	return ret;
+}
+
+static int drive_overrides_json(const cJSON *arr, struct schema_load_overrides *ov, char *err,
+				size_t errlen)
+{
+	const cJSON *it;
+
+	if (!cJSON_IsArray(arr))
+		return schema_fail(err, errlen, NULL, "drive_overrides", "expected an array");
+	cJSON_ArrayForEach(it, arr)
+	{
+		struct schema_drive_override *d = &ov->drives[ov->ndrives];
+		struct field f[] = {
+			FIELD_STR("drive_id", d->drive_id, true),
+			FIELD_STR("path_on_host", d->path_on_host, true),
+		};
+		char ctx[32];
+		int ret;
+
+		snprintf(ctx, sizeof(ctx), "drive_overrides[%u]", ov->ndrives);
+		if (ov->ndrives >= CONFIG_MAX_DRIVES)
+			return schema_fail(err, errlen, NULL, "drive_overrides",
+					   "at most %u drives", CONFIG_MAX_DRIVES);
+		ret = schema_fields(it, ctx, f, ARRAY_LEN(f), err, errlen);
+		if (ret < 0)
+			return ret;
+		for (unsigned i = 0; i < ov->ndrives; i++)
+			if (strcmp(ov->drives[i].drive_id, d->drive_id) == 0)
+				return schema_fail(err, errlen, ctx, "drive_id",
+						   "'%s' is overridden twice", d->drive_id);
+		ov->ndrives++;
+	}
+	return 0;
+}
+
 static int snap_load_json(const cJSON *obj, const char *ctx, void *out, char *err, size_t errlen)
 {
 	static const char *const names[] = {
@@ -146,7 +191,7 @@ static int snap_load_json(const cJSON *obj, const char *ctx, void *out, char *er
 	};
 	struct schema_snapshot_load tmp = { .backend_type = SCHEMA_MEM_BACKEND_FILE };
 	char mem_file_path[PATH_MAX] = "";
-	const cJSON *backend = NULL;
+	const cJSON *backend = NULL, *vsock_ov = NULL, *drive_ov = NULL;
 	bool diff = false, dirty = false;
 	int type = SCHEMA_MEM_BACKEND_FILE;
 	struct field f[] = {
@@ -156,6 +201,8 @@ static int snap_load_json(const cJSON *obj, const char *ctx, void *out, char *er
 		{ .name = "enable_diff_snapshots", .type = FT_BOOL, .b = &diff },
 		{ .name = "track_dirty_pages", .type = FT_BOOL, .b = &dirty },
 		{ .name = "resume_vm", .type = FT_BOOL, .b = &tmp.resume_vm },
+		{ .name = "vsock_override", .type = FT_OBJ, .obj = &vsock_ov },
+		{ .name = "drive_overrides", .type = FT_ANY, .obj = &drive_ov },
 	};
 	struct field bf[] = {
 		{ .name = "backend_type",
@@ -181,6 +228,16 @@ static int snap_load_json(const cJSON *obj, const char *ctx, void *out, char *er
 		if (mem_file_path[0] == '\0')
 			return schema_fail(err, errlen, ctx, "mem_file_path", "must not be empty");
 		memcpy(tmp.backend_path, mem_file_path, sizeof(tmp.backend_path));
+	}
+	if (vsock_ov != NULL) {
+		ret = vsock_override_json(vsock_ov, &tmp.overrides, err, errlen);
+		if (ret < 0)
+			return ret;
+	}
+	if (drive_ov != NULL) {
+		ret = drive_overrides_json(drive_ov, &tmp.overrides, err, errlen);
+		if (ret < 0)
+			return ret;
 	}
 	tmp.enable_diff_snapshots = diff || dirty;
 	*(struct schema_snapshot_load *)out = tmp;

@@ -6,7 +6,9 @@ answers on vsock port 5000; tests/guests/ticker shows progress on the
 console. Clones each run in their own folder, so the snapshot's relative
 vsock uds_path ("v.sock") is a different socket for each. Those folders are
 local to the KVM host (/tmp there): Unix sockets cannot live on the 9p share
-the testbox mounts the checkout from.
+the testbox mounts the checkout from. Drives were given absolute paths, which
+a state file may not choose on its own (vmm/snapshot/paths.h): their loads
+name them in drive_overrides (test_snapshot_paths.py tests the rule).
 """
 import json
 import os
@@ -79,13 +81,14 @@ def snapshot(kvm, sock, d, name="", kind="Full"):
     return body["snapshot_path"], body["mem_file_path"]
 
 
-def load(kvm, d, name, state, mem, resume=True, backend="File"):
+def load(kvm, d, name, state, mem, resume=True, backend="File", **overrides):
     """A fresh ember-vmm in its own folder that loads the snapshot; returns (vm, sock,
-    status, body). With backend "Uffd", mem is the page-fault handler's socket."""
+    status, body). With backend "Uffd", mem is the page-fault handler's socket.
+    overrides: vsock_override / drive_overrides, as the load request takes them."""
     sock = sock_for(d, name)
     vm = spawn_api_vmm(kvm, sock, cwd=str(local_dir(kvm, d, name)))
     body = {"snapshot_path": state, "mem_backend": {"backend_type": backend, "backend_path": mem},
-            "resume_vm": resume}
+            "resume_vm": resume, **overrides}
     status, parsed, raw = curl(kvm, sock, "PUT", "/snapshot/load", json.dumps(body))
     return vm, sock, status, parsed
 
@@ -241,8 +244,10 @@ def bad_copy(d, name, data):
     return str(p)
 
 
-def expect_refused(kvm, d, name, state_path, mem_path, needle, configure_first=False):
-    """A fresh ember-vmm refuses the load with needle in the message, and ends."""
+def expect_refused(kvm, d, name, state_path, mem_path, needle, drive, configure_first=False):
+    """A fresh ember-vmm refuses the load with needle in the message, and ends.
+    The drive is named in drive_overrides: its path in the state file is
+    absolute, which a load takes only from the caller."""
     sock = sock_for(d, name)
     vm = spawn_api_vmm(kvm, sock)
     try:
@@ -250,7 +255,8 @@ def expect_refused(kvm, d, name, state_path, mem_path, needle, configure_first=F
             assert curl(kvm, sock, "PUT", "/machine-config",
                         '{"vcpu_count": 1, "mem_size_mib": 128}')[0] == 204
         body = {"snapshot_path": state_path,
-                "mem_backend": {"backend_type": "File", "backend_path": mem_path}}
+                "mem_backend": {"backend_type": "File", "backend_path": mem_path},
+                "drive_overrides": [{"drive_id": "data", "path_on_host": str(drive)}]}
         status, parsed, raw = curl(kvm, sock, "PUT", "/snapshot/load", json.dumps(body))
         assert status == 400 and needle in parsed["fault_message"], (name, raw)
         if not configure_first:
@@ -286,7 +292,7 @@ def test_load_refuses_bad_snapshots(kvm, ticker_snapshot, case):
         needle = "MiB"
     else:
         state_path, needle = str(state), "unconfigured"
-    expect_refused(kvm, d, case, state_path, mem_path, needle,
+    expect_refused(kvm, d, case, state_path, mem_path, needle, drive,
                    configure_first=case == "configured_first")
 
 
@@ -295,7 +301,7 @@ def test_load_refuses_a_changed_drive(kvm, work):
     changes the drive under its snapshot, so it makes its own."""
     d, state, mem, drive = ticker_snapshot_in(kvm, work)
     drive.write_bytes(b"\1" * (1 << 20))
-    expect_refused(kvm, d, "drive_changed", str(state), str(mem), "data")
+    expect_refused(kvm, d, "drive_changed", str(state), str(mem), "data", drive)
 
 
 def test_clones_continue_and_diverge(kvm, work):
@@ -363,8 +369,11 @@ def test_lambda_clones_draw_different_random_bytes(kvm, work):
     finally:
         vm.stop()
     drawn = []
+    drives = [{"drive_id": "vda", "path_on_host": busybox_root()},
+              {"drive_id": "vdb", "path_on_host": fn_code()}]
     for i in range(2):
-        clone, csock, status, body = load(kvm, work, f"rng{i}", state, mem)
+        clone, csock, status, body = load(kvm, work, f"rng{i}", state, mem,
+                                          drive_overrides=drives)
         try:
             assert status == 204, body
             msgs = drive(f"rng{i}", "--no-init", "--restore", f"clone-{i}", "--payload", "rand",

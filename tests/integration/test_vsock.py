@@ -4,10 +4,12 @@ The guest side is tests/guests/vsock_check.c (ember.run=, parameters on the
 kernel command line, "vsockcheck: ..." lines on the console). The host side is
 tests/integration/vsock_client.py, run with python3 where ember-vmm runs (in
 the testbox, U is an L1 path). Every wait is on an event: a console line or a
-process exit.
+process exit. A failure while a VM is up says what became of the VM: its exit
+code (a guest death is exit 2) and the console's last lines; nothing is retried.
 """
 import hashlib
 import os
+import queue
 import re
 import subprocess
 
@@ -51,16 +53,38 @@ def spawn_vm(kvm, path, params):
                       "--vsock", f"{CID},{path}"])
 
 
-def client(kvm, *args, timeout=IO_TIMEOUT):
+def vm_report(vm, grace=10):
+    """What became of the VM: its exit code if it ended (given `grace` seconds
+    to get there, as a client failure may be the VM dying) and the console's
+    last lines."""
+    vm.done.wait(grace)
+    while True:
+        try:
+            chunk = vm.chunks.get_nowait()
+        except queue.Empty:
+            break
+        if chunk is None:
+            vm.chunks.put(None)  # a later wait() still sees the end
+            break
+        vm.text += chunk.decode(errors="replace")
+    state = (f"the VMM exited with code {vm.returncode}" if vm.done.is_set()
+             else "the VMM is still running")
+    return f"{state}; the console's last lines:\n" + "\n".join(vm.text.splitlines()[-25:])
+
+
+def client(kvm, *args, vm=None, timeout=IO_TIMEOUT):
     p = kvm.run(["python3", CLIENT, *[str(a) for a in args]], timeout=timeout)
-    assert p.returncode == 0, p.stdout + p.stderr
+    if p.returncode != 0:
+        raise AssertionError(f"client {args[0]} failed: {p.stdout}{p.stderr}" +
+                             (f"\n{vm_report(vm)}" if vm is not None else ""))
     return p.stdout
 
 
 def guest_done(vm):
     """Waits for the guest program's exit and the VM's; returns its status."""
     vm.wait_for("ember-init: /bin/vsock_check exited with status", BOOT_TIMEOUT)
-    assert vm.wait(BOOT_TIMEOUT) == EXIT_OK, vm.text
+    rc = vm.wait(BOOT_TIMEOUT)
+    assert rc == EXIT_OK, vm_report(vm)
     m = re.search(r"exited with status (\d+)", vm.text)
     return int(m.group(1))
 
@@ -76,13 +100,13 @@ def echo_vm(kvm):
 
 @pytest.mark.quick
 def test_echo_host_to_guest(kvm, echo_vm):
-    _, path = echo_vm
-    assert client(kvm, "echo", path, PORT, 1, 100000).strip() == "echo ok 1"
+    vm, path = echo_vm
+    assert client(kvm, "echo", path, PORT, 1, 100000, vm=vm).strip() == "echo ok 1"
 
 
 def test_many_concurrent_connections(kvm, echo_vm):
-    _, path = echo_vm
-    out = client(kvm, "echo", path, PORT, CONCURRENT, 4096)
+    vm, path = echo_vm
+    out = client(kvm, "echo", path, PORT, CONCURRENT, 4096, vm=vm)
     assert out.strip() == f"echo ok {CONCURRENT}"
 
 
@@ -91,9 +115,9 @@ def test_host_peer_killed_mid_transfer(kvm, echo_vm):
     p = kvm.run(["python3", CLIENT, "die", path, str(PORT), str(16 << 20)], timeout=IO_TIMEOUT)
     assert p.returncode != 0 and "dying after" in p.stdout, p.stdout + p.stderr
     # The VMM and the guest go on: a new connection still echoes.
-    assert client(kvm, "echo", path, PORT, 1, 100000).strip() == "echo ok 1"
-    assert client(kvm, "echo", path, PORT, 4, 10000).strip() == "echo ok 4"
-    assert not vm.done.is_set(), vm.text
+    assert client(kvm, "echo", path, PORT, 1, 100000, vm=vm).strip() == "echo ok 1"
+    assert client(kvm, "echo", path, PORT, 4, 10000, vm=vm).strip() == "echo ok 4"
+    assert not vm.done.is_set(), vm_report(vm, grace=0)
 
 
 @pytest.mark.quick
@@ -124,7 +148,7 @@ def test_bulk_host_to_guest(kvm):
     try:
         vm.wait_for(f"vsockcheck: listening port={PORT}", BOOT_TIMEOUT)
         want = pattern_sha256(n)
-        out = client(kvm, "send", path, PORT, n)
+        out = client(kvm, "send", path, PORT, n, vm=vm)
         assert out.strip() == f"sent bytes={n} sha256={want}"
         assert guest_done(vm) == 0, vm.text
         assert f"vsockcheck: sink bytes={n} sha256={want}" in vm.text, vm.text
@@ -139,7 +163,7 @@ def test_bulk_guest_to_host(kvm):
     try:
         vm.wait_for(f"vsockcheck: listening port={PORT}", BOOT_TIMEOUT)
         want = pattern_sha256(n)
-        out = client(kvm, "recv", path, PORT)
+        out = client(kvm, "recv", path, PORT, vm=vm)
         assert out.strip() == f"received bytes={n} sha256={want}"
         assert guest_done(vm) == 0, vm.text
         assert f"vsockcheck: source bytes={n} sha256={want}" in vm.text, vm.text

@@ -67,12 +67,12 @@ int machine_build_with(const struct vm_config *cfg, uint64_t start_ns,
 }
 
 int machine_restore_open(const char *state_path, const char *mem_path, bool uffd,
-			 struct vm_config *cfg, struct machine_restore **out, char *err,
-			 size_t errlen)
+			 const struct schema_load_overrides *ov, struct vm_config *cfg,
+			 struct machine_restore **out, char *err, size_t errlen)
 {
 	static struct machine_restore rs;
 
-	(void)mem_path, (void)uffd, (void)cfg;
+	(void)mem_path, (void)uffd, (void)ov, (void)cfg;
 	if (sm.restore_open_ret < 0) {
 		snprintf(err, errlen, "%.64s: bad magic (not an ember snapshot state file)",
 			 state_path);

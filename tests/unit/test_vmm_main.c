@@ -195,10 +195,13 @@ static void test_exit_codes(void **state)
 			       "  1    bad command line or input file (one error line on stderr)\n"
 			       "  2    the guest crashed (triple fault or reported crash)\n"
 			       "  3    KVM or host failure\n"
+			       "  4    guest memory lost: the memory file of a restored VM shrank "
+			       "under it\n"
 			       "  128+N stopped by signal N (SIGINT, SIGTERM, SIGHUP)\n"));
 	assert_int_equal(VMM_EXIT_CONFIG, 1);
 	assert_int_equal(VMM_EXIT_GUEST_CRASH, 2);
 	assert_int_equal(VMM_EXIT_KVM, 3);
+	assert_int_equal(VMM_EXIT_GUEST_MEMORY, 4);
 	assert_int_equal(VMM_EXIT_SIGNAL_BASE, 128);
 	/* Bad arguments: 1. */
 	optind = 0;

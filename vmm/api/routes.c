@@ -415,6 +415,7 @@ static int put_snapshot_load(struct api *api, const char *id, const char *body,
 	args.uffd = l.backend_type == SCHEMA_MEM_BACKEND_UFFD;
 	args.resume = l.resume_vm;
 	args.diff = l.enable_diff_snapshots;
+	args.overrides = l.overrides;
 	ret = ctl_call(api->ctl, CTL_CMD_SNAPSHOT_LOAD, &args, err, ERR_LEN);
 	out->last = ret < 0; /* a failed load ends the process (Firecracker) */
 	return ret;

@@ -168,6 +168,23 @@ int gmem_map_file(struct gmem *gm, gpa_t gpa, int fd, uint64_t off, uint64_t len
 	return 0;
 }
 
+bool gmem_sigbus_fixup(const struct gmem *gm, const void *addr)
+{
+	uintptr_t a = (uintptr_t)addr;
+
+	for (unsigned i = 0; i < gm->nregions; i++) {
+		const struct gmem_region *r = &gm->regions[i];
+		uintptr_t base = (uintptr_t)r->host;
+
+		if (a < base || a - base >= r->size)
+			continue;
+		a &= ~(uintptr_t)(GMEM_PAGE_SIZE - 1);
+		return mmap((void *)a, GMEM_PAGE_SIZE, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED;
+	}
+	return false;
+}
+
 gpa_t gmem_region_end(const struct gmem *gm, gpa_t gpa)
 {
 	const struct gmem_region *r = find(gm, gpa, 1);

@@ -77,6 +77,12 @@ int gmem_fill(const struct gmem *gm, gpa_t gpa, int byte, uint64_t len);
 /* Maps fd[off, off+len) privately at gpa. gpa, off and len must be page-aligned,
  * and the range inside one region. */
 int gmem_map_file(struct gmem *gm, gpa_t gpa, int fd, uint64_t off, uint64_t len);
+/* For a SIGBUS handler: guest memory mapped from a file that shrank under
+ * the VM faults with SIGBUS. If addr lies in gm's memory, the page holding
+ * it becomes a private zero page (so the access that faulted completes) and
+ * it returns true; otherwise false. Async-signal-safe: one mmap(2), and it
+ * only reads gm, which nothing changes while vCPUs or devices run. */
+bool gmem_sigbus_fixup(const struct gmem *gm, const void *addr);
 
 int gmem_dirty_enable(struct gmem *gm);
 void gmem_mark_dirty(const struct gmem *gm, gpa_t gpa, uint64_t len);

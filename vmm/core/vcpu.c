@@ -239,6 +239,15 @@ static void *vcpu_thread(void *arg)
 				__atomic_store_n(&vcpu->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 				continue;
 			}
+			if (errno == EFAULT) {
+				/* KVM could not fault a guest page in: the file
+				 * behind guest memory lost it (truncated). */
+				log_err("vCPU %u: guest memory cannot be read (KVM_RUN: %s); "
+					"stopping the VM",
+					vcpu->index, strerror(errno));
+				vm_request_stop(vcpu->vm, VMM_EXIT_GUEST_MEMORY);
+				break;
+			}
 			log_err("vCPU %u: KVM_RUN: %s", vcpu->index, strerror(errno));
 			vm_request_stop(vcpu->vm, VMM_EXIT_KVM);
 			break;

@@ -9,7 +9,9 @@
  *   both logged at debug level, rate-limited). The loop ends when the VM
  *   stops. Exits that end the VM call vm_request_stop() with:
  *   triple fault or guest-reported crash -> VMM_EXIT_GUEST_CRASH; guest
- *   shutdown/reset event -> VMM_EXIT_OK; KVM failure -> VMM_EXIT_KVM.
+ *   shutdown/reset event -> VMM_EXIT_OK; guest memory KVM cannot fault in
+ *   (KVM_RUN fails with EFAULT: its file shrank under the VM) ->
+ *   VMM_EXIT_GUEST_MEMORY; any other KVM failure -> VMM_EXIT_KVM.
  * - vcpu_kick() (any thread) makes a running or about-to-run KVM_RUN return,
  *   using immediate_exit and a signal, so no wake-up is lost.
  * - vcpu_join() waits for the thread; vcpu_destroy() unmaps and closes.
@@ -31,6 +33,7 @@ enum vmm_exit {
 	VMM_EXIT_CONFIG = 1,	    /* bad command line, config or input file */
 	VMM_EXIT_GUEST_CRASH = 2,   /* triple fault or guest-reported crash */
 	VMM_EXIT_KVM = 3,	    /* KVM or host failure */
+	VMM_EXIT_GUEST_MEMORY = 4,  /* guest memory lost: its backing file shrank */
 	VMM_EXIT_SIGNAL_BASE = 128, /* + signal number: stopped by SIGINT/SIGTERM/SIGHUP */
 };
 

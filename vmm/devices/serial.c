@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vmm/snapshot/dev.h"
@@ -39,25 +40,77 @@
 
 #define FCR_CLEAR_RX 0x02
 
-static void write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
+/* At most this much refill time is counted at once, so the product with
+ * rate_bps stays far inside 64 bits. */
+#define REFILL_MAX_NS (100ull * 1000000000ull)
 
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return; /* console gone: drop output, the guest keeps running */
-		p += w;
-		n -= (size_t)w;
-	}
+static void wake_locked(struct serial *s)
+{
+	s->since_wake = 0;
+	if (s->wake_pending || s->irq.out_ready == NULL)
+		return;
+	s->wake_pending = true;
+	s->irq.out_ready(s->irq.out_opaque);
 }
 
-static void flush_locked(struct serial *s)
+static void refill_locked(struct serial *s)
 {
-	if (s->out_len > 0 && s->out_fd >= 0)
-		write_all(s->out_fd, s->out, s->out_len);
-	s->out_len = 0;
+	struct timespec ts;
+	uint64_t now, elapsed, add;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	elapsed = now - s->tokens_ns;
+	if (elapsed > REFILL_MAX_NS)
+		elapsed = REFILL_MAX_NS;
+	add = elapsed * s->rate_bps / 1000000000ull;
+	if (add == 0)
+		return; /* keep the time: many short gaps still add up */
+	s->tokens_ns = now;
+	s->tokens = s->tokens + (int64_t)add > (int64_t)s->burst ? (int64_t)s->burst
+								 : s->tokens + (int64_t)add;
+}
+
+static void put_locked(struct serial *s, char c)
+{
+	s->out[(s->out_head + s->out_len) % SERIAL_OUT_RING] = c;
+	s->out_len++;
+	s->tokens--;
+}
+
+/* One output byte: admitted with its line, or dropped with it (serial.h). */
+static void output_locked(struct serial *s, char c)
+{
+	if (s->dropping) {
+		s->dropping = c != '\n';
+		return;
+	}
+	if (!s->in_line) {
+		refill_locked(s);
+		if (s->tokens <= 0 || SERIAL_OUT_RING - s->out_len < SERIAL_LINE_ROOM) {
+			s->dropped++;
+			s->dropping = c != '\n';
+			return;
+		}
+		s->in_line = true;
+	}
+	/* In a line there is always one byte free: it ends the line if the
+	 * line is longer than the ring allows. */
+	if (SERIAL_OUT_RING - s->out_len == 1 && c != '\n') {
+		put_locked(s, '\n');
+		s->dropped++;
+		s->dropping = true;
+		s->in_line = false;
+		wake_locked(s);
+		return;
+	}
+	put_locked(s, c);
+	if (c == '\n') {
+		s->in_line = false;
+		wake_locked(s);
+	} else if (++s->since_wake >= SERIAL_WAKE_BYTES) {
+		wake_locked(s);
+	}
 }
 
 static uint8_t iir_locked(const struct serial *s)
@@ -87,9 +140,7 @@ static void transmit_locked(struct serial *s, uint8_t c)
 			s->rx[(s->rx_head + s->rx_len++) % SERIAL_FIFO] = c;
 		return;
 	}
-	s->out[s->out_len++] = (char)c;
-	if (c == '\n' || s->out_len == SERIAL_OUTBUF)
-		flush_locked(s);
+	output_locked(s, (char)c);
 }
 
 static uint8_t read_reg(struct serial *s, uint64_t reg)
@@ -121,7 +172,7 @@ static uint8_t read_reg(struct serial *s, uint64_t reg)
 	case REG_MCR:
 		return s->mcr;
 	case REG_LSR:
-		/* We transmit synchronously: THR is always empty. */
+		/* Transmitting is taking the byte into the ring: THR is always empty. */
 		return LSR_THRE | LSR_TEMT | (s->rx_len > 0 ? LSR_DR : 0);
 	case REG_MSR:
 		if (s->mcr & MCR_LOOP) /* loopback: outputs reflected on inputs */
@@ -200,17 +251,19 @@ static void serial_write(void *opaque, uint64_t offset, const uint8_t *data, uns
 
 const struct bus_ops serial_ops = { .read = serial_read, .write = serial_write };
 
-void serial_init(struct serial *s, int out_fd, struct serial_irq irq)
+void serial_init(struct serial *s, struct serial_irq irq)
 {
 	memset(s, 0, sizeof(*s));
 	pthread_mutex_init(&s->lock, NULL);
-	s->out_fd = out_fd;
 	s->irq = irq;
+	s->rate_bps = SERIAL_RATE_BPS;
+	s->burst = SERIAL_RATE_BURST;
+	s->tokens = SERIAL_RATE_BURST;
+	refill_locked(s); /* sets the clock */
 }
 
 void serial_destroy(struct serial *s)
 {
-	serial_flush(s);
 	pthread_mutex_destroy(&s->lock);
 }
 
@@ -238,16 +291,43 @@ size_t serial_rx_space(struct serial *s)
 	return n;
 }
 
+size_t serial_out_take(struct serial *s, char *buf, size_t cap, uint64_t *dropped)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&s->lock);
+	while (n < cap && s->out_len > 0) {
+		size_t k = SERIAL_OUT_RING - s->out_head;
+
+		if (k > s->out_len)
+			k = s->out_len;
+		if (k > cap - n)
+			k = cap - n;
+		memcpy(buf + n, s->out + s->out_head, k);
+		s->out_head = (uint32_t)((s->out_head + k) % SERIAL_OUT_RING);
+		s->out_len -= (uint32_t)k;
+		n += k;
+	}
+	/* A take that leaves bytes behind is followed by another (the loop
+	 * drains until empty), so a new wake-up is only needed from here on. */
+	s->wake_pending = false;
+	*dropped = s->dropped;
+	s->dropped = 0;
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
 void serial_flush(struct serial *s)
 {
 	pthread_mutex_lock(&s->lock);
-	flush_locked(s);
+	if (s->out_len > 0)
+		wake_locked(s);
 	pthread_mutex_unlock(&s->lock);
 }
 
 /* Snapshot section, version 1: IER, THRI pending, LCR, MCR, SCR, DLL, DLM,
  * the IRQ level, then the receive FIFO (length u8, bytes oldest first).
- * Output not yet flushed is not saved: this process writes it out. */
+ * Output waiting in the ring is not saved: this process writes it out. */
 static int snap_save(const void *dev, struct snap_writer *w)
 {
 	/* The lock is the only thing save changes; the event loop may be feeding input. */

@@ -201,11 +201,12 @@ static int attach_legacy(struct devices *ds, const struct devices_env *env, stru
 {
 	int ret;
 
-	serial_init(&ds->serial, env->console_fd,
-		    (struct serial_irq){ .set = serial_irq_set,
-					 .opaque = env->vm,
-					 .rx_drained = env->rx_drained,
-					 .rx_opaque = env->rx_opaque });
+	serial_init(&ds->serial, (struct serial_irq){ .set = serial_irq_set,
+						      .opaque = env->vm,
+						      .rx_drained = env->rx_drained,
+						      .rx_opaque = env->rx_opaque,
+						      .out_ready = env->out_ready,
+						      .out_opaque = env->out_opaque });
 	i8042_init(&ds->i8042, guest_reset, env->vm, i8042_irq_set, env->vm);
 	boot_timer_init(&ds->boot_timer, env->start_ns);
 	ds->legacy_ready = true;

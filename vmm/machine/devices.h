@@ -91,9 +91,10 @@ struct device_entry {
 /* What the legacy devices need from the machine. */
 struct devices_env {
 	struct vm *vm;
-	int console_fd;		    /* the serial port's output */
 	void (*rx_drained)(void *); /* the guest emptied the serial receive FIFO */
 	void *rx_opaque;
+	void (*out_ready)(void *); /* the serial port has output (console.h) */
+	void *out_opaque;
 	uint64_t start_ns; /* the boot timer's zero */
 };
 

@@ -217,15 +217,20 @@ static int add_devices(struct machine *vmm)
 {
 	struct devices_env env = {
 		.vm = vmm->vm,
-		.console_fd = vmm->console_fd >= 0 ? vmm->console_fd : STDOUT_FILENO,
 		.rx_drained = serial_rx_drained,
 		.rx_opaque = vmm,
+		.out_ready = console_out_ready,
+		.out_opaque = &vmm->con,
 		.start_ns = vmm->start_ns,
 	};
+	int ret;
 
 	bus_init(&vmm->pio, "pio");
 	bus_init(&vmm->mmio, "mmio");
-	return devices_attach(&vmm->devs, &env, vmm->gm, &vmm->pio, &vmm->mmio, vmm->ev);
+	ret = devices_attach(&vmm->devs, &env, vmm->gm, &vmm->pio, &vmm->mmio, vmm->ev);
+	if (ret == 0)
+		ret = console_attach(&vmm->con, &vmm->devs.serial, vmm->ev);
+	return ret;
 }
 
 static int add_vcpus(struct machine *vmm)
@@ -308,6 +313,13 @@ static int open_inputs(struct machine *vmm)
 			return ret;
 		}
 	}
+	ret = console_open(&vmm->con, vmm->console_fd >= 0 ? vmm->console_fd : STDOUT_FILENO,
+			   vmm->console_fd >= 0);
+	if (ret < 0) {
+		log_err("the console: %s", strerror(-ret));
+		return ret;
+	}
+	vmm->console_fd = -1; /* the console owns it now */
 	return 0;
 }
 
@@ -332,6 +344,8 @@ int machine_build_with(const struct vm_config *cfg, uint64_t start_ns,
 	vmm->restoring = rs != NULL;
 	vmm->console_fd = vmm->sig_fd = vmm->rx_fd = vmm->uffd = -1;
 	vmm->kernel.fd = vmm->initrd.fd = -1;
+	console_init(&vmm->con);
+	memguard_init(&vmm->guard);
 	filecopy_init(&vmm->copy);
 	devices_init(&vmm->devs);
 	if (open_inputs(vmm) < 0 || devices_open(&vmm->devs, cfg) < 0)
@@ -373,7 +387,8 @@ int machine_build_with(const struct vm_config *cfg, uint64_t start_ns,
 	if (vcpu_init_signals() < 0 || vm_create(vmm->kvm, &vmm->vm) < 0 ||
 	    (cfg->machine.track_dirty_pages && gmem_dirty_enable(vmm->gm) < 0) ||
 	    vm_set_memory(vmm->vm, vmm->gm, cfg->machine.track_dirty_pages) < 0 ||
-	    arch_vm_create_irqchip(vmm->vm) < 0 || setup_loop(vmm) < 0 || add_devices(vmm) < 0 ||
+	    arch_vm_create_irqchip(vmm->vm) < 0 || setup_loop(vmm) < 0 ||
+	    memguard_arm(&vmm->guard, vmm->gm, vmm->vm, vmm->ev) < 0 || add_devices(vmm) < 0 ||
 	    add_vcpus(vmm) < 0)
 		goto err;
 	/* A snapshot that does not fit this host or its files is bad input. */
@@ -443,7 +458,10 @@ int machine_run(struct machine *vmm)
 				  (unsigned long long)k[0], (unsigned long long)k[1],
 				  (unsigned long long)k[2]);
 	}
-	serial_flush(&vmm->devs.serial);
+	/* Never waits: what the console's reader did not take is counted. */
+	console_finish(&vmm->con);
+	if (atomic_load(&vmm->vm->exit_code) == VMM_EXIT_GUEST_MEMORY)
+		memguard_explain(&vmm->guard);
 	if (log_get_level() >= LOG_DEBUG) {
 		uint64_t peak = peak_rss_kib(), guest = gmem_resident_kib(vmm->gm);
 
@@ -463,6 +481,8 @@ void machine_destroy(struct machine *vmm)
 	/* No vCPU runs now, and the loop has returned: nothing uses the devices. */
 	if (vmm->copy.started) /* an error during setup: the reads still write guest memory */
 		filecopy_abort(&vmm->copy);
+	console_destroy(&vmm->con);
+	memguard_disarm(&vmm->guard);
 	devices_destroy(&vmm->devs);
 	vm_destroy(vmm->vm);
 	kvm_close(vmm->kvm);
@@ -494,9 +514,9 @@ int machine_pause(struct machine *vmm)
 	for (unsigned i = 0; i < vmm->nvcpus; i++)
 		vcpu_kick(vmm->vcpus[i]);
 	ret = vm_pause_wait(vmm->vm, vmm->nvcpus);
-	/* Whatever the guest printed before the pause is visible now, even a
-	 * partial line (the serial device buffers up to a newline). */
-	serial_flush(&vmm->devs.serial);
+	/* Whatever the guest printed before the pause goes out now, even a
+	 * partial line, as far as the console's reader takes it (no waiting). */
+	console_drain(&vmm->con);
 	return ret;
 }
 

@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "lib/fcapi/config.h"
+#include "lib/fcapi/schema.h"
 #include "vmm/core/evloop.h"
 #include "vmm/core/vcpu.h"
 #include "vmm/stats.h"
@@ -49,14 +50,18 @@ void machine_destroy(struct machine *vmm);
  * pages load lazily from the page cache and stay shared by every clone;
  * writes are private; or, if uffd, anonymous memory whose pages the
  * page-fault handler listening on mem_path fills: core/gmem_uffd.h) and
- * state, instead of booting a kernel. The vCPUs start parked if
+ * state, instead of booting a kernel. The state file never chooses host
+ * files on its own word (vmm/snapshot/paths.h): each drive and the vsock
+ * socket is the override the caller gave (ov, may be NULL), or a relative
+ * path that stays inside the working directory, which must not be "/";
+ * anything else is refused naming the field to override. The vCPUs start parked if
  * machine_run_paused() is called before machine_run(). */
 struct machine_restore;
 int machine_snapshot_create(struct machine *vmm, const char *state_path, const char *mem_path,
 			    bool diff, char *err, size_t errlen);
 int machine_restore_open(const char *state_path, const char *mem_path, bool uffd,
-			 struct vm_config *cfg, struct machine_restore **out, char *err,
-			 size_t errlen);
+			 const struct schema_load_overrides *ov, struct vm_config *cfg,
+			 struct machine_restore **out, char *err, size_t errlen);
 void machine_restore_free(struct machine_restore *rs);
 int machine_build_with(const struct vm_config *cfg, uint64_t start_ns,
 		       const struct machine_restore *rs, struct machine **out);

@@ -12,8 +12,10 @@
 #include "vmm/core/kvm.h"
 #include "vmm/core/vcpu.h"
 #include "vmm/core/vm.h"
+#include "vmm/machine/console.h"
 #include "vmm/machine/devices.h"
 #include "vmm/machine/machine.h"
+#include "vmm/machine/memguard.h"
 
 #define MIB (1ull << 20)
 
@@ -31,7 +33,9 @@ struct machine {
 	struct vcpu *vcpus[CONFIG_MAX_VCPUS];
 	unsigned nvcpus;
 	struct devices devs;
-	int console_fd; /* -1: stdout */
+	int console_fd; /* the --console file until con owns it; -1: stdout */
+	struct console con;
+	struct memguard guard; /* SIGBUS on guest memory: a clean stop */
 	int sig_fd;
 	int rx_fd; /* eventfd: the guest drained the serial FIFO */
 	bool stdin_polled, stdin_paused;

@@ -10,6 +10,7 @@
 #include "lib/util/afile.h"
 #include "lib/util/log.h"
 #include "vmm/snapshot/dev.h"
+#include "vmm/snapshot/paths.h"
 #include "vmm/snapshot/state.h"
 #include "vmm/core/gmem_uffd.h"
 #include "vmm/machine/machine_priv.h"
@@ -160,9 +161,57 @@ int machine_snapshot_create(struct machine *vmm, const char *state_path, const c
 	return ret;
 }
 
-/* The configuration the snapshot was taken under, as the VM's config. */
-static void config_from_snapshot(const struct snap_config *sc, struct vm_config *cfg)
+/* Drive i's file: the override for its id, or the state file's path if it
+ * stays inside the working directory (snapshot/paths.h). */
+static int drive_path(struct snap_drive *d, const struct schema_load_overrides *ov, char *err,
+		      size_t errlen)
 {
+	char what[CONFIG_DRIVE_ID_LEN + 32];
+
+	for (unsigned i = 0; ov != NULL && i < ov->ndrives; i++) {
+		if (strcmp(ov->drives[i].drive_id, d->id) != 0)
+			continue;
+		/* The record the restore compares against gets the caller's path;
+		 * the file must still be the snapshot's (size, inode, mtime). */
+		snprintf(d->path, sizeof(d->path), "%s", ov->drives[i].path_on_host);
+		return 0;
+	}
+	snprintf(what, sizeof(what), "drive '%s': path_on_host", d->id);
+	return snap_path_confined(d->path, false, what, "drive_overrides", err, errlen);
+}
+
+/* Every override must name something the snapshot has. */
+static int check_overrides(const struct snap_config *sc, const struct schema_load_overrides *ov,
+			   char *err, size_t errlen)
+{
+	for (unsigned i = 0; ov != NULL && i < ov->ndrives; i++) {
+		unsigned j = 0;
+
+		while (j < sc->ndrives && strcmp(sc->drives[j].id, ov->drives[i].drive_id) != 0)
+			j++;
+		if (j == sc->ndrives) {
+			snprintf(err, errlen, "drive_overrides[%u]: the snapshot has no drive '%s'",
+				 i, ov->drives[i].drive_id);
+			return -EINVAL;
+		}
+	}
+	if (ov != NULL && ov->vsock && !sc->vsock) {
+		snprintf(err, errlen, "vsock_override: the snapshot has no vsock device");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The configuration the snapshot was taken under, as the VM's config, with
+ * every host path chosen by the caller or confined (snapshot/paths.h). sc
+ * is the record the restore then checks against: overrides go into it. */
+static int config_from_snapshot(struct snap_config *sc, const struct schema_load_overrides *ov,
+				struct vm_config *cfg, char *err, size_t errlen)
+{
+	int ret = check_overrides(sc, ov, err, errlen);
+
+	if (ret < 0)
+		return ret;
 	config_init(cfg);
 	cfg->boot_source.kernel_image_path[0] = '\0'; /* a restore loads no kernel */
 	cfg->machine.vcpu_count = sc->vcpu_count;
@@ -171,6 +220,9 @@ static void config_from_snapshot(const struct snap_config *sc, struct vm_config 
 	for (unsigned i = 0; i < sc->ndrives; i++) {
 		struct drive_config *d = &cfg->drives[i];
 
+		ret = drive_path(&sc->drives[i], ov, err, errlen);
+		if (ret < 0)
+			return ret;
 		snprintf(d->drive_id, sizeof(d->drive_id), "%s", sc->drives[i].id);
 		snprintf(d->path_on_host, sizeof(d->path_on_host), "%s", sc->drives[i].path);
 		d->is_read_only = sc->drives[i].read_only;
@@ -179,12 +231,21 @@ static void config_from_snapshot(const struct snap_config *sc, struct vm_config 
 	cfg->entropy.enabled = sc->entropy;
 	cfg->vsock.enabled = sc->vsock;
 	cfg->vsock.guest_cid = sc->vsock_cid;
+	if (sc->vsock && ov != NULL && ov->vsock) {
+		snprintf(sc->vsock_uds, sizeof(sc->vsock_uds), "%s", ov->vsock_uds_path);
+	} else if (sc->vsock) {
+		ret = snap_path_confined(sc->vsock_uds, true, "vsock uds_path", "vsock_override",
+					 err, errlen);
+		if (ret < 0)
+			return ret;
+	}
 	snprintf(cfg->vsock.uds_path, sizeof(cfg->vsock.uds_path), "%s", sc->vsock_uds);
+	return 0;
 }
 
 int machine_restore_open(const char *state_path, const char *mem_path, bool uffd,
-			 struct vm_config *cfg, struct machine_restore **out, char *err,
-			 size_t errlen)
+			 const struct schema_load_overrides *ov, struct vm_config *cfg,
+			 struct machine_restore **out, char *err, size_t errlen)
 {
 	struct machine_restore *rs = calloc(1, sizeof(*rs));
 	struct stat st;
@@ -203,6 +264,10 @@ int machine_restore_open(const char *state_path, const char *mem_path, bool uffd
 		fail(ret, err, errlen, "snapshot_path");
 		goto err;
 	}
+	/* Host paths before any file is opened: the state file names none alone. */
+	ret = config_from_snapshot(&rs->st.config, ov, cfg, err, errlen);
+	if (ret < 0)
+		goto err;
 	rs->mem_bytes = rs->st.config.mem_size_mib << 20;
 	/* Uffd: the regions are laid out from mem_size_mib, so they match the
 	 * snapshot by construction; the handler checks its file against them. */
@@ -226,7 +291,6 @@ int machine_restore_open(const char *state_path, const char *mem_path, bool uffd
 		goto err;
 	}
 done:
-	config_from_snapshot(&rs->st.config, cfg);
 	*out = rs;
 	return 0;
 
@@ -253,6 +317,12 @@ int machine_restore_memory(struct machine *vmm, const struct machine_restore *rs
 
 	if (rs->uffd)
 		return gmem_uffd_send(vmm->gm, rs->uffd_path, &vmm->uffd);
+	/* Kept to say what happened if the file shrinks under the VM (memguard.h). */
+	ret = memguard_watch_file(&vmm->guard, rs->mem_fd, rs->mem_bytes);
+	if (ret < 0) {
+		log_err("the memory file: %s", strerror(-ret));
+		return ret;
+	}
 	/* MAP_PRIVATE: pages fault in lazily from the page cache, shared by
 	 * every clone of this file; a guest write copies the page for this VM only. */
 	for (unsigned i = 0; i < gmem_nregions(vmm->gm); i++) {

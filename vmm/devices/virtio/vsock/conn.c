@@ -13,11 +13,14 @@
 #include "vmm/devices/virtio/vsock/hybrid.h"
 #include "lib/util/log.h"
 
-void vsock_conns_init(struct vsock_conns *t, uint64_t guest_cid, int epfd, const char *uds_path)
+void vsock_conns_init(struct vsock_conns *t, uint64_t guest_cid, int epfd, int timerfd,
+		      const char *uds_path)
 {
 	memset(t, 0, sizeof(*t));
 	t->guest_cid = guest_cid;
 	t->epfd = epfd;
+	t->timerfd = timerfd;
+	t->line_timeout_ms = VSOCK_LINE_TIMEOUT_MS;
 	t->next_port = VSOCK_PORT_FIRST;
 	snprintf(t->uds_path, sizeof(t->uds_path), "%s", uds_path);
 	for (unsigned i = 0; i < VSOCK_MAX_CONNS; i++)

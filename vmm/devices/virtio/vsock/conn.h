@@ -6,7 +6,7 @@
  *   epoll set (tag VSOCK_TAG_CONN + index). No allocation per packet; a
  *   connection's buffer is allocated once, when first needed.
  * - States: HOST_LINE (a host process connected to U, we read its CONNECT
- *   line), REQUESTED (we sent or will send OP_REQUEST, waiting for the guest's
+ *   line; it has VSOCK_LINE_TIMEOUT_MS to send it: hybrid.h), REQUESTED (we sent or will send OP_REQUEST, waiting for the guest's
  *   RESPONSE), ESTABLISHED, DYING (host socket closed, an RST for the guest is
  *   pending; the slot is freed once it is sent).
  * - Host -> guest: bytes are read from the host socket straight into the
@@ -60,7 +60,8 @@
  * already queued for a slot's previous occupant is recognised and ignored. */
 #define VSOCK_TAG_WAKE	 0u
 #define VSOCK_TAG_LISTEN 1u
-#define VSOCK_TAG_CONN	 2u
+#define VSOCK_TAG_TIMER	 2u /* the CONNECT-line deadline (hybrid.h) */
+#define VSOCK_TAG_CONN	 3u
 
 enum vsock_conn_state {
 	VSOCK_CONN_FREE = 0,
@@ -95,12 +96,16 @@ struct vsock_conn {
 	uint32_t ring_head, ring_len, ring_ctl; /* ctl: leading bytes that are not payload */
 	char line[VSOCK_LINE_MAX];
 	uint32_t line_len;
+	uint64_t line_deadline_ns; /* HOST_LINE: closed if no line by then (CLOCK_MONOTONIC) */
 };
 
 struct vsock_conns {
 	struct vsock_stats stats;
 	uint64_t guest_cid;
 	int epfd;
+	int timerfd; /* fires at the earliest HOST_LINE deadline; -1: none */
+	bool timer_armed;
+	uint32_t line_timeout_ms; /* VSOCK_LINE_TIMEOUT_MS; tests lower it */
 	char uds_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	uint32_t next_port, gen;
 	unsigned nconns, rr;
@@ -111,7 +116,10 @@ struct vsock_conns {
 	unsigned nrst;
 };
 
-void vsock_conns_init(struct vsock_conns *t, uint64_t guest_cid, int epfd, const char *uds_path);
+/* timerfd: a CLOCK_MONOTONIC timerfd already in epfd (tag VSOCK_TAG_TIMER),
+ * or -1 (no CONNECT-line deadline). */
+void vsock_conns_init(struct vsock_conns *t, uint64_t guest_cid, int epfd, int timerfd,
+		      const char *uds_path);
 /* Closes every host socket and forgets every connection (device reset,
  * transport reset). No RST is sent: the guest forgets them too. */
 void vsock_conns_clear(struct vsock_conns *t);

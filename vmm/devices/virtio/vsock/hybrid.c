@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/util/log.h"
@@ -26,19 +28,77 @@ int vsock_hybrid_listen(const char *path, int *fd)
 	return uds_bind(path, VSOCK_BACKLOG, fd);
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Arms the timer at the earliest HOST_LINE deadline, or disarms it. */
+static void arm_timer(struct vsock_conns *t)
+{
+	struct itimerspec its = { 0 };
+	uint64_t first = UINT64_MAX;
+
+	if (t->timerfd < 0)
+		return;
+	for (unsigned i = 0; i < VSOCK_MAX_CONNS; i++)
+		if (t->c[i].state == VSOCK_CONN_HOST_LINE && t->c[i].line_deadline_ns < first)
+			first = t->c[i].line_deadline_ns;
+	t->timer_armed = first != UINT64_MAX;
+	if (t->timer_armed) {
+		/* An absolute time of 0 would disarm it: a deadline is never 0. */
+		its.it_value.tv_sec = (time_t)(first / 1000000000ull);
+		its.it_value.tv_nsec = (long)(first % 1000000000ull);
+	}
+	(void)timerfd_settime(t->timerfd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
 void vsock_hybrid_accept(struct vsock_conns *t, int lfd)
 {
 	for (unsigned i = 0; i < VSOCK_ACCEPT_BURST; i++) {
 		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct vsock_conn *c;
 
 		if (fd < 0)
 			return;
-		if (vsock_conn_alloc(t, fd, VSOCK_CONN_HOST_LINE) == NULL) {
+		c = vsock_conn_alloc(t, fd, VSOCK_CONN_HOST_LINE);
+		if (c == NULL) {
 			log_ratelimited(LOG_WARN, "vsock: %u connections, host connection refused",
 					VSOCK_MAX_CONNS);
 			close(fd);
+			continue;
+		}
+		/* Every deadline is now + the same timeout, so a timer already
+		 * armed fires first; the expiry re-arms it for this one. */
+		c->line_deadline_ns = now_ns() + (uint64_t)t->line_timeout_ms * 1000000ull;
+		if (!t->timer_armed)
+			arm_timer(t);
+	}
+}
+
+void vsock_hybrid_expire(struct vsock_conns *t)
+{
+	uint64_t now = now_ns(), expirations;
+	unsigned closed = 0;
+
+	(void)!read(t->timerfd, &expirations, sizeof(expirations));
+	for (unsigned i = 0; i < VSOCK_MAX_CONNS; i++) {
+		struct vsock_conn *c = &t->c[i];
+
+		if (c->state == VSOCK_CONN_HOST_LINE && c->line_deadline_ns <= now) {
+			vsock_conn_free(t, c);
+			closed++;
 		}
 	}
+	if (closed > 0)
+		log_ratelimited(LOG_WARN,
+				"vsock: %u host connection(s) sent no CONNECT line within %u ms, "
+				"closed",
+				closed, t->line_timeout_ms);
+	arm_timer(t);
 }
 
 static bool port_in_use(const struct vsock_conns *t, uint32_t port)

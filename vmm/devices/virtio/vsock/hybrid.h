@@ -11,6 +11,12 @@
  *   VSOCK_PORT_FIRST, skipping ports in use) and queues OP_REQUEST; the
  *   guest's RESPONSE makes conn.c write "OK <host port>\n"; its RST closes
  *   the socket. Bytes after the line stay in the socket until established.
+ * - A host connection that has not sent its whole line VSOCK_LINE_TIMEOUT_MS
+ *   after it was accepted is closed (rate-limited log): an idle or slow
+ *   client cannot hold a table slot. One timerfd per device (in its epoll
+ *   set, tag VSOCK_TAG_TIMER) is armed at the earliest pending deadline;
+ *   each HOST_LINE connection carries its own. vsock_hybrid_expire() runs
+ *   when it fires.
  * - Guest -> host: a REQUEST to (CID 2, port P) connects, non-blocking, to
  *   "U_P". Success -> OP_RESPONSE; any failure (no listener, backlog full,
  *   path too long, table full) -> OP_RST.
@@ -26,10 +32,17 @@ int vsock_hybrid_listen(const char *path, int *fd);
 void vsock_hybrid_accept(struct vsock_conns *t, int lfd);
 /* Read the CONNECT line of a HOST_LINE connection. */
 void vsock_hybrid_line(struct vsock_conns *t, struct vsock_conn *c);
+/* The CONNECT-line timer fired: close the connections past their deadline
+ * and arm the timer for the next one. */
+void vsock_hybrid_expire(struct vsock_conns *t);
 /* A guest REQUEST for which no connection exists. */
 void vsock_hybrid_guest_connect(struct vsock_conns *t, const struct vsock_hdr *h);
 
 #define VSOCK_ACCEPT_BURST 16u
-#define VSOCK_BACKLOG	   128
+/* How long a host client has, from its connect() being accepted, to send
+ * "CONNECT <port>\n". A client sends it at once; 10 s leaves room for a
+ * loaded or emulated host. */
+#define VSOCK_LINE_TIMEOUT_MS 10000u
+#define VSOCK_BACKLOG	      128
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "vmm/snapshot/dev.h"
@@ -31,6 +32,14 @@ static void used(struct vsock_dev *d, unsigned q)
 	vdev_used(&d->vdev, q);
 }
 
+/* A queue the loops may use: activated, not broken, with slots. A loop over
+ * a queue that is not (size 0) would find itself "at its bound" at once and
+ * wake the device again forever. */
+static bool live(const struct vq *vq)
+{
+	return vq->active && !vq->broken && vq->size > 0;
+}
+
 /* Returns true if it stopped on its bound (more may be waiting). */
 static bool run_tx(struct vsock_dev *d)
 {
@@ -38,6 +47,10 @@ static bool run_tx(struct vsock_dev *d)
 	unsigned n = 0;
 	bool more = false;
 
+	if (!live(vq)) {
+		broken(d);
+		return false;
+	}
 	for (unsigned i = 0;; i++) {
 		struct vsock_hdr h;
 		const char *why;
@@ -85,6 +98,10 @@ static bool run_rx(struct vsock_dev *d)
 	unsigned n = 0;
 	bool more = false;
 
+	if (!live(vq)) {
+		broken(d);
+		return false;
+	}
 	for (unsigned i = 0;; i++) {
 		uint32_t written = 0;
 		int ret;
@@ -128,6 +145,10 @@ static void run_event(struct vsock_dev *d)
 	uint32_t written = 0;
 	int ret;
 
+	if (!live(vq)) {
+		broken(d);
+		return;
+	}
 	if (d->event_unacked && vq_avail_idx(vq) != d->event_avail) {
 		/* Linux handles an event, then gives the buffer back: a new
 		 * buffer means the reset is done in the guest. */
@@ -174,6 +195,8 @@ static void run_host(struct vsock_dev *d)
 			(void)!read(d->wakefd, &drain, sizeof(drain));
 		} else if (tag == VSOCK_TAG_LISTEN) {
 			vsock_hybrid_accept(&d->conns, d->lfd);
+		} else if (tag == VSOCK_TAG_TIMER) {
+			vsock_hybrid_expire(&d->conns);
 		} else if (tag - VSOCK_TAG_CONN < VSOCK_MAX_CONNS) {
 			struct vsock_conn *c = &d->conns.c[tag - VSOCK_TAG_CONN];
 
@@ -251,6 +274,14 @@ static int activate(struct vdev *vd, struct vq *queues, uint64_t features)
 	struct vsock_dev *d = vdev_of(vd, struct vsock_dev);
 
 	(void)features;
+	/* 5.10.2: all three queues are the device's; a driver that left one out
+	 * gets NEEDS_RESET (the transport's outcome for a refused activation). */
+	for (unsigned i = 0; i < VSOCK_NUM_QUEUES; i++)
+		if (!live(&queues[i])) {
+			log_ratelimited(LOG_WARN, "vsock: queue %u is not set up, not activated",
+					i);
+			return -EINVAL;
+		}
 	pthread_mutex_lock(&d->lock);
 	d->q = queues;
 	d->active = true;
@@ -397,10 +428,22 @@ int vsock_create(uint64_t guest_cid, const char *uds_path, struct vsock_dev **ou
 		ret = -errno;
 		goto err_lfd;
 	}
-	vsock_conns_init(&d->conns, guest_cid, d->epfd, uds_path);
+	d->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (d->timerfd < 0) {
+		ret = -errno;
+		goto err_lfd;
+	}
+	e.data.u64 = VSOCK_TAG_TIMER;
+	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->timerfd, &e) < 0) {
+		ret = -errno;
+		goto err_timerfd;
+	}
+	vsock_conns_init(&d->conns, guest_cid, d->epfd, d->timerfd, uds_path);
 	pthread_mutex_init(&d->lock, NULL);
 	*out = d;
 	return 0;
+err_timerfd:
+	close(d->timerfd);
 err_lfd:
 	close(d->lfd);
 err_wakefd:
@@ -417,6 +460,7 @@ void vsock_destroy(struct vsock_dev *d)
 	if (d == NULL)
 		return;
 	vsock_conns_clear(&d->conns);
+	close(d->timerfd);
 	close(d->lfd);
 	close(d->wakefd);
 	close(d->epfd);

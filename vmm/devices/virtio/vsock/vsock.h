@@ -1,12 +1,16 @@
 /* vsock: the virtio-vsock device (virtio 1.2 §5.10): queues, config, the device thread's work.
  *
  * Contract:
- * - Device ID 19, three queues (VSOCK_Q_RX, VSOCK_Q_TX, VSOCK_Q_EVENT), config
+ * - Device ID 19, three queues (VSOCK_Q_RX, VSOCK_Q_TX, VSOCK_Q_EVENT), all
+ *   three required: activate() refuses (-EINVAL, so the transport sets
+ *   NEEDS_RESET) unless each is active, and the queue loops use a queue only
+ *   while it is live (active, not broken, size > 0). Config
  *   space = le64 guest_cid (read-only; writes are ignored), no device
  *   features beyond VERSION_1 (added by the transport); STREAM is implied
  *   (5.10.3).
  * - The device owns one epoll fd (vsock_fd) holding its wake eventfd, the
- *   listening socket U and every host connection. The builder adds vsock_fd
+ *   listening socket U, the CONNECT-line timer (hybrid.h) and every host
+ *   connection. The builder adds vsock_fd
  *   to the event loop (EPOLLIN) and calls vsock_run() when it is readable.
  *   ops->notify only writes the wake eventfd, so a kick may come from any
  *   thread (vCPU, ioeventfd handler).
@@ -48,7 +52,7 @@
 struct vsock_dev {
 	struct vdev vdev; /* vdev.ops = &vsock_ops */
 	pthread_mutex_t lock;
-	int epfd, wakefd, lfd;
+	int epfd, wakefd, lfd, timerfd;
 	struct vq *q; /* the transport's queues, from activate() to reset() */
 	bool active;
 	bool rx_held, event_pending;

@@ -1,0 +1,46 @@
+"""A console nobody reads must not stop the VM (issue 19).
+
+ember-vmm's stdout is a pipe into `sleep`, which never reads it; the guest
+(/bin/flood) writes console lines as fast as it can. Once the pipe is full,
+the UART's bounded ring drops whole lines and ember-vmm says so on stderr;
+the vCPU never waits on the console. Pause, resume and SIGTERM must still
+work: each is awaited with a deadline on its own event (the API's answer, the
+exit line), never a sleep.
+"""
+import os
+
+from api_client import CALL_TIMEOUT, VMM, curl
+from guest import BASE_CMDLINE, INITRAMFS, VMLINUX
+
+BOOT_TIMEOUT = 180
+# Emulated: generous, but finite. The old behaviour hangs forever.
+PROMPT = 60
+
+# fd 3: what the test reads (stderr of ember-vmm and the shell's own lines);
+# ember-vmm's stdout: the pipe into sleep.
+WRAP = ('exec 3>&1; ( "$0" "$@" 2>&3 & echo "vmm-pid $!" >&3; wait $!; '
+        'echo "vmm-exit $?" >&3 ) | sleep 100000')
+
+
+def test_stalled_console_reader_stops_nothing(kvm):
+    sock = f"/tmp/ember-console-{os.getpid()}.sock"
+    quirk = " noxsave" if kvm.where == "testbox" else ""
+    vm = kvm.spawn(["sh", "-c", WRAP, VMM, "--api-sock", sock, "--kernel", VMLINUX,
+                    "--initrd", INITRAMFS, "--cmdline",
+                    f"{BASE_CMDLINE}{quirk} ember.run=/bin/flood"])
+    try:
+        vm.wait_for("vmm-pid ", BOOT_TIMEOUT)
+        pid = vm.text.split("vmm-pid ")[1].split()[0]
+        # The pipe is full and the ring too: lines are being dropped, and counted.
+        vm.wait_for("line(s) of guest output dropped", BOOT_TIMEOUT)
+        status, _, raw = curl(kvm, sock, "PATCH", "/vm", '{"state": "Paused"}')
+        assert status == 204, raw
+        assert curl(kvm, sock, "GET", "/")[1]["state"] == "Paused"
+        assert curl(kvm, sock, "PATCH", "/vm", '{"state": "Resumed"}')[0] == 204
+        assert kvm.run(["kill", "-TERM", pid], timeout=CALL_TIMEOUT).returncode == 0
+        vm.wait_for("vmm-exit ", PROMPT)
+        assert "vmm-exit 143" in vm.text, vm.text[-2000:]
+        assert "stopping on signal 15" in vm.text, vm.text[-2000:]
+        assert "were dropped in all" in vm.text, vm.text[-2000:]
+    finally:
+        vm.stop()
