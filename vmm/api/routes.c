@@ -12,19 +12,13 @@
 #include "lib/util/log.h"
 #include "lib/fcapi/schema.h"
 #include "lib/util/version.h"
-
-#define ERR_LEN CONFIG_ERR_LEN
+#include "vmm/api/handlers.h"
 
 enum when {
 	ANY,
 	PRE,  /* before InstanceStart only */
 	POST, /* after InstanceStart only */
 };
-
-/* A handler returns 0 with out->status (and body) set, or a negative errno
- * with the reason in err (400). id is the path's {id} part, else NULL. */
-typedef int (*handler_fn)(struct api *api, const char *id, const char *body, struct api_reply *out,
-			  char *err);
 
 struct route {
 	enum api_method method;
@@ -318,109 +312,6 @@ static int put_actions(struct api *api, const char *id, const char *body, struct
 	return -EINVAL;
 }
 
-/* --- post-boot --- */
-
-static int patch_vm(struct api *api, const char *id, const char *body, struct api_reply *out,
-		    char *err)
-{
-	enum schema_vm_state want;
-	int ret;
-
-	(void)id, (void)out;
-	ret = schema_vm_patch(body, &want, err, ERR_LEN);
-	if (ret < 0)
-		return ret;
-	return ctl_call(api->ctl, want == SCHEMA_VM_PAUSED ? CTL_CMD_PAUSE : CTL_CMD_RESUME, NULL,
-			err, ERR_LEN);
-}
-
-static int patch_drive(struct api *api, const char *id, const char *body, struct api_reply *out,
-		       char *err)
-{
-	struct vm_config *cfg = &api->ctl->cfg;
-	struct ctl_args args;
-	struct drive_config d;
-	int ret;
-
-	(void)out;
-	for (args.drive = 0; args.drive < cfg->ndrives; args.drive++)
-		if (strcmp(cfg->drives[args.drive].drive_id, id) == 0)
-			break;
-	if (args.drive == cfg->ndrives) {
-		snprintf(err, ERR_LEN, "drive_id: no drive '%.32s' is configured", id);
-		return -ENOENT;
-	}
-	d = cfg->drives[args.drive];
-	ret = schema_drive_patch(body, id, &d, err, ERR_LEN);
-	if (ret < 0 || strcmp(d.path_on_host, cfg->drives[args.drive].path_on_host) == 0)
-		return ret;
-	snprintf(args.path, sizeof(args.path), "%s", d.path_on_host);
-	ret = ctl_call(api->ctl, CTL_CMD_UPDATE_DRIVE, &args, err, ERR_LEN);
-	if (ret == 0) {
-		ctl_lock(api->ctl);
-		cfg->drives[args.drive] = d;
-		ctl_unlock(api->ctl);
-	}
-	return ret;
-}
-
-/* Snapshots (Full only; Diff is refused by name). */
-static int put_snapshot_create(struct api *api, const char *id, const char *body,
-			       struct api_reply *out, char *err)
-{
-	struct schema_snapshot_create c;
-	struct ctl_args args = { 0 };
-	int ret;
-
-	(void)id, (void)out;
-	ret = schema_snapshot_create_put(body, &c, err, ERR_LEN);
-	if (ret < 0)
-		return ret;
-	args.diff = c.snapshot_type == SCHEMA_SNAPSHOT_DIFF;
-	if (ctl_get_state(api->ctl) != CTL_PAUSED) {
-		snprintf(err, ERR_LEN,
-			 "the microVM must be paused first: PATCH /vm "
-			 "{\"state\": \"Paused\"}");
-		return -EINVAL;
-	}
-	snprintf(args.path, sizeof(args.path), "%s", c.snapshot_path);
-	snprintf(args.mem_path, sizeof(args.mem_path), "%s", c.mem_file_path);
-	return ctl_call(api->ctl, CTL_CMD_SNAPSHOT_CREATE, &args, err, ERR_LEN);
-}
-
-static int put_snapshot_load(struct api *api, const char *id, const char *body,
-			     struct api_reply *out, char *err)
-{
-	struct schema_snapshot_load l;
-	struct ctl_args args = { 0 };
-	int ret;
-
-	(void)id, (void)out;
-	ret = schema_snapshot_load_put(body, &l, err, ERR_LEN);
-	if (ret < 0)
-		return ret;
-	if (api->configured) {
-		snprintf(err, ERR_LEN,
-			 "a snapshot loads only into an unconfigured microVM "
-			 "(logger and metrics may be set first)");
-		return -EINVAL;
-	}
-	if (l.enable_diff_snapshots) {
-		snprintf(err, ERR_LEN,
-			 "enable_diff_snapshots: Diff snapshots are not supported yet");
-		return -ENOTSUP;
-	}
-	snprintf(args.path, sizeof(args.path), "%s", l.snapshot_path);
-	snprintf(args.mem_path, sizeof(args.mem_path), "%s", l.backend_path);
-	args.uffd = l.backend_type == SCHEMA_MEM_BACKEND_UFFD;
-	args.resume = l.resume_vm;
-	args.diff = l.enable_diff_snapshots;
-	args.overrides = l.overrides;
-	ret = ctl_call(api->ctl, CTL_CMD_SNAPSHOT_LOAD, &args, err, ERR_LEN);
-	out->last = ret < 0; /* a failed load ends the process (Firecracker) */
-	return ret;
-}
-
 static const struct route routes[] = {
 	{ API_GET, "/", ANY, get_info },
 	{ API_GET, "/version", ANY, get_version },
@@ -430,15 +321,15 @@ static const struct route routes[] = {
 	{ API_PUT, "/machine-config", PRE, put_machine },
 	{ API_PATCH, "/machine-config", PRE, patch_machine },
 	{ API_PUT, "/drives/", PRE, put_drive },
-	{ API_PATCH, "/drives/", POST, patch_drive },
+	{ API_PATCH, "/drives/", POST, api_patch_drive },
 	{ API_PUT, "/vsock", PRE, put_vsock },
 	{ API_PUT, "/entropy", PRE, put_entropy },
 	{ API_PUT, "/logger", ANY, put_logger },
 	{ API_PUT, "/metrics", ANY, put_metrics },
-	{ API_PATCH, "/vm", POST, patch_vm },
+	{ API_PATCH, "/vm", POST, api_patch_vm },
 	{ API_GET, "/vm/config", ANY, get_vm_config },
-	{ API_PUT, "/snapshot/create", POST, put_snapshot_create },
-	{ API_PUT, "/snapshot/load", PRE, put_snapshot_load },
+	{ API_PUT, "/snapshot/create", POST, api_put_snapshot_create },
+	{ API_PUT, "/snapshot/load", PRE, api_put_snapshot_load },
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
@@ -564,7 +455,7 @@ void api_handle(struct api *api, enum api_method method, const char *method_name
 	else {
 		ret = r->fn(api, id, body, out, err);
 		/* Any boot configuration rules out a snapshot load (Firecracker). */
-		if (ret == 0 && r->when == PRE && r->fn != put_snapshot_load)
+		if (ret == 0 && r->when == PRE && r->fn != api_put_snapshot_load)
 			api->configured = true;
 	}
 	metrics_count_api(api->metrics, r != NULL ? (unsigned)(r - routes) : UINT32_MAX, ret < 0);
