@@ -222,7 +222,17 @@ def test_snapshot_clones_in_jails_see_the_same_paths(kvm, staged):
             c.link(f"{tmpl.root}/state", "state")
             c.link(f"{tmpl.root}/mem", "mem")
             # Every clone: the same /state, /mem and /v.sock, no rewriting.
-            c.start("--restore", "/state,/mem")
+            # A state file may not choose host paths (snapshot/paths.h), so the
+            # loader names the socket, as emberd does.
+            c.start("--api-sock", "/api.sock")
+            c.vm.wait_for("API listening on", WAIT)
+            status_code, _, raw = curl(kvm, f"{c.root}/api.sock", "PUT", "/snapshot/load",
+                                       json.dumps({"snapshot_path": "/state",
+                                                   "mem_backend": {"backend_type": "File",
+                                                                   "backend_path": "/mem"},
+                                                   "vsock_override": {"uds_path": "/v.sock"},
+                                                   "resume_vm": True}))
+            assert status_code == 204, raw
             c.wait_path("v.sock")
         # A third clone takes its memory from a page-fault handler outside the
         # jail (the Uffd backend): its socket, too, is at the same jail path.
@@ -237,7 +247,7 @@ def test_snapshot_clones_in_jails_see_the_same_paths(kvm, staged):
         status_code, _, raw = curl(kvm, f"{c.root}/api.sock", "PUT", "/snapshot/load", json.dumps(
             {"snapshot_path": "/state", "mem_backend": {"backend_type": "Uffd",
                                                         "backend_path": "/uffd.sock"},
-             "resume_vm": True}))
+             "vsock_override": {"uds_path": "/v.sock"}, "resume_vm": True}))
         assert status_code == 204, raw
         c.wait_path("v.sock")
 

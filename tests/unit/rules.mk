@@ -32,9 +32,13 @@ unit: $(UNIT_BINS)
 VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
 	--show-leak-kinds=definite
 VALGRIND_JOBS ?= 2
-unit-valgrind: $(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
+# Debian 12's valgrind (3.19) answers openat2(2) with ENOSYS, so the tests of
+# code that confines paths with it run only natively and under ASan (`make unit`).
+UNIT_NO_VALGRIND := test_snap_paths
+VALGRIND_TESTS := $(filter-out $(UNIT_NO_VALGRIND),$(UNIT_TESTS))
+unit-valgrind: $(VALGRIND_TESTS:%=$(BUILD)/tests/unit/%)
 	@mkdir -p $(BUILD)/tests/unit-valgrind
-	@printf '%s\n' $(UNIT_TESTS) | xargs -P$(VALGRIND_JOBS) -I{} $(SHELL) -c \
+	@printf '%s\n' $(VALGRIND_TESTS) | xargs -P$(VALGRIND_JOBS) -I{} $(SHELL) -c \
 		'log=$(BUILD)/tests/unit-valgrind/{}.log; \
 		if $(VALGRIND) $(BUILD)/tests/unit/{} >$$log 2>&1; then echo "valgrind ok: {}"; \
 		else cat $$log; echo "valgrind FAILED: {} (log: $$log)"; exit 255; fi'
