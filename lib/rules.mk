@@ -45,7 +45,10 @@ $(foreach d,$(filter-out util,$(patsubst lib/%/,%,$(wildcard lib/*/))),\
 # their libraries themselves (ember-init).
 ember_libs = $(EMBER_LIBS:%=$(LIBDIR)/$(1)/lib%.a)
 ember_link = -L$(LIBDIR)/$(1) -Wl,--start-group $(EMBER_LIBS:%=-l%) -Wl,--end-group
-SYS_LIBS := -lcjson -l:libevent_extra.a -l:libevent_core.a -l:libz.a -lpthread
+# --as-needed: a program records only the shared libraries it uses (each one
+# costs every exec of ember-vmm its mappings).
+SYS_LIBS := -l:libevent_extra.a -l:libevent_core.a -l:libz.a -Wl,--as-needed -lcjson -lsqlite3 \
+	-lcrypto -larchive -lcurl -lpthread -Wl,--no-as-needed
 
 # The guest protocol is linked by emberd (host PIE) and by ember-init (static);
 # `all` builds it both ways so either flavour's warnings show.

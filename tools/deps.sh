@@ -7,8 +7,12 @@ pkgs=(
 	# C toolchain and the libraries ember links against
 	gcc make pkg-config libc6-dev
 	libcjson-dev libcap-ng-dev libfdt-dev libseccomp-dev libevent-dev libarchive-dev zlib1g-dev
+	# emberd and the ember CLI: its state, code intake, hashes, HTTP clients
+	libsqlite3-dev libcurl4-openssl-dev
 	# tests
 	libcmocka-dev python3 python3-pytest curl valgrind clang-format file
+	# real Lambda clients, load and metrics tools for emberd's tests and benchmarks
+	awscli python3-boto3 wrk prometheus gnuplot-nox
 	# make fuzz: libFuzzer builds (make test replays the corpora with gcc)
 	clang libclang-rt-14-dev
 	# guest kernel build
