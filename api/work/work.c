@@ -132,12 +132,12 @@ int work_submit(struct work_pool *p, struct work *w)
 {
 	int ret = 0;
 
-	w->cancelled = false;
-	w->next = NULL;
 	pthread_mutex_lock(&p->lock);
 	if (p->queued >= WORK_QUEUE_MAX) {
-		ret = -EAGAIN;
+		ret = -EAGAIN; /* w untouched */
 	} else {
+		w->cancelled = false;
+		w->next = NULL;
 		*p->queue_tail = w;
 		p->queue_tail = &w->next;
 		p->queued++;
