@@ -43,14 +43,14 @@ struct event_base;
 #define INVOKE_TAIL_BYTES  4096u    /* X-Amz-Log-Result: the last 4 KiB of the log */
 
 struct invoker_opts {
-	const char *home;	   /* $EMBER_HOME: run/, snapshots/, logs/ live here */
-	const char *vmm_path;	   /* ember-vmm */
-	const char *kernel_path;   /* the guest kernel (vmlinux) */
-	const char *initrd_path;   /* the product initramfs (ember-init) */
-	const char *guest_args;	   /* appended to the guest command line, or NULL */
+	const char *home;	    /* $EMBER_HOME: run/, snapshots/, logs/ live here */
+	const char *vmm_path;	    /* ember-vmm */
+	const char *kernel_path;    /* the guest kernel (vmlinux) */
+	const char *initrd_path;    /* the product initramfs (ember-init) */
+	const char *guest_args;	    /* appended to the guest command line, or NULL */
 	uint64_t memory_budget_mib; /* instances x (MemorySize + overhead) must fit */
-	unsigned keep_warm_s;	   /* idle instances are stopped after this */
-	bool snapstart;		   /* snapshot the first ready instance of each version */
+	unsigned keep_warm_s;	    /* idle instances are stopped after this */
+	bool snapstart;		    /* snapshot the first ready instance of each version */
 };
 
 enum invoke_outcome {
@@ -79,10 +79,10 @@ struct invoke_result {
 };
 
 struct invoke_req {
-	struct fn *fn;		  /* the version to run (the invoker takes its own reference) */
-	const char *request_id;	  /* a UUID */
-	const char *invoked_arn;  /* as the caller named it (qualified or not) */
-	const uint8_t *payload;	  /* <= INVOKE_PAYLOAD_MAX, already checked to be JSON */
+	struct fn *fn;		 /* the version to run (the invoker takes its own reference) */
+	const char *request_id;	 /* a UUID */
+	const char *invoked_arn; /* as the caller named it (qualified or not) */
+	const uint8_t *payload;	 /* <= INVOKE_PAYLOAD_MAX, already checked to be JSON */
 	size_t payload_len;
 	const char *client_context; /* decoded X-Amz-Client-Context, or NULL */
 	bool want_tail;		    /* X-Amz-Log-Type: Tail */

@@ -5,3 +5,9 @@ $(BIN)/gproto-drive: $(OBJ)/host/tests/drivers/gproto_drive.o $(LIBDIR)/host/lib
 	@mkdir -p $(@D)
 	$(CC) $(HOST_CFLAGS) -o $@ $< $(HOST_LDFLAGS) -L$(LIBDIR)/host -lgproto -lemberutil
 all: $(BIN)/gproto-drive
+
+# emberd's benchmark stand-in for ember-vmm and its guest (bench/; never in behaviour tests).
+$(BIN)/standin-vmm: $(OBJ)/host/tests/drivers/standin_vmm.o $$(call ember_libs,host)
+	@mkdir -p $(@D)
+	$(CC) $(HOST_CFLAGS) -o $@ $< $(HOST_LDFLAGS) $(call ember_link,host) $(SYS_LIBS)
+all: $(BIN)/standin-vmm
