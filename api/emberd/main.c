@@ -153,13 +153,14 @@ int main(int argc, char **argv)
 	event_base_dispatch(base);
 	ret = 0;
 out:
-	/* Stop taking requests, then stop everything that could still call
-	 * back into a waiting request, then release those requests. */
+	/* Stop taking requests and release the waiting ones while the invoker
+	 * still exists (their log watches are the invoker's); then the invoker
+	 * and the workers, whose late callbacks find no request and drop. */
 	lambda_stop(api);
+	lambda_free(api);
 	if (inv != NULL)
 		invoker_free(inv);
 	work_pool_free(work);
-	lambda_free(api);
 	store_close(store);
 	if (sigterm != NULL)
 		event_free(sigterm);

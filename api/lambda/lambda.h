@@ -17,8 +17,10 @@
  * - Every request is answered with Lambda's shapes (ops.h, req.h).
  * - lambda_stop() closes the listeners (and unlinks the socket); requests
  *   in flight are still answered while the loop runs. lambda_free()
- *   releases the requests still waiting (after the invoker and the worker
- *   pool are gone, so no callback can reach them) and frees the server.
+ *   releases the requests still waiting, unanswered, and frees the server.
+ *   Call it while the invoker still exists (a waiting request may hold one
+ *   of its log watches), and before freeing the worker pool and the
+ *   invoker: their callbacks for released requests then drop them.
  * The store, invoker and worker pool stay the caller's.
  * Errors: negative errno, logged. Thread: the loop thread. */
 #ifndef EMBER_API_LAMBDA_H

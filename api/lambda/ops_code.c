@@ -219,14 +219,14 @@ static void code_done(struct work *w)
 	struct lambda *l = j->l;
 	bool built = !w->cancelled && !j->failed && j->in.fault == INTAKE_OK;
 
-	if (!j->create)
-		ops_busy_remove(l, j->name);
-	if (r == NULL) { /* emberd is stopping */
+	if (r == NULL) { /* emberd is stopping: the server (and l) may be gone */
 		if (built)
 			unlink(j->in.image_path);
 		job_free(j);
 		return;
 	}
+	if (!j->create)
+		ops_busy_remove(l, j->name);
 	r->op = NULL;
 	r->cancel = NULL;
 	if (w->cancelled)

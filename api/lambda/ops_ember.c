@@ -109,7 +109,8 @@ static bool logs_answer(struct lreq *r, bool may_wait)
 		size = (uint64_t)st.st_size;
 		ino = (uint64_t)st.st_ino;
 	}
-	if (query_u64(r, "tail", &tail) && !query_u64(r, "offset", &offset))
+	/* offset=N: from byte N; else tail=N: the last N bytes; else from the start. */
+	if (!query_u64(r, "offset", &offset) && query_u64(r, "tail", &tail))
 		offset = size > tail ? size - tail : 0;
 	/* Another file (rotated) or a shorter one (truncated): from its start. */
 	if ((query_u64(r, "inode", &inode) && inode != ino) || offset > size)
