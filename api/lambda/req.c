@@ -24,9 +24,10 @@ int lreq_new(struct lreq_list *list, void *ctx, struct evhttp_request *req, stru
 		free(r);
 		return -EIO;
 	}
+	/* A malformed query is answered by the dispatcher, in Lambda's shape. */
 	if (q != NULL && evhttp_parse_query_str(q, &r->query) < 0) {
-		free(r);
-		return -EINVAL;
+		evhttp_clear_headers(&r->query);
+		r->bad_query = true;
 	}
 	r->ctx = ctx;
 	r->req = req;

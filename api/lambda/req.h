@@ -49,7 +49,8 @@ struct lreq {
 	char *body;	 /* NUL-terminated copy; body_len bytes before the NUL */
 	size_t body_len;
 	struct evkeyvalq query;
-	void *op; /* the operation's own state while the request waits */
+	bool bad_query; /* the query string did not parse (query is then empty) */
+	void *op;	/* the operation's own state while the request waits */
 	void (*cancel)(struct lreq *r);
 };
 

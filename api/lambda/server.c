@@ -91,7 +91,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 	struct lreq *r;
 
 	if (lreq_new(&l->live, l, req, &r) < 0) {
-		evhttp_send_error(req, HTTP_BADREQUEST, "Bad Request");
+		evhttp_send_error(req, HTTP_INTERNAL, "out of memory");
 		return;
 	}
 	r->method = method_name(cmd);
@@ -103,6 +103,10 @@ static void on_request(struct evhttp_request *req, void *arg)
 		return;
 	}
 	r->route = route;
+	if (r->bad_query) {
+		lreq_error(r, LEXC_INVALID_PARAMETER, "The query string is malformed");
+		return;
+	}
 	if (len > route->body_max) {
 		lreq_error(r, LEXC_TOO_LARGE,
 			   "Request must be smaller than %zu bytes for the %s operation",

@@ -438,6 +438,10 @@ def test_unknown_route(emberd):
     assert status == 404
     assert hdrs["x-amzn-errortype"] == "UnknownOperationException"
     assert json.loads(body)["Type"] == "User"
+    status, hdrs, body = emberd.http("GET", "/2015-03-31/functions?Marker=%zz&x")
+    assert status == 400
+    assert hdrs["x-amzn-errortype"] == "InvalidParameterValueException"
+    assert uuid.UUID(hdrs["x-amzn-requestid"])
 
 
 def test_unix_socket(emberd):
