@@ -18,9 +18,11 @@ from emberd_host import EMBER, Emberd
 @pytest.fixture(scope="module")
 def emberd():
     e = Emberd().start()
-    yield e
-    assert e.stop() == 0
-    e.cleanup()
+    try:
+        yield e
+        assert e.stop() == 0, "emberd did not stop cleanly on SIGTERM"
+    finally:
+        e.cleanup()
 
 
 @pytest.fixture

@@ -22,10 +22,11 @@ ARN = "arn:aws:lambda:us-east-1:000000000000:function:"
 @pytest.fixture(scope="module")
 def emberd():
     e = Emberd().start()
-    yield e
-    rc = e.stop()
-    e.cleanup()
-    assert rc == 0, "emberd did not stop cleanly on SIGTERM"
+    try:
+        yield e
+        assert e.stop() == 0, "emberd did not stop cleanly on SIGTERM"
+    finally:
+        e.cleanup()
 
 
 def name():
