@@ -59,7 +59,11 @@ class Emberd:
                 sink.put(line.decode(errors="replace"))
             sink.put(None)
         threading.Thread(target=pump, args=(self.proc.stderr, self.lines), daemon=True).start()
-        m = self.wait_for(READY, timeout)
+        try:
+            m = self.wait_for(READY, timeout)
+        except AssertionError:
+            self.kill()
+            raise
         self.socket = m.group(1)
         self.endpoint = "http://" + m.group(2)
         self.port = int(m.group(2).rsplit(":", 1)[1])
