@@ -81,6 +81,13 @@ static unsigned starting(const struct pool *p)
 	       p->n[INST_SNAPSHOTTING];
 }
 
+/* Instances that will take a waiting job: idle ones (the dispatch event
+ * pairs them with jobs) and those still starting. */
+static unsigned coming(const struct pool *p)
+{
+	return p->n[INST_IDLE] + starting(p);
+}
+
 static unsigned live(const struct pool *p)
 {
 	return starting(p) + p->n[INST_IDLE] + p->n[INST_BUSY] + p->n[INST_DRAINING];
@@ -285,14 +292,14 @@ static void ensure_starts(struct pool *p)
 {
 	if (p->set->freeing)
 		return;
-	while (p->nwaiting > starting(p)) {
+	while (p->nwaiting > coming(p)) {
 		int ret = start_one(p);
 
 		if (ret == 0)
 			continue;
 		if (p->n[INST_BUSY] > 0)
 			return;
-		while (p->nwaiting > starting(p)) {
+		while (p->nwaiting > coming(p)) {
 			struct pool_job *job = dequeue(p);
 
 			fail_job(job, POOL_FAIL_START,
@@ -333,7 +340,9 @@ int pool_submit(struct pool_set *s, struct pool_job *job)
 	p = pool_get(s, job->fn);
 	if (p == NULL)
 		return -ENOMEM;
-	if (p->idle == NULL && p->nwaiting + 1 > starting(p)) {
+	/* Every job gets an instance of its own: an idle one, one starting for
+	 * it, or a new one (Lambda scales out; it does not queue behind busy ones). */
+	if (p->nwaiting + 1 > coming(p)) {
 		ret = start_one(p);
 		if (ret != 0)
 			return ret;
@@ -437,11 +446,12 @@ void pool_inst_job_frame(struct instance *inst, const struct gproto_msg *m)
 	s->ops->frame(s->arg, job, m);
 	if (!ends)
 		return;
-	if (retire)
+	if (retire) {
 		inst_stop(inst, STOP_KILL, "its runtime exited");
-	else
+		ensure_starts(inst->pool);
+	} else {
 		offer(inst);
-	ensure_starts(inst->pool);
+	}
 }
 
 void pool_inst_deadline(struct instance *inst)
@@ -477,9 +487,9 @@ void pool_inst_start_failed(struct instance *inst, const char *detail, const cha
 	if (etype == NULL)
 		log_warn("%s: instance %s did not start: %s. Last output:\n%s", p->fn->key,
 			 inst->id, detail, tail);
-	/* starting() still counts this instance: without it, is a job left
+	/* coming() still counts this instance: without it, is a job left
 	 * with no instance on the way? That job fails with it. */
-	if (p->nwaiting == 0 || p->nwaiting < starting(p))
+	if (p->nwaiting == 0 || p->nwaiting < coming(p))
 		return;
 	if (etype != NULL) {
 		fail_job(dequeue(p), POOL_FAIL_INIT_ERROR, etype, body, len);
@@ -509,8 +519,9 @@ void pool_inst_gone(struct instance *inst)
 	struct pool *p = inst->pool;
 	char how[64], msg[512];
 
+	exit_text(inst, how, sizeof(how));
+	log_debug("instance %s gone (%s; %s)", inst->id, inst->why[0] ? inst->why : "?", how);
 	if (inst->job != NULL) {
-		exit_text(inst, how, sizeof(how));
 		snprintf(msg, sizeof(msg), "%s (the microVM ended: %s)", how,
 			 inst->why[0] ? inst->why : "ember-vmm exited");
 		fail_job(inst->job, POOL_FAIL_DIED, msg, NULL, 0);
@@ -565,6 +576,7 @@ int pool_set_new(struct event_base *base, const struct pool_opts *opts, const st
 			goto err;
 		}
 	}
+	inst_sweep_leftovers(s->home);
 	s->dispatch_ev = event_new(base, -1, 0, on_dispatch, s);
 	ret = s->dispatch_ev == NULL ? -ENOMEM : work_pool_new(base, 1, &s->work);
 	if (ret < 0)

@@ -11,7 +11,7 @@
  *   restoring     restored: RESTORE sent, waiting for READY
  *   snapshotting  SnapStart: the first READY instance of a version is paused,
  *                 snapshotted and resumed on a worker thread
- *   idle          ready; stopped after keep_warm_s
+ *   idle          ready; stopped after keep_warm_s (0: at once)
  *   busy          running one job; the timer is its deadline
  *   draining      being stopped: SIGTERM, SIGKILL after POOL_STOP_GRACE_S
  *   gone          reaped (pidfd), folder removed, then freed

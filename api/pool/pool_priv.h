@@ -18,6 +18,7 @@
 #define POOL_VSOCK_SOCK	  "vsock.sock"
 #define POOL_API_SOCK	  "api.sock"
 #define POOL_VM_CONFIG	  "vm.json"
+#define POOL_PID_FILE	  "pid" /* for a later emberd to find a VM this one left behind */
 /* What the instance folder's sockets are called inside it, relative, so that
  * a snapshot's recorded vsock path fits every clone (pool.h). */
 #define POOL_READY_COLD	     "listening on vsock port 1024" /* ember-init, on the console */
@@ -126,8 +127,15 @@ struct pool_set {
 	bool freeing;
 };
 
-/* instance.c */
+/* spawn.c */
 int inst_spawn(struct pool *p, bool restore, struct instance **out);
+void inst_remove_dir(const char *dir);
+/* Start-up: stops what an earlier emberd left in <home>/run (it held the
+ * home's lock, which this one holds now, so every VM there is an orphan). */
+void inst_sweep_leftovers(const char *home);
+
+/* instance.c */
+int inst_attach(struct instance *inst);
 void inst_run(struct instance *inst, struct pool_job *job);
 int inst_send(struct instance *inst, const struct gproto_msg *m);
 void inst_stop(struct instance *inst, enum inst_stop how, const char *why);
