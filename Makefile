@@ -39,7 +39,7 @@ help:
 	@echo "make              build binaries, guest kernel and initramfs"
 	@echo "make test         unit tests (plain and ASan+UBSan), fuzz corpus replay, integration tests"
 	@echo "make runtimes     build the runtime images (provided, python, nodejs) from Debian packages"
-	@echo "make run          boot a microVM with ember-init and print what it sees"
+	@echo "make run          start emberd, deploy examples/, invoke them cold, restored and warm"
 	@echo "make format-check check the C sources against .clang-format"
 
 # Packages the build and the tests need, installed by name (see deps.sh).
@@ -68,5 +68,6 @@ clean:
 distclean: clean
 	rm -rf $(EMBER_CACHE)/kernel $(EMBER_CACHE)/kbuild
 
-run: all
-	$(PYTHON) tools/run-guest
+# emberd with examples/ deployed and invoked (in the testbox where KVM cannot boot Linux).
+run: all runtimes
+	$(PYTHON) tools/run-ember
