@@ -400,17 +400,13 @@ void pool_inst_ready(struct instance *inst)
 	offer(inst);
 }
 
-void pool_inst_snapshot_done(struct instance *inst, int ret, const char *err, bool running)
+/* Phase 1 of a snapshot is over: the instance serves (or, left paused, goes). */
+void pool_inst_snapshot_taken(struct instance *inst, int ret, const char *err, bool running)
 {
 	struct pool *p = inst->pool;
 
-	p->snap_busy = false;
-	if (ret == 0 && !p->draining) {
-		p->has_snapshot = true;
-		log_info("SnapStart: %s: snapshot taken (%s)", p->fn->key, p->snap_dir);
-	} else if (ret == 0) {
-		snap_delete(p->snap_dir); /* its version was replaced meanwhile */
-	} else {
+	if (ret < 0) {
+		p->snap_busy = false;
 		p->snap_failed = true;
 		log_warn("SnapStart: %s: snapshot failed: %s; cold starts for this version",
 			 p->fn->key, err);
@@ -425,6 +421,23 @@ void pool_inst_snapshot_done(struct instance *inst, int ret, const char *err, bo
 		return;
 	}
 	offer(inst);
+}
+
+/* Phase 2: the files are durable and named; restores may use them now. */
+void pool_snapshot_stored(struct pool *p, int ret, const char *err)
+{
+	p->snap_busy = false;
+	if (ret == 0 && !p->draining) {
+		p->has_snapshot = true;
+		log_info("SnapStart: %s: snapshot taken (%s)", p->fn->key, p->snap_dir);
+	} else if (ret == 0) {
+		snap_delete(p->snap_dir); /* its version was replaced meanwhile */
+	} else {
+		p->snap_failed = true;
+		log_warn("SnapStart: %s: snapshot failed: %s; cold starts for this version",
+			 p->fn->key, err);
+	}
+	maybe_free_pool(p);
 }
 
 void pool_inst_job_frame(struct instance *inst, const struct gproto_msg *m)

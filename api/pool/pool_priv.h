@@ -152,7 +152,8 @@ void pool_inst_state(struct instance *inst, enum inst_state from, enum inst_stat
 void pool_inst_ready(struct instance *inst);
 void pool_inst_job_frame(struct instance *inst, const struct gproto_msg *m);
 void pool_inst_deadline(struct instance *inst);
-void pool_inst_snapshot_done(struct instance *inst, int ret, const char *err, bool running);
+void pool_inst_snapshot_taken(struct instance *inst, int ret, const char *err, bool running);
+void pool_snapshot_stored(struct pool *p, int ret, const char *err);
 void pool_inst_start_failed(struct instance *inst, const char *detail, const char *etype,
 			    const uint8_t *body, size_t len);
 void pool_inst_gone(struct instance *inst);

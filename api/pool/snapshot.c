@@ -13,19 +13,23 @@
 #include "lib/fcapi/client.h"
 #include "lib/util/log.h"
 
-/* A snapshot job carries copies of everything run() needs (pool_priv.h). */
+/* A snapshot job carries copies of everything run() needs (pool_priv.h).
+ * Phase 1 (the instance waits): pause, PUT /snapshot/create to temporary
+ * names, resume. Phase 2 (the instance serves meanwhile): fsync, rename to
+ * the final names, fsync the folder; only then do restores use it. */
 struct snap_job {
 	struct work w;
-	struct instance *inst;
+	struct instance *inst; /* phase 1 */
+	struct pool *pool;     /* phase 2 */
+	bool stored;	       /* phase 2 ran */
 	char api[PATH_MAX], dir[PATH_MAX], id[POOL_ID_LEN + 1];
+	char tmp_state[PATH_MAX], tmp_mem[PATH_MAX];
 	uint64_t t0_ns;
 	int ret;
 	bool running; /* the VM is not left paused */
 	char err[256];
 };
 
-/* The paths below cannot overflow: EMBER_HOME is short (pool_set_new checks
- * it against a socket path) and names, versions and revisions are bounded. */
 void snap_dir_for(const struct pool_set *s, const struct fn *fn, char *out, size_t cap)
 {
 	if (snprintf(out, cap, "%s/snapshots/%s/%s/%s", s->home, fn->name, fn->version,
@@ -101,28 +105,18 @@ static int fsync_path(const char *path, int flags)
 	return ret;
 }
 
-/* Worker thread: pause, snapshot to temporary names, resume, then make the
- * files durable and give them their names (state last: it marks a
- * complete snapshot). */
+/* Worker thread, phase 1. */
 static void snap_run(struct work *w)
 {
 	struct snap_job *j = (struct snap_job *)w;
 	struct schema_snapshot_create req = { .snapshot_type = SCHEMA_SNAPSHOT_FULL };
-	char state[PATH_MAX], mem[PATH_MAX], err[256] = "";
+	char err[256] = "";
 	struct fcapi_client *c = NULL;
 	int ret;
 
 	j->running = true;
-	if (snprintf(req.snapshot_path, sizeof(req.snapshot_path), "%s/state.%s.tmp", j->dir,
-		     j->id) >= (int)sizeof(req.snapshot_path) ||
-	    snprintf(req.mem_file_path, sizeof(req.mem_file_path), "%s/mem.%s.tmp", j->dir,
-		     j->id) >= (int)sizeof(req.mem_file_path)) {
-		snprintf(j->err, sizeof(j->err), "path too long");
-		j->ret = -ENAMETOOLONG;
-		return;
-	}
-	snap_state_path(j->dir, state, sizeof(state));
-	snap_mem_path(j->dir, mem, sizeof(mem));
+	snprintf(req.snapshot_path, sizeof(req.snapshot_path), "%s", j->tmp_state);
+	snprintf(req.mem_file_path, sizeof(req.mem_file_path), "%s", j->tmp_mem);
 	ret = make_dirs(j->dir);
 	if (ret < 0) {
 		snprintf(j->err, sizeof(j->err), "%.200s: %s", j->dir, strerror(-ret));
@@ -143,41 +137,94 @@ static void snap_run(struct work *w)
 		j->running = true;
 	else if (ret == 0)
 		snprintf(j->err, sizeof(j->err), "resume: %s", err);
-	if (ret < 0)
-		goto out;
-	if ((ret = fsync_path(req.mem_file_path, O_RDONLY)) < 0 ||
-	    (ret = fsync_path(req.snapshot_path, O_RDONLY)) < 0 ||
-	    (rename(req.mem_file_path, mem) < 0 && (ret = -errno) < 0) ||
-	    (rename(req.snapshot_path, state) < 0 && (ret = -errno) < 0) ||
-	    (ret = fsync_path(j->dir, O_RDONLY | O_DIRECTORY)) < 0)
-		snprintf(j->err, sizeof(j->err), "writing %.200s: %s", j->dir, strerror(-ret));
 out:
 	if (ret < 0) {
-		unlink(req.snapshot_path);
-		unlink(req.mem_file_path);
+		unlink(j->tmp_state);
+		unlink(j->tmp_mem);
 	}
 	fcapi_client_free(c);
 	j->ret = ret;
+}
+
+/* Worker thread, phase 2: the files become durable, then get their names
+ * (state last: its presence marks a complete snapshot, snap_exists()). */
+static void snap_store(struct work *w)
+{
+	struct snap_job *j = (struct snap_job *)w;
+	char state[PATH_MAX], mem[PATH_MAX];
+	int ret;
+
+	snap_state_path(j->dir, state, sizeof(state));
+	snap_mem_path(j->dir, mem, sizeof(mem));
+	if ((ret = fsync_path(j->tmp_mem, O_RDONLY)) < 0 ||
+	    (ret = fsync_path(j->tmp_state, O_RDONLY)) < 0 ||
+	    (rename(j->tmp_mem, mem) < 0 && (ret = -errno) < 0) ||
+	    (rename(j->tmp_state, state) < 0 && (ret = -errno) < 0) ||
+	    (ret = fsync_path(j->dir, O_RDONLY | O_DIRECTORY)) < 0) {
+		snprintf(j->err, sizeof(j->err), "writing %.200s: %s", j->dir, strerror(-ret));
+		unlink(j->tmp_state);
+		unlink(j->tmp_mem);
+	}
+	j->ret = ret;
+}
+
+static void snap_done(struct work *w);
+
+static void store_done(struct snap_job *j)
+{
+	if (j->w.cancelled) {
+		unlink(j->tmp_state); /* emberd is stopping: no time to finish it */
+		unlink(j->tmp_mem);
+		j->ret = -ECANCELED;
+		snprintf(j->err, sizeof(j->err), "cancelled: emberd is stopping");
+	}
+	if (j->ret == 0)
+		log_debug("snapshot %s stored %.1f ms after the pause", j->dir,
+			  (double)(pool_now_ns() - j->t0_ns) / 1e6);
+	pool_snapshot_stored(j->pool, j->ret, j->err);
+	free(j);
 }
 
 static void snap_done(struct work *w)
 {
 	struct snap_job *j = (struct snap_job *)w;
 	struct instance *inst = j->inst;
+	int ret;
 
+	if (j->stored) {
+		store_done(j);
+		return;
+	}
 	if (w->cancelled) {
 		j->ret = -ECANCELED;
 		j->running = true; /* never paused */
 		snprintf(j->err, sizeof(j->err), "cancelled: emberd is stopping");
 	}
 	inst->snap_job = false;
+	j->pool = inst->pool;
 	if (j->ret == 0)
-		log_debug("instance %s: snapshot in %.1f ms", inst->id,
+		log_debug("instance %s: paused for its snapshot for %.1f ms", inst->id,
 			  (double)(pool_now_ns() - j->t0_ns) / 1e6);
-	pool_inst_snapshot_done(inst, j->ret, j->err, j->running);
+	/* The instance serves now; the files are finished behind it. */
+	pool_inst_snapshot_taken(inst, j->ret, j->err, j->running);
 	if (inst->free_after_job)
 		free(inst);
-	free(j);
+	j->inst = NULL;
+	if (j->ret < 0) {
+		free(j);
+		return;
+	}
+	j->stored = true;
+	j->w.run = snap_store;
+	ret = work_submit(j->pool->set->work, &j->w);
+	if (ret < 0) {
+		j->ret = ret;
+		snprintf(j->err, sizeof(j->err), "queueing the store: %s", strerror(-ret));
+		unlink(j->tmp_state);
+		unlink(j->tmp_mem);
+		pool_snapshot_stored(j->pool, j->ret, j->err);
+		free(j);
+	}
 }
 
 int snap_take(struct instance *inst)
@@ -194,6 +241,13 @@ int snap_take(struct instance *inst)
 	snprintf(j->api, sizeof(j->api), "%s/%s", inst->dir, POOL_API_SOCK);
 	snprintf(j->dir, sizeof(j->dir), "%s", inst->pool->snap_dir);
 	snprintf(j->id, sizeof(j->id), "%s", inst->id);
+	if (snprintf(j->tmp_state, sizeof(j->tmp_state), "%s/state.%s.tmp", j->dir, j->id) >=
+		    (int)sizeof(j->tmp_state) ||
+	    snprintf(j->tmp_mem, sizeof(j->tmp_mem), "%s/mem.%s.tmp", j->dir, j->id) >=
+		    (int)sizeof(j->tmp_mem)) {
+		free(j);
+		return -ENAMETOOLONG;
+	}
 	inst->snap_job = true;
 	ret = work_submit(inst->pool->set->work, &j->w);
 	if (ret < 0) {

@@ -213,6 +213,9 @@ static int spawn_vmm(struct instance *inst, int out_w, int err_w)
 		ret = posix_spawn_file_actions_adddup2(&fa, out_w, 1);
 	if (ret == 0)
 		ret = posix_spawn_file_actions_adddup2(&fa, err_w, 2);
+	/* Nothing else of emberd's (sockets, the store) reaches the VMM. */
+	if (ret == 0)
+		ret = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
 	if (ret == 0)
 		ret = posix_spawn(&inst->pid, s->vmm, &fa, &attr, argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
