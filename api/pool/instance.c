@@ -1,16 +1,12 @@
-/* instance: one ember-vmm and its guest: spawn, console lines, the vsock connection, frames, timers and state transitions. */
-#include <dirent.h>
+/* instance: one ember-vmm and its guest once spawned: console lines, the vsock connection, frames, timers and state transitions. */
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
 #include <sys/random.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,7 +16,6 @@
 #include <event2/event.h>
 
 #include "api/pool/pool_priv.h"
-#include "lib/fcapi/schema.h"
 #include "lib/hvsock/hvsock.h"
 #include "lib/util/log.h"
 

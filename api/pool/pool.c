@@ -1,7 +1,6 @@
 /* pool: instances per function version: dispatch of jobs, starts within the limits, SnapStart decisions, draining (see pool.h). */
 #include <errno.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,12 +254,15 @@ static void offer(struct instance *inst)
 		inst_to_idle(inst);
 }
 
-/* Frees memory for `need` MiB by stopping idle instances, oldest first. */
+/* Frees memory for `need` MiB by stopping idle instances, oldest first,
+ * but none a waiting job counts on (its pool has no more idle than jobs). */
 static bool make_room(struct pool_set *s, uint64_t need)
 {
 	while (s->used_mib + need > s->budget_mib) {
 		struct instance *victim = s->lru_head;
 
+		while (victim != NULL && victim->pool->n[INST_IDLE] <= victim->pool->nwaiting)
+			victim = victim->lru_next;
 		if (victim == NULL)
 			return false;
 		log_info("instance %s (%s) stopped to make room for another", victim->id,
