@@ -329,6 +329,18 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 	(void)bev;
 	if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
 		return;
+	/* A clone's first host connection gets the host port that the
+	 * snapshot's live connection had (the VMM numbers them from the same
+	 * start), and the guest may still hold that old socket, reset but not
+	 * yet closed by ember-init: Linux answers the REQUEST with RST. The
+	 * next connection has the next port. */
+	if (!inst->handshaken && inst->restore && inst->connect_tries < POOL_CONNECT_TRIES) {
+		bufferevent_free(inst->bev);
+		inst->bev = NULL;
+		gproto_reader_free(&inst->rd);
+		do_connect(inst);
+		return;
+	}
 	if (!inst->handshaken)
 		inst_fail(inst, "vsock: CONNECT %u refused (nobody listens in the guest)",
 			  GPROTO_PORT);
@@ -344,6 +356,7 @@ static void do_connect(struct instance *inst)
 	int fd = -1, ret;
 
 	snprintf(path, sizeof(path), "%s/%s", inst->dir, POOL_VSOCK_SOCK);
+	inst->connect_tries++;
 	ret = hvsock_start(path, GPROTO_PORT, &fd);
 	if (ret < 0) {
 		inst_fail(inst, "vsock connect %s: %s", path, strerror(-ret));
@@ -523,8 +536,7 @@ static void to_gone(struct instance *inst)
 	if (inst->bev != NULL)
 		bufferevent_free(inst->bev);
 	inst->bev = NULL;
-	if (inst->handshaken || inst->rd.buf != NULL)
-		gproto_reader_free(&inst->rd);
+	gproto_reader_free(&inst->rd);
 	event_free(inst->timer);
 	event_free(inst->pid_ev);
 	event_free(inst->out_ev);

@@ -24,6 +24,9 @@
 #define POOL_READY_COLD	     "listening on vsock port 1024" /* ember-init, on the console */
 #define POOL_READY_RESTORE   "ready to run"		    /* ember-vmm --log-level debug */
 #define POOL_LAMBDA_VCPU_MIB 1769 /* Lambda: one vCPU per 1769 MB of memory */
+/* A restored guest may refuse the first host connection (instance.c says
+ * why); each new one gets the VMM's next host port. */
+#define POOL_CONNECT_TRIES 3
 #define POOL_MAX_VCPUS	     6
 
 enum inst_state {
@@ -102,6 +105,7 @@ struct instance {
 	bool tail_wrapped;
 	struct bufferevent *bev;
 	bool handshaken;
+	unsigned connect_tries;
 	struct gproto_reader rd;
 	uint64_t t_spawn_ns, t_ready_ns;
 	uint64_t req_id;      /* the running job's */

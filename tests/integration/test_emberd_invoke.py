@@ -53,7 +53,9 @@ def emberd(kvm):
     # and the limit itself is the subject of test_memory_budget only.
     e = EmberdVm(kvm, extra=["--memory-budget", "8192", "--keep-warm", "600"])
     yield e
-    assert e.stop() == 0, e.proc.text[-4000:]
+    rc = e.stop()
+    print(e.proc.text)  # pytest shows it when a test failed
+    assert rc == 0, e.proc.text[-4000:]
 
 
 def invoke_many(e, name, payloads, read_timeout=600):
