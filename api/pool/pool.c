@@ -537,8 +537,13 @@ void pool_inst_gone(struct instance *inst)
 	exit_text(inst, how, sizeof(how));
 	log_debug("instance %s gone (%s; %s)", inst->id, inst->why[0] ? inst->why : "?", how);
 	if (inst->job != NULL) {
+		char tail[1024];
+
 		snprintf(msg, sizeof(msg), "%s (the microVM ended: %s)", how,
 			 inst->why[0] ? inst->why : "ember-vmm exited");
+		inst_console_tail(inst, tail, sizeof(tail));
+		log_warn("%s: instance %s ended during an invocation: %s. Last output:\n%s",
+			 p->fn->key, inst->id, msg, tail);
 		fail_job(inst->job, POOL_FAIL_DIED, msg, NULL, 0);
 	}
 	ensure_starts(p);
