@@ -27,7 +27,7 @@
 /* A restored guest may refuse the first host connection (instance.c says
  * why); each new one gets the VMM's next host port. */
 #define POOL_CONNECT_TRIES 3
-#define POOL_MAX_VCPUS	     6
+#define POOL_MAX_VCPUS	   6
 
 enum inst_state {
 	INST_STARTING,
