@@ -122,8 +122,9 @@ static void *serve(void *arg)
 	while (n + 1 < sizeof(s->got) && read(c, s->got + n, 1) == 1 && s->got[n++] != '\n')
 		;
 	if (s->reply != NULL) {
-		if (write(c, s->reply, strlen(s->reply)) < 0 ||
-		    write(c, s->extra, strlen(s->extra)) < 0)
+		/* The client may hang up early (a bad reply): no SIGPIPE for that. */
+		if (send(c, s->reply, strlen(s->reply), MSG_NOSIGNAL) < 0 ||
+		    send(c, s->extra, strlen(s->extra), MSG_NOSIGNAL) < 0)
 			s->got[0] = '!';
 	}
 	close(c);
