@@ -40,7 +40,7 @@ help:
 	@echo "make test         unit tests (plain, ASan+UBSan, valgrind), fuzz corpus replay, integration"
 	@echo "                  tests, and the quick ones again against ASan+UBSan builds (integration-san)"
 	@echo "make runtimes     build the runtime images (provided, python, nodejs) from Debian packages"
-	@echo "make run          boot a microVM with ember-init and print what it sees"
+	@echo "make run          start emberd, deploy examples/, invoke them cold, restored and warm"
 	@echo "make format-check check the C sources against .clang-format"
 	@echo "make fuzz-coverage which functions each fuzz corpus reaches (tests/fuzz/README.md)"
 
@@ -73,5 +73,6 @@ clean:
 distclean: clean
 	rm -rf $(EMBER_CACHE)/kernel $(EMBER_CACHE)/kbuild
 
-run: all
-	$(PYTHON) tools/run-guest
+# emberd with examples/ deployed and invoked (in the testbox where KVM cannot boot Linux).
+run: all runtimes
+	$(PYTHON) tools/run-ember

@@ -17,7 +17,15 @@ $(BUILD)/runtimes/$(1).erofs: $(RUNTIME_COMMON) runtimes/$(1)/packages \
 endef
 $(foreach r,$(RUNTIMES),$(eval $(call runtime_rule,$(r))))
 
-runtimes: $(RUNTIME_IMAGES)
+# emberd reads runtimes.json (Lambda runtime name -> image) from the same
+# folder as the images; `all` copies it too, so emberd runs without the
+# (slow) images, e.g. for the API tests.
+$(BUILD)/runtimes/runtimes.json: runtimes/runtimes.json
+	@mkdir -p $(@D)
+	cp $< $@
+
+runtimes: $(RUNTIME_IMAGES) $(BUILD)/runtimes/runtimes.json
+all: $(BUILD)/runtimes/runtimes.json
 
 runtimes-clean:
 	rm -rf $(RUNTIMES:%=$(BUILD)/runtimes/%.root) $(RUNTIME_IMAGES) \

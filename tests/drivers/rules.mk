@@ -12,3 +12,9 @@ $(BIN)/seccomp-probe: $(OBJ)/host/tests/drivers/seccomp_probe.o $$(call ember_li
 	@mkdir -p $(@D)
 	$(CC) $(HOST_CFLAGS) -o $@ $< $(HOST_LDFLAGS) $(call ember_link,host) $(SYS_LIBS)
 all: $(BIN)/seccomp-probe
+
+# emberd's benchmark stand-in for ember-vmm and its guest (bench/; never in behaviour tests).
+$(BIN)/standin-vmm: $(OBJ)/host/tests/drivers/standin_vmm.o $$(call ember_libs,host)
+	@mkdir -p $(@D)
+	$(CC) $(HOST_CFLAGS) -o $@ $< $(HOST_LDFLAGS) $(call ember_link,host) $(SYS_LIBS)
+all: $(BIN)/standin-vmm

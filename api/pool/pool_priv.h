@@ -1,0 +1,174 @@
+/* pool_priv: the structs and internal calls shared by pool.c, instance.c and snapshot.c (not for other modules). */
+#ifndef EMBER_API_POOL_PRIV_H
+#define EMBER_API_POOL_PRIV_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "api/pool/pool.h"
+#include "api/work/work.h"
+#include "lib/fcapi/config.h"
+#include "lib/gproto/gproto.h"
+
+#define POOL_HASH_BUCKETS 1024
+#define POOL_DIR_MAX	  108 /* an instance folder: its sockets' paths fit a sun_path */
+#define POOL_LINE_MAX	  512 /* one console or VMM log line; longer ones are cut */
+#define POOL_VSOCK_SOCK	  "vsock.sock"
+#define POOL_API_SOCK	  "api.sock"
+#define POOL_VM_CONFIG	  "vm.json"
+#define POOL_PID_FILE	  "pid" /* for a later emberd to find a VM this one left behind */
+/* What the instance folder's sockets are called inside it, relative, so that
+ * a snapshot's recorded vsock path fits every clone (pool.h). */
+#define POOL_READY_COLD	     "listening on vsock port 1024" /* ember-init, on the console */
+#define POOL_READY_RESTORE   "ready to run"		    /* ember-vmm --log-level debug */
+#define POOL_LAMBDA_VCPU_MIB 1769 /* Lambda: one vCPU per 1769 MB of memory */
+/* A restored guest may refuse the first host connection (instance.c says
+ * why); each new one gets the VMM's next host port. */
+#define POOL_CONNECT_TRIES 3
+#define POOL_MAX_VCPUS	   6
+
+enum inst_state {
+	INST_STARTING,
+	INST_INITIALIZING,
+	INST_RESTORING,
+	INST_SNAPSHOTTING,
+	INST_IDLE,
+	INST_BUSY,
+	INST_DRAINING,
+	INST_GONE,
+};
+#define INST_NSTATES (INST_GONE + 1)
+
+/* How an instance stops (inst_stop). */
+enum inst_stop {
+	STOP_TERM, /* SIGTERM, SIGKILL after the grace period */
+	STOP_KILL, /* SIGKILL now */
+	STOP_WAIT, /* it is already dying: wait for the exit, SIGKILL after the grace */
+};
+
+/* Assembles one pipe's bytes into lines. */
+struct linebuf {
+	char buf[POOL_LINE_MAX];
+	size_t len;
+	bool cut; /* the current line overflowed; skip to its end */
+};
+
+struct pool_name {
+	struct pool_name *next; /* hash chain */
+	char name[FN_NAME_MAX + 1];
+	uint32_t reserved; /* UINT32_MAX: none */
+	unsigned inflight; /* jobs waiting or running */
+};
+
+struct pool {
+	struct pool *next; /* hash chain */
+	struct pool_set *set;
+	struct pool_name *pname;
+	struct fn *fn; /* a reference: what this key's instances are built from */
+	char snap_dir[PATH_MAX];
+	bool has_snapshot, snap_busy, snap_failed;
+	bool draining; /* a stale key: instances stop when no job waits */
+	bool dirty;    /* on the set's dispatch list */
+	struct pool *dirty_next;
+	struct pool_job *wait_head, **wait_tail;
+	unsigned nwaiting;
+	unsigned n[INST_NSTATES]; /* instances by state */
+	struct instance *insts;	  /* every live instance */
+	struct instance *idle;	  /* idle ones, most recently used first */
+	uint64_t memory_mib;
+};
+
+struct instance {
+	struct pool *pool;
+	struct instance *next, *prev;	      /* pool->insts */
+	struct instance *idle_next;	      /* pool->idle */
+	struct instance *lru_next, *lru_prev; /* the set's idle LRU */
+	char id[POOL_ID_LEN + 1];
+	char dir[POOL_DIR_MAX];
+	enum inst_state state;
+	bool restore;  /* started from the snapshot */
+	bool fresh;    /* has run no job yet */
+	bool counted;  /* its memory is in the set's used_mib */
+	bool snap_job; /* a snapshot job refers to it: free only after done() */
+	bool free_after_job;
+	pid_t pid;
+	int pidfd;
+	bool exited;
+	int status; /* waitpid status once exited */
+	int out_fd, err_fd;
+	struct event *pid_ev, *out_ev, *err_ev, *timer;
+	struct linebuf out_line, err_line;
+	char tail[POOL_CONSOLE_TAIL]; /* the last console and VMM log bytes, a ring */
+	size_t tail_pos;
+	bool tail_wrapped;
+	struct bufferevent *bev;
+	bool handshaken;
+	unsigned connect_tries;
+	struct gproto_reader rd;
+	uint64_t t_spawn_ns, t_ready_ns;
+	uint64_t req_id;      /* the running job's */
+	struct pool_job *job; /* while busy (or dying with a job on it) */
+	char why[256];	      /* why it is stopping, for a job that dies with it */
+};
+
+struct pool_set {
+	struct event_base *base;
+	char home[PATH_MAX], vmm[PATH_MAX], kernel[PATH_MAX], initrd[PATH_MAX];
+	char guest_args[CONFIG_CMDLINE_MAX];
+	uint64_t budget_mib, used_mib;
+	unsigned keep_warm_s;
+	bool snapstart;
+	const struct pool_ops *ops;
+	void *arg;
+	struct work_pool *work;
+	struct pool_name *names[POOL_HASH_BUCKETS];
+	struct pool *pools[POOL_HASH_BUCKETS];
+	struct instance *lru_head, *lru_tail; /* idle instances, least recently used first */
+	struct event *dispatch_ev;
+	struct pool *dirty;
+	bool freeing;
+};
+
+/* spawn.c */
+int inst_spawn(struct pool *p, bool restore, struct instance **out);
+void inst_remove_dir(const char *dir);
+/* Start-up: stops what an earlier emberd left in <home>/run (it held the
+ * home's lock, which this one holds now, so every VM there is an orphan). */
+void inst_sweep_leftovers(const char *home);
+
+/* instance.c */
+int inst_attach(struct instance *inst);
+void inst_run(struct instance *inst, struct pool_job *job);
+int inst_send(struct instance *inst, const struct gproto_msg *m);
+void inst_stop(struct instance *inst, enum inst_stop how, const char *why);
+void inst_to_idle(struct instance *inst);
+void inst_to_snapshotting(struct instance *inst);
+void inst_console_tail(const struct instance *inst, char *out, size_t cap);
+/* Shutdown: waits (blocking) for a stopped instance's exit, then gone. */
+void inst_finish(struct instance *inst);
+uint64_t inst_memory_mib(const struct fn *fn);
+uint64_t pool_now_ns(void);
+
+/* pool.c: what instances report. */
+void pool_inst_state(struct instance *inst, enum inst_state from, enum inst_state to);
+void pool_inst_ready(struct instance *inst);
+void pool_inst_job_frame(struct instance *inst, const struct gproto_msg *m);
+void pool_inst_deadline(struct instance *inst);
+void pool_inst_snapshot_taken(struct instance *inst, int ret, const char *err, bool running);
+void pool_snapshot_stored(struct pool *p, int ret, const char *err);
+void pool_inst_start_failed(struct instance *inst, const char *detail, const char *etype,
+			    const uint8_t *body, size_t len);
+void pool_inst_gone(struct instance *inst);
+void pool_inst_idle_expired(struct instance *inst);
+
+/* snapshot.c */
+void snap_dir_for(const struct pool_set *s, const struct fn *fn, char *out, size_t cap);
+bool snap_exists(const char *dir);
+void snap_delete(const char *dir);
+int snap_take(struct instance *inst);
+void snap_state_path(const char *dir, char *out, size_t cap);
+void snap_mem_path(const char *dir, char *out, size_t cap);
+
+#endif

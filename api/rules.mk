@@ -1,0 +1,17 @@
+# emberd (the Lambda API control plane and the invoker) and the `ember` CLI.
+# Everything under api/ except the two programs' main() is the library
+# libemberapi, which the unit tests link by name; new files join it by
+# being there.
+
+EMBERD_MAINS := api/emberd/main.c api/cli/main.c
+$(eval $(call ember_lib,emberapi,$(filter-out $(EMBERD_MAINS),$(shell find api -name '*.c'))))
+
+$(BIN)/emberd: $(OBJ)/host/api/emberd/main.o $$(call ember_libs,host)
+	@mkdir -p $(@D)
+	$(CC) $(HOST_CFLAGS) -o $@ $< $(HOST_LDFLAGS) $(call ember_link,host) $(SYS_LIBS)
+
+$(BIN)/ember: $(OBJ)/host/api/cli/main.o $$(call ember_libs,host)
+	@mkdir -p $(@D)
+	$(CC) $(HOST_CFLAGS) -o $@ $< $(HOST_LDFLAGS) $(call ember_link,host) $(SYS_LIBS)
+
+all: $(BIN)/emberd $(BIN)/ember
