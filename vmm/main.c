@@ -175,7 +175,8 @@ static int parse_override(int opt, const char *arg, struct schema_load_overrides
 		return -EINVAL;
 	}
 	for (unsigned i = 0; i < ov->ndrives; i++) {
-		if (strlen(ov->drives[i].drive_id) == n && memcmp(ov->drives[i].drive_id, arg, n) == 0) {
+		if (strlen(ov->drives[i].drive_id) == n &&
+		    memcmp(ov->drives[i].drive_id, arg, n) == 0) {
 			snprintf(err, errlen, "--drive-override: drive '%.*s' given twice", (int)n,
 				 arg);
 			return -EINVAL;
@@ -373,7 +374,8 @@ static int parse_args(int argc, char **argv, struct vm_config *cfg, struct opts 
 			 "and the VM options");
 		ret = -EINVAL;
 	} else if (ret == 0 && o->overrides && !o->restore) {
-		snprintf(err, sizeof(err), "--vsock-override and --drive-override go with --restore");
+		snprintf(err, sizeof(err),
+			 "--vsock-override and --drive-override go with --restore");
 		ret = -EINVAL;
 	} else if (ret == 0 && o->no_api && o->api_sock != NULL) {
 		snprintf(err, sizeof(err), "--no-api and --api-sock contradict each other");
