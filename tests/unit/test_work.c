@@ -14,6 +14,22 @@
 
 #define JOBS 8
 
+/* The gate opens inside work_pool_free(), at its first join: the queue is
+ * taken by then, so the waiting jobs are cancelled whatever the scheduler
+ * does (the link wraps pthread_join: tests/unit/rules.mk). */
+int __real_pthread_join(pthread_t t, void **ret);
+int __wrap_pthread_join(pthread_t t, void **ret);
+static pthread_mutex_t *open_at_join;
+
+int __wrap_pthread_join(pthread_t t, void **ret)
+{
+	if (open_at_join != NULL) {
+		pthread_mutex_unlock(open_at_join);
+		open_at_join = NULL;
+	}
+	return __real_pthread_join(t, ret);
+}
+
 struct job {
 	struct work w;
 	pthread_t ran_on, done_on;
@@ -108,9 +124,10 @@ static void test_full_queue_and_cancel(void **state)
 
 		assert_int_equal(work_submit(p, &extra.w), -EAGAIN);
 	}
-	pthread_mutex_unlock(&gate);
 	/* Free without running the loop: the running ones finish, the queued are cancelled. */
+	open_at_join = &gate;
 	work_pool_free(p);
+	assert_null(open_at_join);
 	for (int i = 0; i < accepted; i++) {
 		assert_true(jobs[i].done);
 		ran += jobs[i].ran;
@@ -118,7 +135,7 @@ static void test_full_queue_and_cancel(void **state)
 		assert_true(jobs[i].ran != jobs[i].cancelled);
 	}
 	assert_int_equal(ran + cancelled, accepted);
-	assert_true(cancelled > 0);
+	assert_true(cancelled >= accepted - 2); /* all but the two that held the workers */
 	event_base_free(base);
 }
 
