@@ -30,6 +30,7 @@ without guest memory.
 same time from ember-vmm's main().
 """
 import argparse
+import json
 import os
 import re
 import resource
@@ -140,6 +141,10 @@ def boots(args):
     pairs = [a["init_ms"] / b["init_ms"]
              for a, b in zip(results["ember-vmm"], results["qemu-microvm"])]
     print(f"median of the {len(pairs)} paired ratios: {statistics.median(pairs):.2f}")
+    return {"runs": args.runs, "warmup": 1, "vcpus": args.cpus, "mem_mib": args.mem,
+            "cmdline": cmdline("k"), "clock": "CLOCK_MONOTONIC, host side (time.monotonic)",
+            "order": "interleaved: ember-vmm, qemu-microvm, ember-vmm, ...",
+            "samples": results}
 
 
 def ready(args):
@@ -184,13 +189,17 @@ def main():
     ap.add_argument("--cpus", type=int, default=1)
     ap.add_argument("--timeout", type=float, default=120)
     ap.add_argument("--ready", action="store_true", help="measure exec -> ready to run")
+    ap.add_argument("--json", help="also write every boot's numbers here (bench/bench.py)")
     args = ap.parse_args()
     global VMLINUX, INITRD
     shm = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
     with tempfile.TemporaryDirectory(prefix="ember-bench-", dir=shm) as tmp:
         VMLINUX = shutil.copy(VMLINUX, tmp)
         INITRD = shutil.copy(INITRD, tmp)
-        (ready if args.ready else boots)(args)
+        out = (ready if args.ready else boots)(args)
+    if args.json and out is not None:
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -512,7 +512,7 @@ static int warm_up(struct bench *b)
 	struct sample *keep = b->s, *wu = calloc(b->conc, sizeof(*wu));
 	bool prog = b->progress;
 	unsigned rounds = b->mode == MODE_WARM ? b->warmup : (b->warmup > 0);
-	unsigned extra = b->mode == MODE_WARM && b->warmup > 0 ? BENCH_WARM_EXTRA : 0;
+	unsigned extra = b->mode == MODE_WARM && b->warmup > 0 ? BENCH_WARM_EXTRA : 0, had = 0;
 	int ret = 0;
 
 	if (wu == NULL)
@@ -525,8 +525,10 @@ static int warm_up(struct bench *b)
 
 		/* Warm: a fast instance may take two of a round's requests; more
 		 * rounds until conc instances exist (a few at most). */
-		if (r >= rounds && (pool_state(b, &live, &snap) < 0 || live >= b->conc))
-			break;
+		if (r >= rounds &&
+		    (pool_state(b, &live, &snap) < 0 || live >= b->conc || live <= had))
+			break; /* enough, or no more fit (the memory budget) */
+		had = r >= rounds ? live : 0;
 
 		if (run_threads(b, 0, k, true) < k || wu[0].status == 0)
 			ret = -EIO;
