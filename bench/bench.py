@@ -87,6 +87,7 @@ class Host:
 
     def run(self, argv, timeout=600, env=None):
         env = dict(env or {}, BUILD=BUILD)
+        env.update({k: v for k, v in os.environ.items() if k.startswith("EMBER_BENCH_")})
         if self.box is None:
             p = subprocess.run(argv, cwd=REPO, capture_output=True, timeout=timeout,
                                env=dict(os.environ, **env))
