@@ -66,6 +66,10 @@ FULL = {"boots": 20, "restore": 50, "warm": 50, "cold": {"provided": 50, "python
 HW = {"boots": 50, "restore": 100, "warm": 200, "cold": {"provided": 100, "python": 50,
                                                          "nodejs": 50},
       "conc": [1, 8, 32, 128], "creation": [1, 4, 8, 16], "density": 50}
+# A shorter testbox run, for when the 30 minutes are not there (say so in the report).
+SMALL = {"boots": 8, "restore": 20, "warm": 30, "cold": {"provided": 8, "python": 2,
+                                                        "nodejs": 2},
+         "conc": [1, 8, 32, 128], "creation": [1, 4], "density": 8}
 QUICK = {"boots": 2, "restore": 3, "warm": 5, "cold": {"provided": 2, "python": 1, "nodejs": 1},
          "conc": [1, 8], "creation": [1, 2], "density": 2}
 
@@ -84,6 +88,22 @@ class Host:
             self.box = testbox.Testbox(os.path.join(BUILD, "testbox", "bench"), mem=6144,
                                        cpus=2)
             self.box.boot()
+
+    def stage_images(self):
+        """In the testbox, the images go to L1's tmpfs first: the 9p share has no
+        page cache, so every start would otherwise fetch them from the outer
+        machine (vmm_boot.py does the same for its boots)."""
+        self.images = {"kernel": os.path.join(BUILD, "guest", "vmlinux"),
+                       "initrd": os.path.join(BUILD, "guest", "initramfs.cpio"),
+                       "runtimes": RUNTIMES_DIR}
+        if self.box is None:
+            return
+        d = "/dev/shm/ember-bench-images"
+        self.check(["/bin/sh", "-c", f'rm -rf {d} && mkdir -p {d} && cp "$1" "$2" {d}/ && '
+                    f'mkdir {d}/runtimes && cp "$3"/*.erofs "$3"/*.json {d}/runtimes/', "sh", self.images["kernel"],
+                    self.images["initrd"], RUNTIMES_DIR])
+        self.images = {"kernel": f"{d}/vmlinux", "initrd": f"{d}/initramfs.cpio",
+                       "runtimes": f"{d}/runtimes"}
 
     def run(self, argv, timeout=600, env=None):
         env = dict(env or {}, BUILD=BUILD)
@@ -115,14 +135,16 @@ class Emberd:
         self.home = f"/tmp/ember-bench-{tag}"  # Unix sockets cannot live on the 9p share
         self.lines = queue.Queue()
         self.logf = open(os.path.join(logdir, f"emberd-{tag}.log"), "w")
-        argv = [EMBERD, "--home", self.home, "--no-tcp", "--runtimes", RUNTIMES_DIR,
+        argv = [EMBERD, "--home", self.home, "--no-tcp", "--runtimes", host.images["runtimes"],
+                "--kernel", host.images["kernel"], "--initrd", host.images["initrd"],
                 "--memory-budget", str(budget_mib), "--keep-warm", "3600", "--log-level", "info"]
         argv += [] if snapstart else ["--no-snapstart"]
         argv += ["--guest-args", "noxsave"] if host.where == "testbox" else []
         if standin:  # --standin: the stand-in VMM plays VMM and guest; empty images
-            argv = [a if a != RUNTIMES_DIR else standin for a in argv]
-            argv += ["--vmm", os.path.join(BUILD, "bin", "standin-vmm"), "--kernel",
-                     "/dev/null", "--initrd", "/dev/null"]
+            swap = {host.images["runtimes"]: standin, host.images["kernel"]: "/dev/null",
+                    host.images["initrd"]: "/dev/null"}
+            argv = [swap.get(a, a) for a in argv]
+            argv += ["--vmm", os.path.join(BUILD, "bin", "standin-vmm")]
         script = f'rm -rf {self.home}; mkdir -p {self.home}; echo $$ > {self.home}.pid; exec "$@"'
         self.partial = b""
 
@@ -237,12 +259,13 @@ def machine(host):
          "load_at_start": open("/proc/loadavg").read().split()[:3],
          "versions": {
              "ember": sh(f"git -C {REPO} describe --always --dirty"),
-             "ember-vmm": sh(f"{os.path.join(BUILD, 'bin', 'ember-vmm')} --version"),
+             "ember (CLI)": sh(f"{EMBER} --version"),
              "qemu": sh("qemu-system-x86_64 --version | head -1"),
-             "gnuplot": sh("gnuplot --version"), "wrk": sh("wrk -v 2>&1 | head -1"),
+             "gnuplot": sh("gnuplot --version"), "wrk": sh("wrk -v 2>&1 | head -1 | cut -d' ' -f1-2"),
              "python3 (driver)": platform.python_version(),
-             "runtimes.json": json.load(open(os.path.join(RUNTIMES_DIR, "runtimes.json")))
-             if os.path.exists(os.path.join(RUNTIMES_DIR, "runtimes.json")) else None}}
+             "runtime images": {rt: open(os.path.join(RUNTIMES_DIR, f"{rt}.versions")).read(
+             ).split() for rt in ("provided", "python", "nodejs")
+                 if os.path.exists(os.path.join(RUNTIMES_DIR, f"{rt}.versions"))}}}
     if host.box is not None:
         m["l1"] = {"kernel": host.check(["uname", "-r"]).strip(),
                    "cpus": host.check(["nproc"]).strip(),
@@ -259,6 +282,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="a few runs of each (the test's)")
+    ap.add_argument("--small", action="store_true", help="fewer runs (about 12 min in the "
+                    "testbox)")
     ap.add_argument("--out", help="output folder (default bench/out/<date-time>)")
     ap.add_argument("--no-results", action="store_true", help="leave bench/RESULTS.md alone")
     ap.add_argument("--skip-host", action="store_true", help="no emberd_bench (stand-in)")
@@ -270,7 +295,7 @@ def main():
     where, why = ("standin", "--standin") if a.standin else testbox.choose_kvm_host()
     if where is None:
         sys.exit(f"bench: no KVM to run microVMs on: {why}")
-    n = QUICK if a.quick else FULL if where == "testbox" else HW
+    n = QUICK if a.quick else SMALL if a.small else FULL if where == "testbox" else HW
     stamp = datetime.datetime.utcnow().strftime("%Y-%m-%d-%H%M")
     out = a.out or os.path.join(REPO, "bench", "out", stamp)
     os.makedirs(out, exist_ok=True)
@@ -295,6 +320,7 @@ def main():
     host = Host(where)
     try:
         save("machine", machine(host))
+        host.stage_images()
         standin = None
         if a.standin:
             standin = os.path.join(SCRATCH, "runtimes")

@@ -135,7 +135,10 @@ def section(out, res, made, rel):
              f"{m['kvm']}" + (f"; L1 kernel {m['l1']['kernel']}, {m['l1']['cpus']} vCPUs"
                               if m.get("l1") else "") + f". Load at start: "
              f"{' '.join(m['load_at_start'])}. Versions: " + "; ".join(
-                 f"{k} {v}" for k, v in m["versions"].items() if k != "runtimes.json" and v)
+                 f"{k} {v}" for k, v in m["versions"].items() if k != "runtime images" and v)
+             + "; runtime images: " + ", ".join(
+                 f"{k} {v}" for pkgs in m["versions"].get("runtime images", {}).values()
+                 for k, v in zip(pkgs[::2], pkgs[1::2]) if k in ("python3.11", "nodejs"))
              + f". Wall time {res['wall_s'] / 60:.1f} min. Every sample: `{rel}/`.")
     L.append("")
     L.append("Method: clocks are CLOCK_MONOTONIC on the client side; warm-up runs are "
