@@ -20,7 +20,7 @@
 #define BENCH_N_MAX	  1000000
 #define BENCH_C_MAX	  1024
 #define BENCH_SETTLE_S	  120 /* stop-idle -> no instance left (or a snapshot stored) */
-#define BENCH_NO_SNAP_S	  15  /* no instance and no snapshot for this long: none comes */
+#define BENCH_NO_SNAP_S	  60  /* no instance and no snapshot for this long: none comes */
 #define BENCH_WARM_EXTRA  10  /* warm-up rounds beyond --warmup to reach conc instances */
 #define BENCH_POLL_NS	  10000000L
 #define BENCH_HIST_ROWS	  12
