@@ -44,6 +44,11 @@ static const char usage[] =
 	"  --restore STATE,MEM  run the snapshot in the state file STATE and the memory\n"
 	"                    file MEM (PUT /snapshot/create writes them) instead of booting;\n"
 	"                    its configuration comes from the snapshot\n"
+	"  --vsock-override PATH  with --restore: the vsock device's Unix socket (the\n"
+	"                    load request's vsock_override)\n"
+	"  --drive-override ID=PATH  with --restore: drive ID's file (drive_overrides;\n"
+	"                    repeatable). A state file's own host paths are used only\n"
+	"                    when relative and inside the working directory\n"
 	"  --kernel PATH     ELF vmlinux (PVH note or 64-bit entry) or bzImage (protocol >= 2.06)\n"
 	"  --initrd PATH     initramfs, placed at the top of low memory\n"
 	"  --cmdline ARGS    guest kernel command line (at most 2047 bytes)\n"
@@ -103,6 +108,8 @@ enum {
 	OPT_CONFIG_FILE,
 	OPT_NO_API,
 	OPT_RESTORE,
+	OPT_VSOCK_OVERRIDE,
+	OPT_DRIVE_OVERRIDE,
 	OPT_SECCOMP_LEVEL,
 	OPT_NO_SECCOMP,
 };
@@ -122,6 +129,8 @@ static const struct option options[] = {
 	{ "config-file", required_argument, NULL, OPT_CONFIG_FILE },
 	{ "no-api", no_argument, NULL, OPT_NO_API },
 	{ "restore", required_argument, NULL, OPT_RESTORE },
+	{ "vsock-override", required_argument, NULL, OPT_VSOCK_OVERRIDE },
+	{ "drive-override", required_argument, NULL, OPT_DRIVE_OVERRIDE },
 	{ "seccomp-level", required_argument, NULL, OPT_SECCOMP_LEVEL },
 	{ "no-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
 	{ "help", no_argument, NULL, 'h' },
@@ -136,9 +145,53 @@ struct opts {
 	bool no_api;
 	bool vm_options; /* --kernel and the other VM options */
 	bool restore;
-	struct ctl_args snapshot; /* --restore STATE,MEM */
+	bool overrides;		  /* --vsock-override or --drive-override given */
+	struct ctl_args snapshot; /* --restore STATE,MEM and the overrides */
 	enum filter_level seccomp;
 };
+
+/* --vsock-override PATH and --drive-override ID=PATH (each id once), with the
+ * load request's bounds (schema_snapshot_load_put()). */
+static int parse_override(int opt, const char *arg, struct schema_load_overrides *ov, char *err,
+			  size_t errlen)
+{
+	const char *eq = strchr(arg, '=');
+	size_t n = eq != NULL ? (size_t)(eq - arg) : 0;
+	struct schema_drive_override *d;
+
+	if (opt == OPT_VSOCK_OVERRIDE) {
+		if (arg[0] == '\0' || strlen(arg) > CONFIG_VSOCK_PATH_MAX) {
+			snprintf(err, errlen, "--vsock-override: a path of 1 to %u bytes",
+				 CONFIG_VSOCK_PATH_MAX);
+			return -EINVAL;
+		}
+		ov->vsock = true;
+		snprintf(ov->vsock_uds_path, sizeof(ov->vsock_uds_path), "%s", arg);
+		return 0;
+	}
+	if (eq == NULL || n == 0 || n >= CONFIG_DRIVE_ID_LEN || eq[1] == '\0' ||
+	    strlen(eq + 1) >= PATH_MAX) {
+		snprintf(err, errlen, "--drive-override: expected ID=PATH, got '%.64s'", arg);
+		return -EINVAL;
+	}
+	for (unsigned i = 0; i < ov->ndrives; i++) {
+		if (strlen(ov->drives[i].drive_id) == n &&
+		    memcmp(ov->drives[i].drive_id, arg, n) == 0) {
+			snprintf(err, errlen, "--drive-override: drive '%.*s' given twice", (int)n,
+				 arg);
+			return -EINVAL;
+		}
+	}
+	if (ov->ndrives == CONFIG_MAX_DRIVES) {
+		snprintf(err, errlen, "--drive-override: at most %d drives", CONFIG_MAX_DRIVES);
+		return -EINVAL;
+	}
+	d = &ov->drives[ov->ndrives++];
+	memcpy(d->drive_id, arg, n);
+	d->drive_id[n] = '\0';
+	snprintf(d->path_on_host, sizeof(d->path_on_host), "%s", eq + 1);
+	return 0;
+}
 
 /* --restore STATE,MEM: both paths, each non-empty and fitting PATH_MAX. */
 static int parse_restore(const char *spec, struct ctl_args *a, char *err, size_t errlen)
@@ -277,6 +330,11 @@ static int parse_args(int argc, char **argv, struct vm_config *cfg, struct opts 
 			o->restore = true;
 			ret = parse_restore(optarg, &o->snapshot, err, sizeof(err));
 			break;
+		case OPT_VSOCK_OVERRIDE:
+		case OPT_DRIVE_OVERRIDE:
+			o->overrides = true;
+			ret = parse_override(opt, optarg, &o->snapshot.overrides, err, sizeof(err));
+			break;
 		case OPT_SECCOMP_LEVEL:
 			if (strcmp(optarg, "0") != 0 && strcmp(optarg, "2") != 0) {
 				snprintf(err, sizeof(err),
@@ -314,6 +372,10 @@ static int parse_args(int argc, char **argv, struct vm_config *cfg, struct opts 
 		snprintf(err, sizeof(err),
 			 "--restore takes its configuration from the snapshot: drop --config-file "
 			 "and the VM options");
+		ret = -EINVAL;
+	} else if (ret == 0 && o->overrides && !o->restore) {
+		snprintf(err, sizeof(err),
+			 "--vsock-override and --drive-override go with --restore");
 		ret = -EINVAL;
 	} else if (ret == 0 && o->no_api && o->api_sock != NULL) {
 		snprintf(err, sizeof(err), "--no-api and --api-sock contradict each other");

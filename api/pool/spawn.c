@@ -166,8 +166,10 @@ static int make_id(char *id)
 static int spawn_vmm(struct instance *inst, int out_w, int err_w)
 {
 	const struct pool_set *s = inst->pool->set;
+	const struct fn *fn = inst->pool->fn;
 	char restore[2 * PATH_MAX + 2], state[PATH_MAX], mem[PATH_MAX];
-	char *argv[12];
+	char runtime_drive[PATH_MAX + 16], code_drive[PATH_MAX + 16];
+	char *argv[16];
 	char *envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
@@ -185,6 +187,14 @@ static int spawn_vmm(struct instance *inst, int out_w, int err_w)
 		snprintf(restore, sizeof(restore), "%s,%s", state, mem);
 		argv[argc++] = "--restore";
 		argv[argc++] = restore;
+		/* The state file's drive paths are absolute, which ember-vmm takes
+		 * only from its caller (vmm/snapshot/paths.h): name them again. */
+		snprintf(runtime_drive, sizeof(runtime_drive), "runtime=%s", fn->runtime_image);
+		snprintf(code_drive, sizeof(code_drive), "code=%s", fn->code_image);
+		argv[argc++] = "--drive-override";
+		argv[argc++] = runtime_drive;
+		argv[argc++] = "--drive-override";
+		argv[argc++] = code_drive;
 	} else {
 		argv[argc++] = "--config-file";
 		argv[argc++] = POOL_VM_CONFIG;

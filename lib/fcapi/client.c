@@ -290,6 +290,31 @@ int fcapi_snapshot_create(struct fcapi_client *c, const struct schema_snapshot_c
 	return ret;
 }
 
+/* vsock_override and drive_overrides, when the caller gives them. */
+static int load_overrides_json(cJSON *o, const struct schema_load_overrides *ov)
+{
+	cJSON *v, *arr, *d;
+
+	if (ov->vsock) {
+		v = cJSON_AddObjectToObject(o, "vsock_override");
+		if (v == NULL || cJSON_AddStringToObject(v, "uds_path", ov->vsock_uds_path) == NULL)
+			return -ENOMEM;
+	}
+	if (ov->ndrives == 0)
+		return 0;
+	arr = cJSON_AddArrayToObject(o, "drive_overrides");
+	if (arr == NULL)
+		return -ENOMEM;
+	for (unsigned i = 0; i < ov->ndrives; i++) {
+		d = cJSON_CreateObject();
+		if (d == NULL || !cJSON_AddItemToArray(arr, d) ||
+		    cJSON_AddStringToObject(d, "drive_id", ov->drives[i].drive_id) == NULL ||
+		    cJSON_AddStringToObject(d, "path_on_host", ov->drives[i].path_on_host) == NULL)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 int fcapi_snapshot_load(struct fcapi_client *c, const struct schema_snapshot_load *req, char *err,
 			size_t errlen)
 {
@@ -308,6 +333,11 @@ int fcapi_snapshot_load(struct fcapi_client *c, const struct schema_snapshot_loa
 	    cJSON_AddBoolToObject(o, "resume_vm", req->resume_vm) == NULL) {
 		cJSON_Delete(o);
 		return fail(err, errlen, -ENOMEM, "out of memory");
+	}
+	ret = load_overrides_json(o, &req->overrides);
+	if (ret < 0) {
+		cJSON_Delete(o);
+		return fail(err, errlen, ret, "out of memory");
 	}
 	ret = fcapi_call(c, "PUT", "/snapshot/load", o, NULL, err, errlen);
 	cJSON_Delete(o);

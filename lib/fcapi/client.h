@@ -20,7 +20,8 @@
  *   cJSON, so they send exactly the shapes lib/fcapi parses on the server
  *   side. fcapi_configure() sends a whole struct vm_config (boot-source,
  *   machine-config, each drive, vsock and entropy when enabled) as separate
- *   PUTs, in that order, stopping at the first error.
+ *   PUTs, in that order, stopping at the first error. fcapi_snapshot_load()
+ *   sends the overrides (vsock_override, drive_overrides) the request holds.
  * - curl_global_init() is done once, thread-safely, by fcapi_client_new(). */
 #ifndef EMBER_FCAPI_CLIENT_H
 #define EMBER_FCAPI_CLIENT_H

@@ -91,6 +91,20 @@ static void test_options_fill_the_config(void **state)
 	assert_string_equal(o.snapshot.path, "/s");
 	assert_string_equal(o.snapshot.mem_path, "/m");
 	assert_true(o.snapshot.resume);
+	assert_false(o.snapshot.overrides.vsock);
+	assert_int_equal(o.snapshot.overrides.ndrives, 0);
+	/* The load request's overrides, from the command line. */
+	assert_int_equal(PARSE("--restore", "/s,/m", "--vsock-override", "/v.sock",
+			       "--drive-override", "rootfs=/r.img", "--drive-override",
+			       "code=/c=1.img"),
+			 0);
+	assert_true(o.snapshot.overrides.vsock);
+	assert_string_equal(o.snapshot.overrides.vsock_uds_path, "/v.sock");
+	assert_int_equal(o.snapshot.overrides.ndrives, 2);
+	assert_string_equal(o.snapshot.overrides.drives[0].drive_id, "rootfs");
+	assert_string_equal(o.snapshot.overrides.drives[0].path_on_host, "/r.img");
+	assert_string_equal(o.snapshot.overrides.drives[1].drive_id, "code");
+	assert_string_equal(o.snapshot.overrides.drives[1].path_on_host, "/c=1.img");
 }
 
 static void test_each_refusal_says_why(void **state)
@@ -115,6 +129,18 @@ static void test_each_refusal_says_why(void **state)
 		       "onlyone");
 	EXPECT_REFUSED("--restore: expected STATE,MEM", "--restore", ",/m");
 	EXPECT_REFUSED("--restore: expected STATE,MEM", "--restore", "/s,");
+	EXPECT_REFUSED("--vsock-override and --drive-override go with --restore", "--kernel", "/k",
+		       "--vsock-override", "/v");
+	EXPECT_REFUSED("--drive-override: expected ID=PATH, got 'rootfs'", "--restore", "/s,/m",
+		       "--drive-override", "rootfs");
+	EXPECT_REFUSED("--drive-override: expected ID=PATH", "--restore", "/s,/m",
+		       "--drive-override", "=/r");
+	EXPECT_REFUSED("--drive-override: expected ID=PATH", "--restore", "/s,/m",
+		       "--drive-override", "a23456789012345678901=/r");
+	EXPECT_REFUSED("--drive-override: drive 'd' given twice", "--restore", "/s,/m",
+		       "--drive-override", "d=/a", "--drive-override", "d=/b");
+	EXPECT_REFUSED("--vsock-override: a path of 1 to 96 bytes", "--restore", "/s,/m",
+		       "--vsock-override", "");
 	EXPECT_REFUSED("--log-level: 'loud' is not one of error, warn, info, debug", "--log-level",
 		       "loud");
 	EXPECT_REFUSED("--mem-mib: '31' is not a number from 32 to 1048576", "--kernel", "/k",
