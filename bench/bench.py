@@ -190,10 +190,22 @@ class Emberd:
 
 
 def bench_json(e, name, mode, n, c=1, warmup=1):
-    """One `ember bench` run; its JSON (every sample) and its printed report."""
+    """One `ember bench` run; its JSON (every sample) and its printed report. A
+    run that fails (emberd could not restore, say) is recorded with its error,
+    and the benchmark goes on: the report shows the failure."""
     path = os.path.join(SCRATCH, f"{name}-{mode}-n{n}-c{c}.json")
-    text = e.ember("bench", name, "--mode", mode, "-n", str(n), "-c", str(c), "--warmup",
-                   str(warmup), "--no-progress", "--json", path)
+    try:
+        text = e.ember("bench", name, "--mode", mode, "-n", str(n), "-c", str(c), "--warmup",
+                       str(warmup), "--no-progress", "--json", path)
+    except RuntimeError as ex:
+        msg = str(ex).strip().splitlines()[-1]
+        log(f"{name} {mode} c={c}: FAILED: {msg}")
+        return {"function": name, "mode": mode, "requests": n, "concurrency": c,
+                "error": msg, "per_second": 0, "samples": [],
+                "summary": {k: None for k in ("p50_ms", "p90_ms", "p99_ms", "min_ms",
+                                              "max_ms", "mean_ms", "init_p50_ms",
+                                              "handler_p50_ms")} | {
+                    "counted": 0, "other_start": 0, "throttled": 0, "failed": n}}
     with open(path) as f:
         d = json.load(f)
     d["report"] = text
@@ -230,6 +242,10 @@ def density(host, e, name, k):
     run = bench_json(e, name, "restore", k, k)
     after = json.loads(host.check(["python3", "-c", PSS_SNIPPET, vmm]))
     st = json.loads(e.ember("--json", "status"))
+    if "error" in run:
+        return {"function": name, "requested": k, "instances": 0, "pss_kib": [],
+                "pss_mib_median": None, "mem_available_drop_kib_per_instance": None,
+                "budget_mib": 0, "error": run["error"], "restore_run": run}
     old = {r["pid"] for r in before["instances"]}
     pss = [r["Pss"] for r in after["instances"] if r["pid"] not in old]
     return {"function": name, "requested": k, "instances": len(pss), "pss_kib": pss,

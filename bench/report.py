@@ -107,11 +107,13 @@ def charts(out, res):
     if dn:
         plots = []
         for rt, d in dn.items():
+            if not d["pss_kib"]:
+                continue
             with open(os.path.join(out, f"density_{rt}.dat"), "w") as fh:
                 for i, k in enumerate(sorted(d["pss_kib"])):
                     fh.write(f"{i + 1} {k / 1024:.3f}\n")
             plots.append(f"'density_{rt}.dat' using 1:2 with linespoints lw 2 title '{rt}'")
-        if gnuplot(out, "density", "set title 'PSS per idle restored instance (128 MiB "
+        if plots and gnuplot(out, "density", "set title 'PSS per idle restored instance (128 MiB "
                    "function)'\nset xlabel 'instance (sorted)'\nset ylabel 'MiB'\n"
                    "set yrange [0:*]\nplot " + ", ".join(plots) + "\n"):
             made.append("density.png")
@@ -173,6 +175,10 @@ def section(out, res, made, rel):
             if d is None:
                 continue
             s = d["summary"]
+            if "error" in d:
+                L.append(f"| {rt} | {mode} | 0/{d['requests']} | failed: {d['error']} "
+                         "| | | | | | |")
+                continue
             rest = (None if s["p50_ms"] is None else s["p50_ms"] - (s["init_p50_ms"] or 0)
                     - (s["handler_p50_ms"] or 0))
             L.append(f"| {rt} | {mode} | {s['counted']}/{d['requests']} | {f(s['p50_ms'])} | "
@@ -188,6 +194,9 @@ def section(out, res, made, rel):
     L.append("|---|---|---|---|---|---|---|---|")
     for c, d in sorted(th.items(), key=lambda kv: int(kv[0])):
         s = d["summary"]
+        if "error" in d:
+            L.append(f"| {c} | failed: {d['error']} | | | | | | |")
+            continue
         L.append(f"| {c} | {d['per_second']:.1f} | {f(s['p50_ms'])} | {f(s['p90_ms'])} | "
                  f"{f(s['p99_ms'])} | {s['counted']}/{d['requests']} | {s['throttled']} | "
                  f"{s['failed']} |")
@@ -199,6 +208,9 @@ def section(out, res, made, rel):
     L.append("|---|---|---|---|---|")
     for c, d in sorted(res.get("creation", {}).items(), key=lambda kv: int(kv[0])):
         s = d["summary"]
+        if "error" in d:
+            L.append(f"| {c} | failed: {d['error']} | | | |")
+            continue
         L.append(f"| {c} | {d['per_second']:.2f} | {f(s['p50_ms'])} | {f(s['p99_ms'])} | "
                  f"{s['counted']}/{d['requests']} |")
     L.append("")
@@ -211,6 +223,9 @@ def section(out, res, made, rel):
     for rt, d in res.get("density", {}).items():
         p = d["pss_kib"]
         per = d["pss_mib_median"]
+        if "error" in d:
+            L.append(f"| {rt} | 0 | failed: {d['error']} | | | | |")
+            continue
         L.append(f"| {rt} | {d['instances']} | {f(per, 'MiB', 2)} | "
                  f"{f(min(p) / 1024 if p else None, '', 2)}–{f(max(p) / 1024 if p else None, 'MiB', 2)} | "
                  f"{f(d['mem_available_drop_kib_per_instance'] and d['mem_available_drop_kib_per_instance'] / 1024, 'MiB', 2)} | "
@@ -265,7 +280,8 @@ def summary(res, rel):
          "warm / QEMU | restore / cold |", "|---|---|---|---|---|---|---|---|"]
     for rt, modes in res["starts"].items():
         p = {k: modes.get(k, {}).get("summary", {}).get("p50_ms") for k in MODES}
-        L.append(f"| {rt} | {f(p['cold'])} | {f(p['restore'])} | {f(p['warm'])} | "
+        cell = {k: "failed" if "error" in modes.get(k, {}) else f(p[k]) for k in MODES}
+        L.append(f"| {rt} | {cell['cold']} | {cell['restore']} | {cell['warm']} | "
                  f"{fr(ratio(p['cold'], q))} | {fr(ratio(p['restore'], q))} | "
                  f"{fr(ratio(p['warm'], q))} | {fr(ratio(p['restore'], p['cold']))} |")
     e = b.get("ember-vmm", {})
