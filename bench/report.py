@@ -143,6 +143,9 @@ def section(out, res, made, rel):
                  for k, v in zip(pkgs[::2], pkgs[1::2]) if k in ("python3.11", "nodejs"))
              + f". Wall time {res['wall_s'] / 60:.1f} min. Every sample: `{rel}/`.")
     L.append("")
+    if res.get("note"):
+        L.append(f"**Note:** {res['note']}")
+        L.append("")
     L.append("Method: clocks are CLOCK_MONOTONIC on the client side; warm-up runs are "
              "excluded (one per `ember bench` run, one boot per VMM); nothing else of ours "
              "ran in L1; the VMs are 1 vCPU, 128 MiB. Counts: "
