@@ -52,6 +52,7 @@ EMBER = os.path.join(BUILD, "bin", "ember")
 RUNTIMES_DIR = os.path.join(BUILD, "runtimes")
 SCRATCH = os.path.join(BUILD, "bench-scratch")  # on the share: L1 writes, the host reads
 READY = "ready: Lambda API"
+DEADLINE = [float("inf")]  # --minutes: later measurements are skipped, the report still written
 # name, runtime, handler, code folder
 FUNCTIONS = [
     ("provided", "provided.al2023", "hello", os.path.join(BUILD, "examples", "provided")),
@@ -195,6 +196,8 @@ def bench_json(e, name, mode, n, c=1, warmup=1):
     and the benchmark goes on: the report shows the failure."""
     path = os.path.join(SCRATCH, f"{name}-{mode}-n{n}-c{c}.json")
     try:
+        if time.monotonic() > DEADLINE[0]:
+            raise RuntimeError("skipped: the run's --minutes were up")
         text = e.ember("bench", name, "--mode", mode, "-n", str(n), "-c", str(c), "--warmup",
                        str(warmup), "--no-progress", "--json", path)
     except RuntimeError as ex:
@@ -302,12 +305,16 @@ def main():
                     "testbox)")
     ap.add_argument("--out", help="output folder (default bench/out/<date-time>)")
     ap.add_argument("--no-results", action="store_true", help="leave bench/RESULTS.md alone")
+    ap.add_argument("--minutes", type=float, help="skip what would start after this many "
+                    "minutes (the report says so)")
     ap.add_argument("--skip-host", action="store_true", help="no emberd_bench (stand-in)")
     ap.add_argument("--standin", action="store_true",
                     help="no KVM: emberd drives the stand-in VMM and the VM boot part is left "
                     "out (tests/integration/test_bench_tool.py checks the tool with it)")
     a = ap.parse_args()
     t_start = time.monotonic()
+    if a.minutes:
+        DEADLINE[0] = t_start + a.minutes * 60
     where, why = ("standin", "--standin") if a.standin else testbox.choose_kvm_host()
     if where is None:
         sys.exit(f"bench: no KVM to run microVMs on: {why}")
@@ -351,6 +358,20 @@ def main():
                         str(n["boots"]), "--json", path], timeout=1200)
             save("vmm_boot", json.load(open(path)))
 
+        starts = {}
+        # First (the targets need it), SnapStart off: a cold start is boot + runtime
+        # init, and no snapshot is taken.
+        e = Emberd(host, "cold", False, 4096, out, standin)
+        try:
+            for name, runtime, handler, code in FUNCTIONS:
+                e.ember("create", name, "--runtime", runtime, "--handler", handler, "--code",
+                        code if not a.standin else os.path.join(REPO, "examples", "python"),
+                        "--memory", "128", "--timeout", "60")
+            for name, *_ in FUNCTIONS:
+                starts[name] = {"cold": bench_json(e, name, "cold", n["cold"][name], warmup=0)}
+        finally:
+            e.stop()
+        save("starts", starts)
         # SnapStart on: restore, warm, throughput, creation rate, density.
         e = Emberd(host, "snap", True, 4096, out, standin)
         try:
@@ -358,10 +379,9 @@ def main():
                 e.ember("create", name, "--runtime", runtime, "--handler", handler, "--code",
                         code if not a.standin else os.path.join(REPO, "examples", "python"),
                         "--memory", "128", "--timeout", "60")
-            starts = {}
             for name, *_ in FUNCTIONS:
-                starts[name] = {"restore": bench_json(e, name, "restore", n["restore"]),
-                                "warm": bench_json(e, name, "warm", n["warm"])}
+                starts[name]["restore"] = bench_json(e, name, "restore", n["restore"])
+                starts[name]["warm"] = bench_json(e, name, "warm", n["warm"])
             save("throughput", {str(c): bench_json(e, "provided", "warm", max(4 * c, 50), c)
                                 for c in n["conc"]})
             save("creation", {str(c): bench_json(e, "provided", "restore", 2 * c, c)
@@ -371,23 +391,17 @@ def main():
                 dens[name] = density(host, e, name, n["density"])
                 # Stop them before the next function's set (one budget): its
                 # settle step stops every idle instance, then one restores.
-                e.ember("bench", name, "--mode", "restore", "-n", "1", "--warmup", "0",
-                        "--no-progress")
+                bench_json(e, name, "restore", 1, warmup=0)
             save("density", dens)
         finally:
             e.stop()
-        # SnapStart off: a cold start is boot + runtime init, no snapshot taken.
-        e = Emberd(host, "cold", False, 4096, out, standin)
-        try:
-            for name, runtime, handler, code in FUNCTIONS:
-                e.ember("create", name, "--runtime", runtime, "--handler", handler, "--code",
-                        code if not a.standin else os.path.join(REPO, "examples", "python"),
-                        "--memory", "128", "--timeout", "60")
-            for name, *_ in FUNCTIONS:
-                starts[name]["cold"] = bench_json(e, name, "cold", n["cold"][name], warmup=0)
-        finally:
-            e.stop()
         save("starts", starts)
+    except Exception as ex:  # what was measured is still reported, with the reason
+        import traceback
+        traceback.print_exc()
+        res["note"] = f"the run stopped early: {str(ex).strip().splitlines()[-1]}"
+        if "starts" not in res or "machine" not in res:
+            raise
     finally:
         host.stop()
     res["wall_s"] = time.monotonic() - t_start
