@@ -101,8 +101,8 @@ class Host:
             return
         d = "/dev/shm/ember-bench-images"
         self.check(["/bin/sh", "-c", f'rm -rf {d} && mkdir -p {d} && cp "$1" "$2" {d}/ && '
-                    f'mkdir {d}/runtimes && cp "$3"/*.erofs "$3"/*.json {d}/runtimes/', "sh", self.images["kernel"],
-                    self.images["initrd"], RUNTIMES_DIR])
+                    f'mkdir {d}/runtimes && cp "$3"/*.erofs "$3"/*.json {d}/runtimes/', "sh",
+                    self.images["kernel"], self.images["initrd"], RUNTIMES_DIR])
         self.images = {"kernel": f"{d}/vmlinux", "initrd": f"{d}/initramfs.cpio",
                        "runtimes": f"{d}/runtimes"}
 
@@ -280,7 +280,8 @@ def machine(host):
              "ember": sh(f"git -C {REPO} describe --always --dirty"),
              "ember (CLI)": sh(f"{EMBER} --version"),
              "qemu": sh("qemu-system-x86_64 --version | head -1"),
-             "gnuplot": sh("gnuplot --version"), "wrk": sh("wrk -v 2>&1 | head -1 | cut -d' ' -f1-2"),
+             "gnuplot": sh("gnuplot --version"),
+             "wrk": sh("wrk -v 2>&1 | head -1 | cut -d' ' -f1-2"),
              "python3 (driver)": platform.python_version(),
              "runtime images": {rt: open(os.path.join(RUNTIMES_DIR, f"{rt}.versions")).read(
              ).split() for rt in ("provided", "python", "nodejs")

@@ -78,7 +78,8 @@ def charts(out, res):
                 plots.append(f"'cdf_{rt}_{m}.dat' using 1:2 with steps lw 2 title '{m}'")
         if plots and gnuplot(out, f"cdf_{rt}", f"set title '{rt}: start latency CDF "
                              "(client round trip)'\nset logscale x\nset xlabel 'ms'\n"
-                             "set ylabel 'fraction'\nset yrange [0:1]\nplot " + ", ".join(plots) + "\n"):
+                             "set ylabel 'fraction'\nset yrange [0:1]\nplot "
+                             + ", ".join(plots) + "\n"):
             made.append(f"cdf_{rt}.png")
     vb = res.get("vmm_boot")
     if vb:
@@ -229,10 +230,12 @@ def section(out, res, made, rel):
         if "error" in d:
             L.append(f"| {rt} | 0 | failed: {d['error']} | | | | |")
             continue
+        drop = d["mem_available_drop_kib_per_instance"]
+        lo, hi = (min(p) / 1024, max(p) / 1024) if p else (None, None)
         L.append(f"| {rt} | {d['instances']} | {f(per, 'MiB', 2)} | "
-                 f"{f(min(p) / 1024 if p else None, '', 2)}–{f(max(p) / 1024 if p else None, 'MiB', 2)} | "
-                 f"{f(d['mem_available_drop_kib_per_instance'] and d['mem_available_drop_kib_per_instance'] / 1024, 'MiB', 2)} | "
-                 f"{d['budget_mib'] // (128 + 16)} | {int(d['budget_mib'] / per) if per else 'n/a'} |")
+                 f"{f(lo, '', 2)}–{f(hi, 'MiB', 2)} | {f(drop and drop / 1024, 'MiB', 2)} | "
+                 f"{d['budget_mib'] // (128 + 16)} | "
+                 f"{int(d['budget_mib'] / per) if per else 'n/a'} |")
     L.append("")
     e = res.get("emberd")
     if e:
@@ -288,7 +291,8 @@ def summary(res, rel):
                  f"{fr(ratio(p['cold'], q))} | {fr(ratio(p['restore'], q))} | "
                  f"{fr(ratio(p['warm'], q))} | {fr(ratio(p['restore'], p['cold']))} |")
     e = b.get("ember-vmm", {})
-    L.append(f"| VM boot (ember-vmm, exec → init) | — | — | — | {fr(ratio(e.get('init_ms'), q))}"
+    L.append("| VM boot (ember-vmm, exec → init) | — | — | — | "
+             f"{fr(ratio(e.get('init_ms'), q))}"
              f" ({f(e.get('init_ms'))}) | — | — | — |")
     L.append(SUMMARY_END)
     return "\n".join(L)
@@ -296,7 +300,6 @@ def summary(res, rel):
 
 def write(out, res, results_md):
     made = charts(out, res)
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     rel = os.path.relpath(out, os.path.dirname(results_md) if results_md else out)
     sec = section(out, res, made, rel)
     with open(os.path.join(out, "report.md"), "w") as fh:
@@ -311,4 +314,3 @@ def write(out, res, results_md):
     text = text[:i] + "\n\n" + sec.rstrip("\n") + text[i:]
     with open(results_md, "w") as fh:
         fh.write(text)
-    del repo
