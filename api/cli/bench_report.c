@@ -115,7 +115,7 @@ void cli_bench_print(const struct bench *b, const struct summary *m, double wall
 	printf("ember bench %s: %s starts, %u requests, concurrency %u, %.1f s\n", b->name,
 	       cli_bench_modes[b->mode], b->n, b->conc, wall_ms / 1e3);
 	printf("method: client-side CLOCK_MONOTONIC, request sent -> response read, over %s;\n"
-	       "        %u warm-up request(s) excluded; %s; start kind from the REPORT line\n",
+	       "        warm-up (%u round(s)) excluded; %s; start kind from the REPORT line\n",
 	       where, b->warmup,
 	       b->mode == MODE_WARM   ? "instances kept warm"
 	       : b->mode == MODE_COLD ? "before each round: idle instances and snapshots dropped"
