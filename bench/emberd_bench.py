@@ -132,6 +132,7 @@ def main():
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--functions", type=int, default=100)
     ap.add_argument("--per-function", type=int, default=2)
+    ap.add_argument("--json", help="also write the numbers here (bench/bench.py)")
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="ember-bench-", dir="/tmp")
     script = os.path.join(tmp, "post.lua")
@@ -154,6 +155,7 @@ def main():
 
         e = Emberd(tmp, "memory")
         rss, anon, files, pss = mem_of(e.proc.pid)
+        start_rss = rss
         print(f"memory: emberd at start, no function: VmRSS {rss / 1024:.1f} MiB (anonymous "
               f"{anon / 1024:.1f}, files {files / 1024:.1f}), Pss {pss / 1024:.1f} MiB")
         names = [f"fn{i:03d}" for i in range(a.functions)]
@@ -177,6 +179,14 @@ def main():
         print(f"memory: {len(st['Pools'])} functions, {total} idle instances: emberd VmRSS "
               f"{rss / 1024:.1f} MiB (anonymous {anon / 1024:.1f}, files {files / 1024:.1f}), "
               f"Pss {pss / 1024:.1f} MiB")
+        if a.json:
+            for r in (lat, thr):
+                r.pop("raw")
+            with open(a.json, "w") as f:
+                json.dump({"seconds": a.seconds, "tool": "wrk (warm-up run first, not counted)",
+                           "vmm": "standin-vmm", "c1": lat, "c32": thr, "functions": len(
+                               st["Pools"]), "instances": total, "rss_kib": rss,
+                           "pss_kib": pss, "start_rss_kib": start_rss}, f, indent=1)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -30,6 +30,7 @@ without guest memory.
 same time from ember-vmm's main().
 """
 import argparse
+import json
 import os
 import re
 import resource
@@ -69,7 +70,29 @@ def qemu_argv(mem, cpus):
             "-kernel", VMLINUX, "-initrd", INITRD, "-append", cmdline("t"), "-serial", "stdio"]
 
 
-def one_boot(argv, timeout):
+def firecracker_argv(mem, cpus, tmp):
+    """EMBER_BENCH_FIRECRACKER=/path: Firecracker's way, a config file and no API
+    socket; it exits on the guest's i8042 reset (reboot=k). Not run on the
+    machines this was written on (no Firecracker binary there)."""
+    cfg = os.path.join(tmp, "firecracker.json")
+    with open(cfg, "w") as f:
+        json.dump({"boot-source": {"kernel_image_path": VMLINUX, "initrd_path": INITRD,
+                                   "boot_args": cmdline("k")},
+                   "machine-config": {"vcpu_count": cpus, "mem_size_mib": mem},
+                   "drives": []}, f)
+    return [os.environ["EMBER_BENCH_FIRECRACKER"], "--no-api", "--config-file", cfg]
+
+
+def cloud_hypervisor_argv(mem, cpus):
+    """EMBER_BENCH_CLOUD_HYPERVISOR=/path: its command line; it reboots the guest
+    instead of exiting, so it is stopped at the init marker (no exit time).
+    Not run on the machines this was written on (no binary there)."""
+    return [os.environ["EMBER_BENCH_CLOUD_HYPERVISOR"], "--kernel", VMLINUX, "--initramfs",
+            INITRD, "--cmdline", cmdline("k"), "--cpus", f"boot={cpus}", "--memory",
+            f"size={mem}M", "--serial", "tty", "--console", "off"]
+
+
+def one_boot(argv, timeout, stop_at_marker=False):
     t0 = time.monotonic()
     p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE)
@@ -82,6 +105,8 @@ def one_boot(argv, timeout):
         if m and init_ms is None:
             init_ms = (time.monotonic() - t0) * 1e3
             guest_ms = int(m.group(1)) / 1e3
+            if stop_at_marker:
+                p.kill()
     err = p.stderr.read()
     _, status, ru = os.wait4(p.pid, 0)
     exit_ms = (time.monotonic() - t0) * 1e3
@@ -92,7 +117,8 @@ def one_boot(argv, timeout):
     if init_ms is None:
         raise RuntimeError(f"{argv[0]}: no init marker (exit {p.returncode}): {out[-500:]!r} "
                            f"{err[-500:]!r}")
-    return {"init_ms": init_ms, "guest_ms": guest_ms, "exit_ms": exit_ms,
+    return {"init_ms": init_ms, "guest_ms": guest_ms,
+            "exit_ms": None if stop_at_marker else exit_ms,
             "boot_ms": int(boot.group(1)) / 1e3 if boot else None,
             "ready_ms": int(ready_us.group(1)) / 1e3 if ready_us else None,
             "rss_kib": ru.ru_maxrss, "own_rss_kib": int(own.group(1)) if own else None,
@@ -109,14 +135,20 @@ def fmt(v, unit):
 
 
 def boots(args):
-    results = {"ember-vmm": [], "qemu-microvm": []}
     runners = {"ember-vmm": ember_argv(args.mem, args.cpus),
                "qemu-microvm": qemu_argv(args.mem, args.cpus)}
+    # Peers the user names, each with its own launch convention (left out otherwise).
+    if os.environ.get("EMBER_BENCH_FIRECRACKER"):
+        runners["firecracker"] = firecracker_argv(args.mem, args.cpus, os.path.dirname(VMLINUX))
+    if os.environ.get("EMBER_BENCH_CLOUD_HYPERVISOR"):
+        runners["cloud-hypervisor"] = cloud_hypervisor_argv(args.mem, args.cpus)
+    stop = {"cloud-hypervisor"}
+    results = {name: [] for name in runners}
     for name, argv in runners.items():  # warm-up, not counted
-        one_boot(argv, args.timeout)
+        one_boot(argv, args.timeout, name in stop)
     for i in range(args.runs):
         for name, argv in runners.items():
-            r = one_boot(argv, args.timeout)
+            r = one_boot(argv, args.timeout, name in stop)
             results[name].append(r)
             print(f"{i:3d} {name:13s} " + " ".join(
                 f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items()),
@@ -140,6 +172,10 @@ def boots(args):
     pairs = [a["init_ms"] / b["init_ms"]
              for a, b in zip(results["ember-vmm"], results["qemu-microvm"])]
     print(f"median of the {len(pairs)} paired ratios: {statistics.median(pairs):.2f}")
+    return {"runs": args.runs, "warmup": 1, "vcpus": args.cpus, "mem_mib": args.mem,
+            "cmdline": cmdline("k"), "clock": "CLOCK_MONOTONIC, host side (time.monotonic)",
+            "order": "interleaved: ember-vmm, qemu-microvm, ember-vmm, ...",
+            "samples": results}
 
 
 def ready(args):
@@ -184,13 +220,17 @@ def main():
     ap.add_argument("--cpus", type=int, default=1)
     ap.add_argument("--timeout", type=float, default=120)
     ap.add_argument("--ready", action="store_true", help="measure exec -> ready to run")
+    ap.add_argument("--json", help="also write every boot's numbers here (bench/bench.py)")
     args = ap.parse_args()
     global VMLINUX, INITRD
     shm = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
     with tempfile.TemporaryDirectory(prefix="ember-bench-", dir=shm) as tmp:
         VMLINUX = shutil.copy(VMLINUX, tmp)
         INITRD = shutil.copy(INITRD, tmp)
-        (ready if args.ready else boots)(args)
+        out = (ready if args.ready else boots)(args)
+    if args.json and out is not None:
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -21,5 +21,6 @@ int cli_cmd_delete(struct cli_conn *c, int argc, char **argv);
 int cli_cmd_invoke(struct cli_conn *c, int argc, char **argv);
 int cli_cmd_logs(struct cli_conn *c, int argc, char **argv);
 int cli_cmd_status(struct cli_conn *c, int argc, char **argv);
+int cli_cmd_bench(struct cli_conn *c, int argc, char **argv);
 
 #endif

@@ -566,6 +566,11 @@ void invoker_forget(struct invoker *inv, const char *name)
 	pool_forget(inv->pools, name);
 }
 
+unsigned invoker_stop_idle(struct invoker *inv, const char *name, bool drop_snapshot)
+{
+	return pool_stop_idle(inv->pools, name, drop_snapshot);
+}
+
 void invoker_set_concurrency(struct invoker *inv, const char *name, uint32_t reserved)
 {
 	pool_set_concurrency(inv->pools, name, reserved);

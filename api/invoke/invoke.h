@@ -108,6 +108,8 @@ int invoker_submit(struct invoker *inv, const struct invoke_req *req);
 void invoker_drain(struct invoker *inv, const char *name, const char *current_key);
 void invoker_forget(struct invoker *inv, const char *name);
 void invoker_set_concurrency(struct invoker *inv, const char *name, uint32_t reserved);
+/* pool_stop_idle(): stops name's idle instances; drop_snapshot: the next start is cold. */
+unsigned invoker_stop_idle(struct invoker *inv, const char *name, bool drop_snapshot);
 
 /* Logs. Each function's log is the file $EMBER_HOME/logs/<name>/current.log
  * (START, the function's lines, END, REPORT), rotated by size to .1, .2, ...

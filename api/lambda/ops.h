@@ -69,6 +69,7 @@ void op_account_settings(struct lreq *r);
 /* ember's own, for the CLI (ops_ember.c). */
 void op_ember_status(struct lreq *r);
 void op_ember_logs(struct lreq *r);
+void op_ember_stop_idle(struct lreq *r);
 
 /* Shared helpers (ops_common.c). */
 struct lambda *ops_lambda(struct lreq *r);

@@ -1,4 +1,4 @@
-/* ops_ember: ember's own routes for the CLI: /ember/status (the invoker's pools) and a function's log, with long-poll follow. */
+/* ops_ember: ember's own routes for the CLI: /ember/status (the invoker's pools), stopping idle instances (ember bench), and a function's log, with long-poll follow. */
 #include "api/lambda/ops.h"
 
 #include <errno.h>
@@ -61,6 +61,34 @@ void op_ember_status(struct lreq *r)
 	       cJSON_AddNumberToObject(o, "MemoryBudgetMiB", (double)budget) &&
 	       cJSON_AddNumberToObject(o, "FunctionCount", store_count(l->store));
 	if (!c.ok) {
+		cJSON_Delete(o);
+		lreq_error(r, LEXC_SERVICE, "out of memory");
+		return;
+	}
+	lreq_reply_json(r, 200, o);
+}
+
+/* DELETE /ember/functions/{name}/instances[?snapshot=drop]: stops the idle
+ * instances, so the next start restores (or, with snapshot=drop, is cold).
+ * Answers {"Stopped": n}; they are gone once /ember/status shows no Draining. */
+void op_ember_stop_idle(struct lreq *r)
+{
+	struct lambda *l = ops_lambda(r);
+	const char *snap = lreq_query(r, "snapshot");
+	cJSON *o;
+
+	if (ops_func(r) == NULL)
+		return;
+	if (snap != NULL && strcmp(snap, "drop") != 0 && strcmp(snap, "keep") != 0) {
+		lreq_error(r, LEXC_INVALID_PARAMETER, "snapshot: expected keep or drop");
+		return;
+	}
+	o = cJSON_CreateObject();
+	if (o == NULL ||
+	    cJSON_AddNumberToObject(o, "Stopped",
+				    invoker_stop_idle(l->inv, r->fn.name,
+						      snap != NULL && strcmp(snap, "drop") == 0)) ==
+		    NULL) {
 		cJSON_Delete(o);
 		lreq_error(r, LEXC_SERVICE, "out of memory");
 		return;

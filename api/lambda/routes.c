@@ -38,6 +38,7 @@ static const struct route table[] = {
 	{ GET, "/2016-08-19/account-settings", "GetAccountSettings", SMALL, op_account_settings },
 	{ GET, "/ember/status", "EmberStatus", SMALL, op_ember_status },
 	{ GET, "/ember/functions/{name}/logs", "EmberLogs", SMALL, op_ember_logs },
+	{ DELETE, "/ember/functions/{name}/instances", "EmberStopIdle", SMALL, op_ember_stop_idle },
 };
 
 /* Does path match pattern? Captures the {name} segment. */

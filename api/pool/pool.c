@@ -723,6 +723,25 @@ void pool_forget(struct pool_set *s, const char *name)
 		snap_delete(dir);
 }
 
+unsigned pool_stop_idle(struct pool_set *s, const char *name, bool drop_snapshot)
+{
+	unsigned n = 0;
+
+	for (unsigned b = 0; b < POOL_HASH_BUCKETS; b++)
+		for (struct pool *p = s->pools[b]; p != NULL; p = p->next) {
+			if (strcmp(p->fn->name, name) != 0)
+				continue;
+			/* A snapshot being taken is left alone: it stores later. */
+			if (drop_snapshot && s->snapstart && p->has_snapshot && !p->snap_busy) {
+				snap_delete(p->snap_dir);
+				p->has_snapshot = false;
+			}
+			for (; p->idle != NULL; n++)
+				inst_stop(p->idle, STOP_TERM, "stopped on request");
+		}
+	return n;
+}
+
 void pool_set_concurrency(struct pool_set *s, const char *name, uint32_t reserved)
 {
 	struct pool_name *n = name_get(s, name, true);

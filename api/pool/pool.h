@@ -147,6 +147,11 @@ const char *pool_instance_id(const struct pool_job *job);
 
 void pool_drain(struct pool_set *s, const char *name, const char *current_key);
 void pool_forget(struct pool_set *s, const char *name);
+/* Stops name's idle instances now (busy ones finish and stay); with
+ * drop_snapshot also deletes its versions' snapshots, so that the next start
+ * is cold (and, with SnapStart, snapshots again). For `ember bench`. Returns
+ * how many instances it stopped. */
+unsigned pool_stop_idle(struct pool_set *s, const char *name, bool drop_snapshot);
 void pool_set_concurrency(struct pool_set *s, const char *name, uint32_t reserved);
 void pool_status(struct pool_set *s, void (*each)(void *arg, const struct pool_status *st),
 		 void *arg, uint64_t *used_mib, uint64_t *budget_mib);

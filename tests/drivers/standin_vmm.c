@@ -343,8 +343,10 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "api-sock", 1, 0, 'a' }, { "id", 1, 0, 'i' },	       { "config-file", 1, 0, 'c' },
-		{ "restore", 1, 0, 'r' },  { "log-level", 1, 0, 'l' }, { 0, 0, 0, 0 },
+		{ "api-sock", 1, 0, 'a' },	 { "id", 1, 0, 'i' },
+		{ "config-file", 1, 0, 'c' },	 { "restore", 1, 0, 'r' },
+		{ "log-level", 1, 0, 'l' },	 { "drive-override", 1, 0, 'o' },
+		{ "vsock-override", 1, 0, 'o' }, { 0, 0, 0, 0 },
 	};
 	const char *config = NULL, *restore = NULL;
 	struct evconnlistener *vsock;
@@ -367,6 +369,7 @@ int main(int argc, char **argv)
 			break;
 		case 'i':
 		case 'l':
+		case 'o': /* ember-vmm's restore overrides: the stand-in opens no drive */
 			break;
 		default:
 			return 2;
