@@ -3,7 +3,8 @@
  * Input: one control byte (bit 0: a read-only drive), then records, each one
  * request chain, at most FUZZ_QSIZE descriptors in all:
  *   u8   bits 0-1: number of segments - 1; bits 2-5: which segments are
- *        device-writable (segment s: bit 2 + s)
+ *        device-writable (segment s: bit 2 + s; every one after the first
+ *        writable one is writable too, as the ring layout demands)
  *   per segment: u16 length (little-endian, mod FUZZ_SEG_MAX, 0 -> 1), then
  *        for a readable segment its bytes (the first one holds the header:
  *        type, reserved, sector, as the guest wrote them)
@@ -117,8 +118,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		off++;
 		*c = (struct chain){ .head = desc };
+		bool seen_w = false;
+
 		for (unsigned s = 0; s < nseg && desc < FUZZ_QSIZE; s++) {
-			bool w = wmask & (1u << s);
+			/* Readable before writable (2.7.4.2): else the ring is malformed. */
+			bool w = seen_w || (wmask & (1u << s));
 			uint32_t len = 1;
 			bool more = s + 1 < nseg && desc + 1u < FUZZ_QSIZE;
 
@@ -137,6 +141,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			} else {
 				c->writable += len;
 				c->status = buf + len - 1;
+				seen_w = true;
 			}
 			vqd_desc(&d, desc, buf, len,
 				 (uint16_t)((w ? VIRTQ_DESC_F_WRITE : 0) |
