@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/io.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -118,6 +119,11 @@ static _Noreturn void child(const char *path, char *const envp[], int out, int e
 	if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
 		goto fail;
 	if (chroot(WORLD_ROOT) < 0 || chdir(WORLD_TASK_ROOT) < 0)
+		goto fail;
+	/* I/O port access survives fork, execve and setuid. main.c drops the
+	 * boot timer's port right after use; this makes sure no port or IOPL
+	 * that PID 1 may hold reaches the function (lowering needs no privilege). */
+	if ((ioperm(0, 65536, 0) < 0 && errno != ENOSYS) || (iopl(0) < 0 && errno != ENOSYS))
 		goto fail;
 	/* Before the uid changes: the limit is the function's, not PID 1's. */
 	if (setrlimit(RLIMIT_NPROC, &nproc) < 0)

@@ -3,7 +3,8 @@
  * Contract:
  * - bootstrap_start() forks the bootstrap: in the child, a new session,
  *   stdin /dev/null, stdout and stderr to two pipes, chroot(WORLD_ROOT),
- *   chdir(/var/task), RLIMIT_NPROC = WORLD_NPROC_MAX, setgroups({}),
+ *   chdir(/var/task), no I/O ports nor IOPL (ioperm/iopl dropped), RLIMIT_NPROC
+ *   = WORLD_NPROC_MAX, setgroups({}),
  *   setgid/setuid(WORLD_UID) and PR_SET_NO_NEW_PRIVS, then execve(path,
  *   {path}, envp). The rlimit counts every process and thread of WORLD_UID,
  *   so a fork bomb stops there and PID 1 can still fork to clean up. An exec failure
