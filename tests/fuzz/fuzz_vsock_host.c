@@ -19,7 +19,9 @@
  *   5 the device's loop work until idle; then the host clients read what
  *     they were sent, and the guest takes the RX packets and gives the
  *     buffers back
- *   6 wait up to 3 ms for the device's fd (the line timer), then 5
+ *   6 wait up to 3 ms for the device's fd (the line timer; MAX_WAITS per
+ *     input), then 5
+ * At most MAX_OPS operations per input, so that every input runs quickly.
  * Whatever happens, the device must go idle after each run, never break the
  * well-formed rings, and every packet it puts on RX must come from the host
  * CID to the guest's, type STREAM, with a known op and a payload that fits
@@ -47,6 +49,8 @@
 #define TXBUF	  0x200000ull
 #define CLIENTS	  8
 #define GUEST_CID 3u
+#define MAX_OPS	  512 /* operations per input */
+#define MAX_WAITS 4   /* waits for the line timer per input */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -63,6 +67,7 @@ static char dir[] = "/tmp/fuzz-vsockh-XXXXXX";
 static char uds[64];
 static int cli[CLIENTS], ncli, broken, active;
 static uint16_t rx_seen, tx_next;
+static unsigned waits;	      /* op 6s in this input (each may sleep 3 ms) */
 static struct vsock_hdr last; /* the last packet the guest received */
 static int have_last;
 
@@ -262,7 +267,8 @@ static void step(struct in *in)
 	default: {
 		struct pollfd pf = { .fd = vsock_fd(dev), .events = POLLIN };
 
-		poll(&pf, 1, 3);
+		if (waits++ < MAX_WAITS)
+			poll(&pf, 1, 3);
 		settle();
 		break;
 	}
@@ -321,7 +327,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	active = vsock_ops.activate(&dev->vdev, q, VIRTIO_BIT(VIRTIO_F_VERSION_1)) == 0;
 	if (active != ((control & 7) == 7))
 		__builtin_trap(); /* activation needs all three queues, and only them */
-	while (in.n > 0)
+	waits = 0;
+	for (unsigned k = 0; in.n > 0 && k < MAX_OPS; k++)
 		step(&in);
 	settle();
 	for (int i = 0; i < ncli; i++)
