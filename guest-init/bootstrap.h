@@ -40,7 +40,10 @@
 struct event_base;
 struct event;
 
-#define BOOTSTRAP_REAP_MS 10000u
+/* How long a runtime's exit waits for the sandbox to be gone. Killed
+ * processes die in microseconds each; 30 s is for a thousand of them in an
+ * emulated guest (the testbox), or one stuck in the kernel. */
+#define BOOTSTRAP_REAP_MS 30000u
 
 struct bootstrap_ops {
 	void (*log)(void *ctx, uint8_t stream, const uint8_t *line, size_t len);
