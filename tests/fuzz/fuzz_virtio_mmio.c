@@ -267,6 +267,7 @@ static void step(struct in *in)
 
 static void cleanup(void)
 {
+	snprintf(path, sizeof(path), "%s/disk", dir);
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/v", dir);
 	unlink(path);
