@@ -14,9 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/io.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static void emit_lines(struct bootstrap *b, struct bootstrap_stream *s, bool flush)
@@ -102,6 +105,7 @@ static _Noreturn void child(const char *path, char *const envp[], int out, int e
 {
 	char *const argv[] = { (char *)path, NULL };
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	struct rlimit nproc = { WORLD_NPROC_MAX, WORLD_NPROC_MAX };
 	sigset_t none;
 	int e, devnull;
 
@@ -115,6 +119,14 @@ static _Noreturn void child(const char *path, char *const envp[], int out, int e
 	if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
 		goto fail;
 	if (chroot(WORLD_ROOT) < 0 || chdir(WORLD_TASK_ROOT) < 0)
+		goto fail;
+	/* I/O port access survives fork, execve and setuid. main.c drops the
+	 * boot timer's port right after use; this makes sure no port or IOPL
+	 * that PID 1 may hold reaches the function (lowering needs no privilege). */
+	if ((ioperm(0, 65536, 0) < 0 && errno != ENOSYS) || (iopl(0) < 0 && errno != ENOSYS))
+		goto fail;
+	/* Before the uid changes: the limit is the function's, not PID 1's. */
+	if (setrlimit(RLIMIT_NPROC, &nproc) < 0)
 		goto fail;
 	if (setgroups(0, NULL) < 0 || setresgid(WORLD_GID, WORLD_GID, WORLD_GID) < 0 ||
 	    setresuid(WORLD_UID, WORLD_UID, WORLD_UID) < 0)
@@ -233,6 +245,46 @@ void bootstrap_kill(void)
 		;
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* After kill(-1): reaps until no WORLD_UID process is left. Each dying one
+ * is reparented to PID 1 and sends it SIGCHLD, which is waited for here
+ * (blocked, so libevent's handler does not take it) with a deadline. */
+static void reap_sandbox(void)
+{
+	uint64_t end = now_ms() + BOOTSTRAP_REAP_MS;
+	sigset_t chld, old;
+	unsigned left;
+
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, &old);
+	for (;;) {
+		uint64_t t;
+		struct timespec ts;
+
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+		left = bootstrap_count();
+		t = now_ms();
+		if (left == 0 || t >= end)
+			break;
+		ts = (struct timespec){ (time_t)((end - t) / 1000u),
+					(long)((end - t) % 1000u) * 1000000 };
+		sigtimedwait(&chld, NULL, &ts);
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (left > 0)
+		log_err("bootstrap: %u sandbox processes outlived SIGKILL for %u ms", left,
+			BOOTSTRAP_REAP_MS);
+}
+
 void bootstrap_reap(struct bootstrap *b)
 {
 	int status;
@@ -244,6 +296,7 @@ void bootstrap_reap(struct bootstrap *b)
 		b->pid = 0;
 		bootstrap_drain(b);
 		bootstrap_kill();
+		reap_sandbox();
 		for (int i = 0; i < 2; i++)
 			stream_close(b, &b->out[i]);
 		b->ops->exited(b->ctx, status);
@@ -319,6 +372,20 @@ static void peak_one(int dirfd, void *arg)
 		 rss = proc_kb(dirfd, "smaps_rollup", "\nRss:");
 
 	*sum += hwm > rss ? hwm : rss;
+}
+
+static void count_one(int dirfd, void *arg)
+{
+	(void)dirfd;
+	(*(unsigned *)arg)++;
+}
+
+unsigned bootstrap_count(void)
+{
+	unsigned n = 0;
+
+	for_each_sandbox_proc(count_one, &n);
+	return n;
 }
 
 void bootstrap_mem_reset(void)

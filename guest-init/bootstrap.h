@@ -3,8 +3,11 @@
  * Contract:
  * - bootstrap_start() forks the bootstrap: in the child, a new session,
  *   stdin /dev/null, stdout and stderr to two pipes, chroot(WORLD_ROOT),
- *   chdir(/var/task), setgroups({}), setgid/setuid(WORLD_UID) and
- *   PR_SET_NO_NEW_PRIVS, then execve(path, {path}, envp). An exec failure
+ *   chdir(/var/task), no I/O ports nor IOPL (ioperm/iopl dropped), RLIMIT_NPROC
+ *   = WORLD_NPROC_MAX, setgroups({}),
+ *   setgid/setuid(WORLD_UID) and PR_SET_NO_NEW_PRIVS, then execve(path,
+ *   {path}, envp). The rlimit counts every process and thread of WORLD_UID,
+ *   so a fork bomb stops there and PID 1 can still fork to clean up. An exec failure
  *   comes back through a close-on-exec pipe as -errno, with the child reaped.
  * - Output: the pipes are read in the event loop and split into lines
  *   (without the '\n'); a line longer than GPROTO_LOG_LINE_MAX is cut into
@@ -14,8 +17,10 @@
  *   bootstrap_pause() stops reading (back-pressure when the host is slow).
  * - Exit: bootstrap_reap() (on SIGCHLD) waits for every child (PID 1 also
  *   reaps orphans). When the bootstrap itself ends, it drains the pipes, kills
- *   every process of WORLD_UID left (as Lambda ends the whole sandbox), closes
- *   the pipes, and calls ops->exited with the wait status.
+ *   every process of WORLD_UID left (as Lambda ends the whole sandbox), waits
+ *   (SIGCHLD, at most BOOTSTRAP_REAP_MS) until none is left, not even a
+ *   zombie, since each counts against the next bootstrap's RLIMIT_NPROC
+ *   until reaped, closes the pipes, and calls ops->exited with the wait status.
  * - Memory: bootstrap_mem_reset() resets the peak RSS (VmHWM) of every
  *   WORLD_UID process by writing "5" to /proc/PID/clear_refs;
  *   bootstrap_mem_peak() sums, over them, the larger of VmHWM and the exact
@@ -34,6 +39,11 @@
 
 struct event_base;
 struct event;
+
+/* How long a runtime's exit waits for the sandbox to be gone. Killed
+ * processes die in microseconds each; 30 s is for a thousand of them in an
+ * emulated guest (the testbox), or one stuck in the kernel. */
+#define BOOTSTRAP_REAP_MS 30000u
 
 struct bootstrap_ops {
 	void (*log)(void *ctx, uint8_t stream, const uint8_t *line, size_t len);
@@ -65,6 +75,8 @@ void bootstrap_pause(struct bootstrap *b, bool pause);
 void bootstrap_reap(struct bootstrap *b);
 /* Kills every WORLD_UID process (the bootstrap's exit then arrives via reap). */
 void bootstrap_kill(void);
+/* The number of WORLD_UID processes (zombies too): a /proc scan. */
+unsigned bootstrap_count(void);
 void bootstrap_mem_reset(void);
 uint64_t bootstrap_mem_peak(void);
 

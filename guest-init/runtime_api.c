@@ -12,12 +12,16 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -269,28 +273,146 @@ static int listen_loopback(void)
 	return fd;
 }
 
+/* The one server of this process, for the listener's error callback. */
+static struct rapi *serving;
+
+unsigned rapi_fds_open(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	unsigned n = 0;
+
+	if (d == NULL)
+		return UINT_MAX; /* no descriptor even for this: as full as it gets */
+	while (readdir(d) != NULL)
+		n++;
+	closedir(d);
+	/* ".", ".." and the scan's own descriptor. */
+	return n >= 3 ? n - 3 : 0;
+}
+
+unsigned rapi_fds_cap(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur > 2u * 1024 * 1024)
+		return 1024 * 1024;
+	return (unsigned)(rl.rlim_cur / 2);
+}
+
+static void pause_listener(struct rapi *api, const char *why)
+{
+	struct timeval tv = { 0, RAPI_RESUME_MS * 1000 };
+
+	if (!api->paused) {
+		api->paused = true;
+		api->pauses++;
+		evconnlistener_disable(api->listener);
+		log_warn("runtime API: %s: new connections wait", why);
+	}
+	event_add(api->resume, &tv);
+}
+
+/* Every RAPI_RESUME_MS while paused: accept again once below the cap. */
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct rapi *api = arg;
+
+	(void)fd, (void)what;
+	if (rapi_fds_open() >= rapi_fds_cap()) {
+		pause_listener(api, "still too many descriptors");
+		return;
+	}
+	api->paused = false;
+	evconnlistener_enable(api->listener);
+	log_info("runtime API: accepting connections again");
+}
+
+/* evhttp asks for each new connection's bufferevent: the moment to count.
+ * NULL lets evhttp make its usual one. This connection is served; the
+ * next ones wait while the count is at the cap. */
+static struct bufferevent *on_new_conn(struct event_base *base, void *arg)
+{
+	struct rapi *api = arg;
+
+	(void)base;
+	if (rapi_fds_open() >= rapi_fds_cap())
+		pause_listener(api, "too many open descriptors");
+	return NULL;
+}
+
+/* accept() failed with something other than EAGAIN, EINTR or ECONNABORTED
+ * (libevent retries those). */
+static void on_accept_error(struct evconnlistener *lev, void *arg)
+{
+	int e = errno;
+	char why[64];
+
+	(void)arg;
+	if (serving == NULL || serving->listener != lev)
+		return;
+	serving->accept_errors++;
+	snprintf(why, sizeof(why), "accept: %s", strerror(e));
+	pause_listener(serving, why);
+}
+
+int rapi_serve(struct rapi *api, struct event_base *base, const struct rapi_ops *ops, void *ctx,
+	       int fd)
+{
+	struct evhttp_bound_socket *bound;
+
+	*api = (struct rapi){ .ops = ops, .ctx = ctx };
+	api->http = evhttp_new(base);
+	api->resume = event_new(base, -1, 0, on_resume, api);
+	/* backlog 0: the socket already listens. */
+	api->listener = evconnlistener_new(base, NULL, NULL,
+					   LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
+	if (api->http == NULL || api->resume == NULL || api->listener == NULL)
+		goto err;
+	evhttp_set_max_body_size(api->http, RAPI_BODY_MAX);
+	evhttp_set_max_headers_size(api->http, RAPI_HEADERS_MAX);
+	evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
+	evhttp_set_timeout(api->http, IDLE_TIMEOUT_S);
+	/* Drain an over-long body before the 413, so the client sees the 413. */
+	evhttp_set_flags(api->http, EVHTTP_SERVER_LINGERING_CLOSE);
+	evhttp_set_gencb(api->http, route, api);
+	evhttp_set_bevcb(api->http, on_new_conn, api);
+	bound = evhttp_bind_listener(api->http, api->listener);
+	if (bound == NULL)
+		goto err;
+	/* After the bind: evhttp sets the listener's callback, not its error one. */
+	evconnlistener_set_error_cb(api->listener, on_accept_error);
+	serving = api;
+	return 0;
+
+err:
+	if (api->listener != NULL)
+		evconnlistener_free(api->listener);
+	else
+		close(fd);
+	api->listener = NULL;
+	rapi_stop(api);
+	return -ENOMEM;
+}
+
+void rapi_stop(struct rapi *api)
+{
+	if (serving == api)
+		serving = NULL;
+	if (api->http != NULL)
+		evhttp_free(api->http); /* frees the bound listener too */
+	else if (api->listener != NULL)
+		evconnlistener_free(api->listener);
+	if (api->resume != NULL)
+		event_free(api->resume);
+	*api = (struct rapi){ 0 };
+}
+
 int rapi_start(struct rapi *api, struct event_base *base, const struct rapi_ops *ops, void *ctx)
 {
-	struct evhttp *http = evhttp_new(base);
-	int fd;
+	int fd = listen_loopback();
 
-	if (http == NULL)
-		return -ENOMEM;
-	*api = (struct rapi){ .http = http, .ops = ops, .ctx = ctx };
-	evhttp_set_max_body_size(http, RAPI_BODY_MAX);
-	evhttp_set_max_headers_size(http, RAPI_HEADERS_MAX);
-	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
-	evhttp_set_timeout(http, IDLE_TIMEOUT_S);
-	/* Drain an over-long body before the 413, so the client sees the 413. */
-	evhttp_set_flags(http, EVHTTP_SERVER_LINGERING_CLOSE);
-	evhttp_set_gencb(http, route, api);
-	fd = listen_loopback();
-	if (fd < 0 || evhttp_accept_socket(http, fd) < 0) {
-		if (fd >= 0)
-			close(fd);
-		evhttp_free(http);
-		api->http = NULL;
-		return fd < 0 ? fd : -ENOMEM;
-	}
-	return 0;
+	if (fd < 0)
+		return fd;
+	return rapi_serve(api, base, ops, ctx, fd);
 }

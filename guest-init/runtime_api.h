@@ -20,6 +20,15 @@
  *   answer 413 above GPROTO_RESULT_MAX, as Lambda does); larger ones get
  *   evhttp's own 413 and never reach them. Header blocks up to
  *   RAPI_HEADERS_MAX bytes (the X-Ray error cause header can be several KB).
+ * - Connections: PID 1's descriptors are what a function could exhaust by
+ *   opening connections and holding them. While PID 1 holds more than half
+ *   of its RLIMIT_NOFILE soft limit (rapi_fds_cap()), the listener stops
+ *   accepting: a new connection waits in the kernel's backlog, where it costs
+ *   PID 1 nothing, and the listener looks again every RAPI_RESUME_MS. An
+ *   accept() that fails for lack of descriptors (EMFILE, ENFILE, ENOBUFS,
+ *   ENOMEM) pauses it the same way instead of retrying at once (the pending
+ *   connection would wake the loop for ever: a busy loop). The other half of
+ *   the descriptors stays for the host link, the bootstrap's pipes and /proc.
  * - Error-type headers are passed on only if they are valid gproto hdrstrs
  *   of at most GPROTO_ERROR_TYPE_MAX bytes; otherwise as absent ("").
  * - State: the owner owns the struct rapi (ops, the evhttp server, the /next
@@ -32,10 +41,13 @@
 
 #include "lib/gproto/gproto.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+struct event;
 struct event_base;
+struct evconnlistener;
 struct evhttp;
 struct evhttp_request;
 
@@ -43,6 +55,7 @@ struct evhttp_request;
 #define RAPI_PORT	 9001
 #define RAPI_BODY_MAX	 (16u << 20)
 #define RAPI_HEADERS_MAX (64u << 10)
+#define RAPI_RESUME_MS	 100u
 
 struct rapi_ops {
 	int (*next)(void *ctx, struct evhttp_request *req);
@@ -54,6 +67,11 @@ struct rapi_ops {
 
 struct rapi {
 	struct evhttp *http;
+	struct evconnlistener *listener;
+	struct event *resume; /* re-enables a paused listener */
+	bool paused;
+	unsigned pauses;	/* times the listener was paused (tests read these) */
+	unsigned accept_errors; /* accept() failures libevent did not retry */
 	const struct rapi_ops *ops;
 	void *ctx;
 	/* The /next request ops->next took, whose connection is watched so that
@@ -88,6 +106,18 @@ struct rapi_answer {
 
 /* Binds RAPI_ADDR:RAPI_PORT. Returns 0 (api filled in), or -errno. */
 int rapi_start(struct rapi *api, struct event_base *base, const struct rapi_ops *ops, void *ctx);
+/* Serves on `fd`, a listening socket (rapi_start's, or a test's); takes it
+ * (closed on failure). One server per process: the listener's error callback
+ * finds it through a file-level pointer (libevent hands it the evhttp). */
+int rapi_serve(struct rapi *api, struct event_base *base, const struct rapi_ops *ops, void *ctx,
+	       int fd);
+/* Stops serving: frees the server, its listener and its open connections. */
+void rapi_stop(struct rapi *api);
+/* The number of descriptors above which PID 1 stops accepting (see above). */
+unsigned rapi_fds_cap(void);
+/* The number of descriptors this process holds (a /proc/self/fd scan);
+ * UINT_MAX when it cannot look (no descriptor left for the scan). */
+unsigned rapi_fds_open(void);
 /* Answers a /next request taken by ops->next. */
 void rapi_send_event(struct rapi *api, struct evhttp_request *req, const struct rapi_event *ev);
 /* Answers a taken /next request with an error status (see the mapping above). */

@@ -43,8 +43,11 @@
 #define WORLD_CODE_DEV	  "/dev/vdb"
 /* Lambda runs functions as sbx_user1051, uid 993 and gid 990 (as in the runtime
  * images' /etc/passwd); so do we. */
-#define WORLD_UID	  993u
-#define WORLD_GID	  990u
+#define WORLD_UID 993u
+#define WORLD_GID 990u
+/* Lambda's quota on the function's processes and threads; the bootstrap
+ * gets it as RLIMIT_NPROC (the guest kernel has no pids cgroup). */
+#define WORLD_NPROC_MAX	  1024u
 #define WORLD_RUNTIME_API "127.0.0.1:9001"
 #define WORLD_TASK_ROOT	  "/var/task"
 #define WORLD_RUNTIME_DIR "/var/runtime"

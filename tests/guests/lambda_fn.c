@@ -16,7 +16,9 @@
  *              on stderr, "rand" answers 16 bytes from getrandom() as a hex
  *              string (snapshot clones must differ), "ioport" answers whether
  *              a child can read the boot-timer I/O port without ioperm() and
- *              whether ioperm() is refused; any other payload is answered
+ *              whether ioperm() is refused, "forkbomb" forks children that
+ *              wait for ever until fork() fails and answers how many it made,
+ *              fork()'s errno and its RLIMIT_NPROC; any other payload is answered
  *              with itself, byte for byte
  * It prints "lambda_fn: init" on stdout at start, and (except for empty) each
  * POST's status. Each HTTP call uses a new
@@ -33,6 +35,7 @@
 #include <string.h>
 #include <sys/io.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -223,6 +226,27 @@ static void port_report(char *out, size_t cap)
 		 WIFSIGNALED(status) ? WTERMSIG(status) : 0, e);
 }
 
+/* Forks until fork() fails; each child waits for ever (a kill ends it). */
+static void fork_bomb(char *out, size_t cap)
+{
+	struct rlimit rl;
+	unsigned n = 0;
+	pid_t pid;
+	int e;
+
+	fflush(stdout);
+	while ((pid = fork()) >= 0) {
+		if (pid == 0)
+			for (;;)
+				pause();
+		n++;
+	}
+	e = errno;
+	getrlimit(RLIMIT_NPROC, &rl);
+	snprintf(out, cap, "{\"forks\":%u,\"errno\":%d,\"nproc\":%lld}", n, e,
+		 rl.rlim_cur == RLIM_INFINITY ? -1LL : (long long)rl.rlim_cur);
+}
+
 int main(void)
 {
 	const char *handler = getenv("_HANDLER");
@@ -283,6 +307,9 @@ int main(void)
 			raise(SIGKILL);
 		} else if (strcmp(payload, "ioport") == 0) {
 			port_report(tmp, sizeof(tmp));
+			post(id, "response", NULL, tmp, strlen(tmp));
+		} else if (strcmp(payload, "forkbomb") == 0) {
+			fork_bomb(tmp, sizeof(tmp));
 			post(id, "response", NULL, tmp, strlen(tmp));
 		} else if (strcmp(payload, "rand") == 0) {
 			unsigned char r[16];
