@@ -1,4 +1,4 @@
-/* pool_priv: the structs and internal calls shared by pool.c, instance.c and snapshot.c (not for other modules). */
+/* pool_priv: the structs and internal calls shared by the files of api/pool/ (not for other modules). */
 #ifndef EMBER_API_POOL_PRIV_H
 #define EMBER_API_POOL_PRIV_H
 
@@ -24,7 +24,7 @@
 #define POOL_READY_COLD	     "listening on vsock port 1024" /* ember-init, on the console */
 #define POOL_READY_RESTORE   "ready to run"		    /* ember-vmm --log-level debug */
 #define POOL_LAMBDA_VCPU_MIB 1769 /* Lambda: one vCPU per 1769 MB of memory */
-/* A restored guest may refuse the first host connection (instance.c says
+/* A restored guest may refuse the first host connection (conn.c says
  * why); each new one gets the VMM's next host port. */
 #define POOL_CONNECT_TRIES 3
 #define POOL_MAX_VCPUS	   6
@@ -140,8 +140,11 @@ void inst_sweep_leftovers(const char *home);
 
 /* instance.c */
 int inst_attach(struct instance *inst);
+void inst_set_state(struct instance *inst, enum inst_state to);
+void inst_arm(struct instance *inst, unsigned seconds);
+/* Something went wrong: tell the pool (a start failure), then stop it. */
+void inst_fail(struct instance *inst, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void inst_run(struct instance *inst, struct pool_job *job);
-int inst_send(struct instance *inst, const struct gproto_msg *m);
 void inst_stop(struct instance *inst, enum inst_stop how, const char *why);
 void inst_to_idle(struct instance *inst);
 void inst_to_snapshotting(struct instance *inst);
@@ -151,8 +154,28 @@ void inst_finish(struct instance *inst);
 uint64_t inst_memory_mib(const struct fn *fn);
 uint64_t pool_now_ns(void);
 
-/* pool.c: what instances report. */
+/* conn.c: connects to the guest's port (the guest listens, or the
+ * restore is done); frames then drive the instance's state. */
+void inst_connect(struct instance *inst);
+int inst_send(struct instance *inst, const struct gproto_msg *m);
+
+/* pool.c: the pools and dispatch, shared with report.c and set.c. */
 void pool_inst_state(struct instance *inst, enum inst_state from, enum inst_state to);
+struct pool_name *pool_name_get(struct pool_set *s, const char *name, bool create);
+/* A draining pool with nothing left in it goes away. */
+void pool_maybe_free(struct pool *p);
+unsigned pool_starting(const struct pool *p);
+unsigned pool_coming(const struct pool *p);
+struct pool_job *pool_dequeue(struct pool *p);
+/* The pool lets go of a job that ends; the caller reports it next. */
+void pool_job_end(struct pool_job *job);
+void pool_fail_job(struct pool_job *job, enum pool_fail why, const char *detail,
+		   const uint8_t *body, size_t len);
+void pool_offer(struct instance *inst);
+void pool_ensure_starts(struct pool *p);
+void pool_on_dispatch(int fd, short what, void *arg);
+
+/* report.c: what instances report. */
 void pool_inst_ready(struct instance *inst);
 void pool_inst_job_frame(struct instance *inst, const struct gproto_msg *m);
 void pool_inst_deadline(struct instance *inst);
