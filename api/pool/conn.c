@@ -214,7 +214,7 @@ void inst_connect(struct instance *inst)
 	char path[PATH_MAX];
 	int fd = -1, ret;
 
-	snprintf(path, sizeof(path), "%s/%s", inst->dir, POOL_VSOCK_SOCK);
+	snprintf(path, sizeof(path), "%s/%s", inst->root, POOL_VSOCK_SOCK);
 	inst->connect_tries++;
 	ret = hvsock_start(path, GPROTO_PORT, &fd);
 	if (ret < 0) {

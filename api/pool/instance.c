@@ -94,6 +94,14 @@ static void on_line(struct instance *inst, bool is_err, const char *line, size_t
 	else if (inst->restore && is_err &&
 		 memmem(line, len, POOL_READY_RESTORE, strlen(POOL_READY_RESTORE)) != NULL)
 		inst_connect(inst);
+	else if (inst->restore && is_err && !inst->load_sent &&
+		 memmem(line, len, POOL_API_LISTENING, strlen(POOL_API_LISTENING)) != NULL) {
+		int ret = snap_load(inst);
+
+		inst->load_sent = true;
+		if (ret < 0)
+			inst_fail(inst, "loading the snapshot: %s", strerror(-ret));
+	}
 }
 
 static void feed_lines(struct instance *inst, bool is_err, const char *buf, size_t n)
@@ -176,7 +184,7 @@ void inst_run(struct instance *inst, struct pool_job *job)
 
 static void free_inst(struct instance *inst)
 {
-	if (inst->snap_job) {
+	if (inst->snap_job || inst->load_job) {
 		inst->free_after_job = true; /* snapshot.c frees it in done() */
 		return;
 	}
@@ -204,6 +212,7 @@ static void to_gone(struct instance *inst)
 	close(inst->err_fd);
 	inst->out_fd = inst->err_fd = inst->pidfd = -1;
 	inst_remove_dir(inst->dir);
+	pool_jail_release(inst);
 	inst_set_state(inst, INST_GONE);
 	pool_inst_gone(inst);
 	free_inst(inst);
@@ -292,7 +301,12 @@ static void on_pid(evutil_socket_t fd, short what, void *arg)
 	inst->exited = true;
 	inst->status = r > 0 ? status : 0;
 	if (inst->state != INST_DRAINING) {
-		if (WIFSIGNALED(status))
+		if (WIFSIGNALED(status) && pool_jail_oom_killed(inst))
+			inst_fail(inst,
+				  "ember-vmm was killed by the kernel: over its memory limit "
+				  "(cgroup memory.max: MemorySize %u MiB + %u MiB)",
+				  inst->pool->fn->memory_mib, inst->pool->set->jail.mem_margin_mib);
+		else if (WIFSIGNALED(status))
 			inst_fail(inst, "ember-vmm was killed by signal %d", WTERMSIG(status));
 		else
 			inst_fail(inst, "ember-vmm exited with status %d", WEXITSTATUS(status));

@@ -70,11 +70,33 @@ struct event_base;
 #define POOL_CONSOLE_TAIL	2048 /* bytes of console and VMM log kept for error messages */
 #define POOL_ID_LEN		16   /* hex digits of an instance id */
 
+/* Jails (api/pool/jail.c, vmm/jail/README.md): unless off, every ember-vmm
+ * runs under ember-jailer with a uid of its own from [uid_first, uid_first +
+ * uid_count), the group gid shared by all VMs, in
+ * $EMBER_HOME/jail/ember-vmm/<instance id>/root, and in the cgroup
+ * ember-vmm/<instance id> with memory.max = MemorySize + mem_margin_mib. The
+ * VM's files are hard-linked into its root from $EMBER_HOME/jail/files
+ * (copies, made once, of files outside $EMBER_HOME), root-owned, 0440, group
+ * gid: readable by the VMs, writable by none. */
+struct pool_jail {
+	bool off;
+	uint32_t uid_first, uid_count;
+	uint32_t gid;
+	uint32_t mem_margin_mib;
+	const char *jailer; /* NULL: ember-jailer next to ember-vmm */
+};
+
+#define POOL_JAIL_UID_FIRST  10001
+#define POOL_JAIL_UID_COUNT  9999
+#define POOL_JAIL_GID	     10000
+#define POOL_JAIL_MARGIN_MIB 64 /* ember-jailer's own --guest-mem-mib margin */
+
 struct pool_opts {
 	const char *home, *vmm_path, *kernel_path, *initrd_path, *guest_args;
 	uint64_t memory_budget_mib;
 	unsigned keep_warm_s;
 	bool snapstart;
+	const struct pool_jail *jail; /* NULL: jailed, with the defaults above */
 };
 
 enum pool_start { POOL_START_WARM, POOL_START_COLD, POOL_START_RESTORE };

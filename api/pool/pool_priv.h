@@ -28,6 +28,26 @@
  * why); each new one gets the VMM's next host port. */
 #define POOL_CONNECT_TRIES 3
 #define POOL_MAX_VCPUS	   6
+/* The VMM's line once its API serves (a restore loads through it). */
+#define POOL_API_LISTENING "API listening on"
+#define POOL_LOAD_THREADS  4 /* snapshot loads in flight at once */
+
+/* Jails (pool.h): under <home>/jail, ember-jailer's --chroot-base-dir. */
+#define POOL_JAIL_DIR	 "jail"
+#define POOL_JAIL_FILES	 "files" /* <home>/jail/files: the staged copies */
+#define POOL_JAIL_EXEC	 "ember-vmm"
+#define POOL_JAIL_CGROUP "ember-vmm" /* --parent-cgroup: <hierarchy>/ember-vmm/<id> */
+/* The VM's files, as the jailed VMM sees them (its root is the jail). */
+#define POOL_IN_KERNEL	   "/vmlinux"
+#define POOL_IN_INITRD	   "/initramfs.cpio"
+#define POOL_IN_RUNTIME	   "/runtime.img"
+#define POOL_IN_CODE	   "/code.img"
+#define POOL_IN_STATE	   "/state"
+#define POOL_IN_MEM	   "/mem"
+#define POOL_IN_SNAP_STATE "/snapshot.state" /* a template writes its snapshot here */
+#define POOL_IN_SNAP_MEM   "/snapshot.mem"
+#define POOL_DRIVE_RUNTIME "runtime" /* drive ids (snapshot loads override their paths) */
+#define POOL_DRIVE_CODE	   "code"
 
 enum inst_state {
 	INST_STARTING,
@@ -86,7 +106,12 @@ struct instance {
 	struct instance *idle_next;	      /* pool->idle */
 	struct instance *lru_next, *lru_prev; /* the set's idle LRU */
 	char id[POOL_ID_LEN + 1];
-	char dir[POOL_DIR_MAX];
+	char dir[POOL_DIR_MAX];	 /* <home>/run/<id>: root's only (the pid file) */
+	char root[POOL_DIR_MAX]; /* the VMM's folder from the host: its sockets, vm.json */
+	bool jailed;
+	uint32_t uid;	/* jailed: its own */
+	bool load_job;	/* a snapshot load job refers to it (like snap_job) */
+	bool load_sent; /* restore: the load is on its way */
 	enum inst_state state;
 	bool restore;  /* started from the snapshot */
 	bool fresh;    /* has run no job yet */
@@ -123,6 +148,10 @@ struct pool_set {
 	const struct pool_ops *ops;
 	void *arg;
 	struct work_pool *work;
+	struct work_pool *load_work; /* snapshot loads: not behind a long snapshot */
+	struct pool_jail jail;
+	char jailer[PATH_MAX], jail_base[PATH_MAX];
+	uint8_t *uid_used; /* a bit per uid of the jail range */
 	struct pool_name *names[POOL_HASH_BUCKETS];
 	struct pool *pools[POOL_HASH_BUCKETS];
 	struct instance *lru_head, *lru_tail; /* idle instances, least recently used first */
@@ -186,6 +215,27 @@ void pool_inst_start_failed(struct instance *inst, const char *detail, const cha
 void pool_inst_gone(struct instance *inst);
 void pool_inst_idle_expired(struct instance *inst);
 
+/* jail.c (pool.h says what a jail is). pool_jail_init: the folders, the
+ * uid map, the sweep of jails an earlier emberd left (their cgroups'
+ * processes killed, the cgroups and folders removed). pool_jail_prepare: a
+ * uid for inst, its root with the VM's files linked in (cold: kernel, initrd,
+ * images; restore: images, state, mem). pool_jail_argv: ember-jailer's
+ * arguments up to and including "--" into argv (at most POOL_JAIL_ARGC).
+ * pool_jail_release: the root and the cgroup removed, the uid freed (after
+ * the VMM exited). pool_jail_seal: a snapshot file made root's (jailed:
+ * 0440 group gid, readable by clones; --no-jail: 0400) through its fd, then
+ * renamed to `to`, which must then still be that file (-EPERM if a VMM
+ * swapped another in). */
+#define POOL_JAIL_ARGC 20
+int pool_jail_init(struct pool_set *s, const struct pool_jail *opts);
+void pool_jail_free(struct pool_set *s);
+int pool_jail_prepare(struct instance *inst);
+int pool_jail_argv(struct instance *inst, char **argv, char *buf, size_t cap);
+void pool_jail_release(struct instance *inst);
+/* Whether the kernel killed something in inst's cgroup for its memory limit. */
+bool pool_jail_oom_killed(const struct instance *inst);
+int pool_jail_seal(const struct pool_set *s, const char *from, const char *to);
+
 /* snapshot.c */
 void snap_dir_for(const struct pool_set *s, const struct fn *fn, char *out, size_t cap);
 bool snap_exists(const char *dir);
@@ -193,5 +243,9 @@ void snap_delete(const char *dir);
 int snap_take(struct instance *inst);
 void snap_state_path(const char *dir, char *out, size_t cap);
 void snap_mem_path(const char *dir, char *out, size_t cap);
+/* Restore: PUT /snapshot/load on the instance's API (a worker thread), with
+ * the drives and the vsock socket named by emberd (a state file may not
+ * choose host paths: vmm/snapshot/paths.h); the VMM says "ready to run". */
+int snap_load(struct instance *inst);
 
 #endif

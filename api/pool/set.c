@@ -36,12 +36,21 @@ int pool_set_new(struct event_base *base, const struct pool_opts *opts, const st
 	    snprintf(s->guest_args, sizeof(s->guest_args), "%s",
 		     opts->guest_args ? opts->guest_args : "") >= (int)sizeof(s->guest_args))
 		goto err;
-	/* emberd connects to <home>/run/<id>/vsock.sock: it must fit a sun_path. */
-	if (strlen(s->home) + strlen("/run/") + POOL_ID_LEN + 1 + strlen(POOL_VSOCK_SOCK) >= 108) {
-		log_err("EMBER_HOME %s is too long for the instances' socket paths (at most %zu "
-			"bytes)",
-			s->home, 107 - strlen("/run/") - POOL_ID_LEN - 1 - strlen(POOL_VSOCK_SOCK));
-		goto err;
+	/* emberd connects to <home>/run/<id>/vsock.sock, or jailed to
+	 * <home>/jail/ember-vmm/<id>/root/vsock.sock: it must fit a sun_path. */
+	{
+		size_t folder = opts->jail != NULL && opts->jail->off
+					? strlen("/run/") + POOL_ID_LEN
+					: strlen("/" POOL_JAIL_DIR "/" POOL_JAIL_EXEC "/") +
+						  POOL_ID_LEN + strlen("/root");
+		size_t fixed = folder + 1 + strlen(POOL_VSOCK_SOCK);
+
+		if (strlen(s->home) + fixed >= 108) {
+			log_err("EMBER_HOME %s is too long for the instances' socket paths (at "
+				"most %zu bytes)",
+				s->home, 107 - fixed);
+			goto err;
+		}
 	}
 	for (unsigned i = 0; i < 2; i++) {
 		snprintf(path, sizeof(path), "%s/%s", s->home, i == 0 ? "run" : "snapshots");
@@ -52,16 +61,25 @@ int pool_set_new(struct event_base *base, const struct pool_opts *opts, const st
 		}
 	}
 	inst_sweep_leftovers(s->home);
+	ret = pool_jail_init(s, opts->jail);
+	if (ret < 0)
+		goto err;
 	s->dispatch_ev = event_new(base, -1, 0, pool_on_dispatch, s);
 	ret = s->dispatch_ev == NULL ? -ENOMEM : work_pool_new(base, 1, &s->work);
+	if (ret == 0)
+		ret = work_pool_new(base, POOL_LOAD_THREADS, &s->load_work);
 	if (ret < 0)
 		goto err;
 	*out = s;
 	return 0;
 
 err:
+	if (s->work != NULL)
+		work_pool_free(s->work);
+	work_pool_free(s->load_work);
 	if (s->dispatch_ev != NULL)
 		event_free(s->dispatch_ev);
+	pool_jail_free(s);
 	free(s);
 	return ret;
 }
@@ -106,6 +124,7 @@ void pool_set_free(struct pool_set *s)
 	s->freeing = true;
 	/* First the snapshot jobs: their done() still finds their instances. */
 	work_pool_free(s->work);
+	work_pool_free(s->load_work);
 	for (unsigned b = 0; b < POOL_HASH_BUCKETS; b++)
 		for (struct pool *p = s->pools[b]; p != NULL; p = p->next) {
 			struct pool_job *job;
@@ -139,6 +158,7 @@ void pool_set_free(struct pool_set *s)
 		}
 	}
 	event_free(s->dispatch_ev);
+	pool_jail_free(s);
 	free(s);
 }
 
