@@ -403,6 +403,29 @@ bool pool_jail_oom_killed(const struct instance *inst)
 	return killed;
 }
 
+int pool_jail_raise_memory(const struct pool_set *s, const char *id, uint64_t mib)
+{
+	static const char *const where[][2] = { { "", "memory.max" },
+						{ "/memory", "memory.limit_in_bytes" } };
+	char parent[64], path[PATH_MAX];
+	int ret = -ENOENT;
+
+	parent_cgroup(s, parent, sizeof(parent));
+	for (size_t i = 0; i < sizeof(where) / sizeof(where[0]) && ret < 0; i++) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s%s/%s/%s/%s", CGROUP_ROOT, where[i][0], parent, id,
+			 where[i][1]);
+		f = fopen(path, "we");
+		if (f == NULL)
+			continue;
+		ret = fprintf(f, "%llu\n", (unsigned long long)(mib << 20)) < 0 ? -EIO : 0;
+		if (fclose(f) != 0 && ret == 0)
+			ret = -errno;
+	}
+	return ret;
+}
+
 void pool_jail_release(struct instance *inst)
 {
 	struct pool_set *s = inst->pool->set;

@@ -1,9 +1,11 @@
 /* pool: emberd's execution environments: one ember-vmm per instance, pooled per function version, within the host's limits.
  *
- * An instance is one ember-vmm process serving one invocation at a time, in
- * its own folder $EMBER_HOME/run/<instance id>/ (the VMM's API socket
- * api.sock, its vsock socket vsock.sock, and vm.json for a cold start). Its
- * states, each with a timer:
+ * An instance is one ember-vmm process serving one invocation at a time. Its
+ * folder $EMBER_HOME/run/<instance id>/ holds its pid file (root's only);
+ * the VMM works in its jail's root $EMBER_HOME/jail/ember-vmm/<id>/root/
+ * (struct pool_jail below), or with --no-jail in the run folder: its API
+ * socket api.sock, its vsock socket vsock.sock, vm.json for a cold start.
+ * Its states, each with a timer:
  *   starting      spawned; waiting for the guest to listen (cold: ember-init's
  *                 console line) or for the VMM to finish a restore (its
  *                 "ready to run" line), then the vsock handshake (lib/hvsock)
@@ -32,10 +34,14 @@
  * SnapStart (opts->snapstart): snapshots live in
  * $EMBER_HOME/snapshots/<name>/<version>/<revision>/{state,mem}, written under
  * temporary names and renamed when complete; a folder with both files is a
- * usable snapshot, also after a restart of emberd. Later instances of that key
- * restore it (`ember-vmm --restore`), each in its own folder: the snapshot
- * records the vsock socket as the relative path "vsock.sock", and ember-vmm
- * resolves it against its working directory, the instance's folder. If taking
+ * usable snapshot, also after a restart of emberd. A jailed template writes
+ * them in its root; emberd moves them out at once, root-owned, 0440 to the
+ * VMs' group (0400 with --no-jail), so no VM can change them. Later instances
+ * of that key restore it: ember-vmm starts with only its API, and emberd
+ * sends PUT /snapshot/load naming every host file itself (the drives, the
+ * vsock socket "vsock.sock": a state file may not choose host paths,
+ * vmm/snapshot/paths.h); jailed, those are the fixed paths inside each
+ * clone's root, where the snapshot files are hard-linked as /state, /mem. If taking
  * or restoring a snapshot fails, that is logged, the snapshot is deleted, and
  * the version falls back to cold starts for the life of this process; a job
  * waiting for a restore that failed waits for a cold start instead.

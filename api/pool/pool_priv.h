@@ -232,6 +232,10 @@ void pool_jail_free(struct pool_set *s);
 int pool_jail_prepare(struct instance *inst);
 int pool_jail_argv(struct instance *inst, char **argv, char *buf, size_t cap);
 void pool_jail_release(struct instance *inst);
+/* Sets the memory limit of instance id's cgroup to mib (any thread). A
+ * template's snapshot memory file is charged to its cgroup as it writes it
+ * (on tmpfs, for good), so a snapshotting instance gets MemorySize more. */
+int pool_jail_raise_memory(const struct pool_set *s, const char *id, uint64_t mib);
 /* Whether the kernel killed something in inst's cgroup for its memory limit. */
 bool pool_jail_oom_killed(const struct instance *inst);
 int pool_jail_seal(const struct pool_set *s, const char *from, const char *to);

@@ -27,6 +27,7 @@ struct snap_job {
 	char req_state[PATH_MAX], req_mem[PATH_MAX];   /* as the VMM names them */
 	char jail_state[PATH_MAX], jail_mem[PATH_MAX]; /* jailed: where it writes them */
 	const struct pool_set *set;
+	uint64_t mem_max_mib; /* jailed: the template's limit while it writes the files */
 	uint64_t t0_ns;
 	int ret;
 	bool running; /* the VM is not left paused */
@@ -133,6 +134,13 @@ static void snap_run(struct work *w)
 	ret = fcapi_vm_state(c, SCHEMA_VM_PAUSED, j->err, sizeof(j->err));
 	if (ret < 0)
 		goto out;
+	/* The memory file's pages are charged to the writer; they stay the
+	 * template's for its life (so its limit is not lowered again). */
+	if (j->mem_max_mib > 0 &&
+	    (ret = pool_jail_raise_memory(j->set, j->id, j->mem_max_mib)) < 0) {
+		snprintf(j->err, sizeof(j->err), "raising the memory limit: %s", strerror(-ret));
+		goto resume;
+	}
 	j->running = false;
 	ret = fcapi_snapshot_create(c, &req, j->err, sizeof(j->err));
 	/* A jailed VMM wrote them in its root: out of its reach at once, root's,
@@ -143,6 +151,7 @@ static void snap_run(struct work *w)
 		snprintf(j->err, sizeof(j->err), "taking the files out of the jail: %s",
 			 strerror(-ret));
 	/* Resume even when the snapshot failed: the instance can still serve. */
+resume:
 	if (fcapi_vm_state(c, SCHEMA_VM_RESUMED, err, sizeof(err)) == 0)
 		j->running = true;
 	else if (ret == 0)
@@ -268,6 +277,7 @@ int snap_take(struct instance *inst)
 		return -ENAMETOOLONG;
 	}
 	if (inst->jailed) {
+		j->mem_max_mib = 2ull * inst->pool->fn->memory_mib + j->set->jail.mem_margin_mib;
 		snprintf(j->req_state, sizeof(j->req_state), "%s", POOL_IN_SNAP_STATE);
 		snprintf(j->req_mem, sizeof(j->req_mem), "%s", POOL_IN_SNAP_MEM);
 	} else {
