@@ -211,6 +211,13 @@ static void to_gone(struct instance *inst)
 	close(inst->out_fd);
 	close(inst->err_fd);
 	inst->out_fd = inst->err_fd = inst->pidfd = -1;
+	/* Killed for its memory limit: that is what its job's error must say,
+	 * whatever noticed the end first (the vsock connection, the pidfd). */
+	if (inst->exited && WIFSIGNALED(inst->status) && pool_jail_oom_killed(inst))
+		snprintf(inst->why, sizeof(inst->why),
+			 "ember-vmm was killed by the kernel: over its memory limit (cgroup "
+			 "memory.max: MemorySize %u MiB + %u MiB)",
+			 inst->pool->fn->memory_mib, inst->pool->set->jail.mem_margin_mib);
 	inst_remove_dir(inst->dir);
 	pool_jail_release(inst);
 	inst_set_state(inst, INST_GONE);
@@ -303,9 +310,7 @@ static void on_pid(evutil_socket_t fd, short what, void *arg)
 	if (inst->state != INST_DRAINING) {
 		if (WIFSIGNALED(status) && pool_jail_oom_killed(inst))
 			inst_fail(inst,
-				  "ember-vmm was killed by the kernel: over its memory limit "
-				  "(cgroup memory.max: MemorySize %u MiB + %u MiB)",
-				  inst->pool->fn->memory_mib, inst->pool->set->jail.mem_margin_mib);
+				  "ember-vmm was killed by the kernel: over its memory limit");
 		else if (WIFSIGNALED(status))
 			inst_fail(inst, "ember-vmm was killed by signal %d", WTERMSIG(status));
 		else

@@ -173,6 +173,15 @@ int pool_jail_init(struct pool_set *s, const struct pool_jail *opts)
 
 void pool_jail_free(struct pool_set *s)
 {
+	char parent[64], path[PATH_MAX];
+
+	/* This home's parent cgroup, then ember/ if no other emberd uses it. */
+	if (!s->jail.off) {
+		parent_cgroup(s, parent, sizeof(parent));
+		snprintf(path, sizeof(path), "%s/%s", CGROUP_ROOT, parent);
+		if (rmdir(path) == 0)
+			rmdir(CGROUP_ROOT "/" POOL_JAIL_CGROUP);
+	}
 	free(s->uid_used);
 	s->uid_used = NULL;
 }
@@ -446,7 +455,8 @@ void pool_jail_release(struct instance *inst)
 int pool_jail_seal(const struct pool_set *s, const char *from, const char *to)
 {
 	struct stat a, b;
-	int fd = open(from, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), ret = 0;
+	/* Non-blocking: a FIFO a VMM put there must not hang a worker. */
+	int fd = open(from, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK), ret = 0;
 
 	if (fd < 0)
 		return -errno;
