@@ -215,9 +215,10 @@ static void to_gone(struct instance *inst)
 	 * whatever noticed the end first (the vsock connection, the pidfd). */
 	if (inst->exited && WIFSIGNALED(inst->status) && pool_jail_oom_killed(inst))
 		snprintf(inst->why, sizeof(inst->why),
-			 "ember-vmm was killed by the kernel: over its memory limit (cgroup "
-			 "memory.max: MemorySize %u MiB + %u MiB)",
-			 inst->pool->fn->memory_mib, inst->pool->set->jail.mem_margin_mib);
+			 "ember-vmm was killed by the kernel: over its memory limit (its cgroup's "
+			 "memory.max, %llu MiB, for MemorySize %u MiB)",
+			 (unsigned long long)pool_jail_memory_max_mib(inst),
+			 inst->pool->fn->memory_mib);
 	inst_remove_dir(inst->dir);
 	pool_jail_release(inst);
 	inst_set_state(inst, INST_GONE);

@@ -386,6 +386,22 @@ int pool_jail_argv(struct instance *inst, char **argv, char *buf, size_t cap)
 	return argc;
 }
 
+uint64_t pool_jail_memory_max_mib(const struct instance *inst)
+{
+	char parent[64], path[PATH_MAX];
+	unsigned long long v = 0;
+	FILE *f;
+
+	parent_cgroup(inst->pool->set, parent, sizeof(parent));
+	snprintf(path, sizeof(path), "%s/%s/%s/memory.max", CGROUP_ROOT, parent, inst->id);
+	f = fopen(path, "re");
+	if (f != NULL && fscanf(f, "%llu", &v) != 1)
+		v = 0;
+	if (f != NULL)
+		fclose(f);
+	return v >> 20;
+}
+
 bool pool_jail_oom_killed(const struct instance *inst)
 {
 	/* v2: memory.events; v1: the memory controller's memory.oom_control. */

@@ -238,6 +238,8 @@ void pool_jail_release(struct instance *inst);
 int pool_jail_raise_memory(const struct pool_set *s, const char *id, uint64_t mib);
 /* Whether the kernel killed something in inst's cgroup for its memory limit. */
 bool pool_jail_oom_killed(const struct instance *inst);
+/* Its cgroup's memory limit now, in MiB (v2; 0 if unknown). */
+uint64_t pool_jail_memory_max_mib(const struct instance *inst);
 int pool_jail_seal(const struct pool_set *s, const char *from, const char *to);
 
 /* snapshot.c */
