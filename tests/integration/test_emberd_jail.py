@@ -198,3 +198,29 @@ def test_jail_cost_on_a_restore(kvm):
           f"jailed {statistics.median(jailed):.1f} ms {jailed}, "
           f"--no-jail {statistics.median(bare):.1f} ms {bare}; "
           f"one cold start: jailed {cold_j:.1f} ms, --no-jail {cold_b:.1f} ms")
+
+
+def test_a_restarted_emberd_sweeps_the_jails_left_behind(kvm):
+    e = EmberdVm(kvm, extra=["--keep-warm", "600", "--no-snapstart"])
+    try:
+        e.create("left", C_RT, "bootstrap", {"bootstrap": (c_bootstrap(), 0o755)})
+        ok(e.invoke("left", {}))
+        inst, pid = new_instance(e, set())
+        cg = cgroup_of(e, pid)
+        # emberd dies without cleaning up; its VM lives on in its jail.
+        assert e.sh(f"kill -KILL $(cat {e.pidfile})")[0] == 0
+        e.proc.wait(60)
+        assert e.sh(f"test -d /proc/{pid} && test -d {cg} && "
+                     f"test -d {e.home}/jail/ember-vmm/{inst}")[0] == 0
+    except BaseException:
+        e.stop()
+        raise
+    # The next emberd of that home stops the VM and removes its jail and cgroup.
+    e2 = EmberdVm(kvm, extra=["--home", e.home])
+    try:
+        assert f"stopping ember-vmm {pid}, left in its jail" in e2.proc.text, e2.proc.text
+        rc, out = e2.sh(f"ls -A {e.home}/jail/ember-vmm; [ ! -e {cg} ] || echo CGROUP; "
+                        f"[ ! -e /proc/{pid} ] || echo ALIVE")
+        assert rc == 0 and out.strip() == "", out
+    finally:
+        assert e2.stop() == 0
