@@ -220,7 +220,9 @@ def test_a_restarted_emberd_sweeps_the_jails_left_behind(kvm):
     try:
         assert f"stopping ember-vmm {pid}, left in its jail" in e2.proc.text, e2.proc.text
         rc, out = e2.sh(f"ls -A {e.home}/jail/ember-vmm; [ ! -e {cg} ] || echo CGROUP; "
-                        f"[ ! -e /proc/{pid} ] || echo ALIVE")
+                        f"[ ! -e /proc/{pid} ] || grep -q '^State:.*Z' /proc/{pid}/status || "
+                        f"echo ALIVE")  # (a zombie until L1's init reaps it)
         assert rc == 0 and out.strip() == "", out
     finally:
         assert e2.stop() == 0
+        e2.sh(f"rm -rf {e.home}")
