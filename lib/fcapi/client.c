@@ -290,6 +290,33 @@ int fcapi_snapshot_create(struct fcapi_client *c, const struct schema_snapshot_c
 	return ret;
 }
 
+/* vsock_override {uds_path} and drive_overrides [{drive_id, path_on_host}],
+ * when the request has them. */
+static int add_load_overrides(cJSON *o, const struct schema_load_overrides *ov)
+{
+	cJSON *v, *drives;
+
+	if (ov->vsock) {
+		v = cJSON_AddObjectToObject(o, "vsock_override");
+		if (v == NULL || cJSON_AddStringToObject(v, "uds_path", ov->vsock_uds_path) == NULL)
+			return -ENOMEM;
+	}
+	if (ov->ndrives == 0)
+		return 0;
+	drives = cJSON_AddArrayToObject(o, "drive_overrides");
+	if (drives == NULL)
+		return -ENOMEM;
+	for (unsigned i = 0; i < ov->ndrives; i++) {
+		cJSON *d = cJSON_CreateObject();
+
+		if (d == NULL || !cJSON_AddItemToArray(drives, d) ||
+		    cJSON_AddStringToObject(d, "drive_id", ov->drives[i].drive_id) == NULL ||
+		    cJSON_AddStringToObject(d, "path_on_host", ov->drives[i].path_on_host) == NULL)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 int fcapi_snapshot_load(struct fcapi_client *c, const struct schema_snapshot_load *req, char *err,
 			size_t errlen)
 {
@@ -306,6 +333,10 @@ int fcapi_snapshot_load(struct fcapi_client *c, const struct schema_snapshot_loa
 	    (req->enable_diff_snapshots &&
 	     cJSON_AddBoolToObject(o, "enable_diff_snapshots", true) == NULL) ||
 	    cJSON_AddBoolToObject(o, "resume_vm", req->resume_vm) == NULL) {
+		cJSON_Delete(o);
+		return fail(err, errlen, -ENOMEM, "out of memory");
+	}
+	if (add_load_overrides(o, &req->overrides) < 0) {
 		cJSON_Delete(o);
 		return fail(err, errlen, -ENOMEM, "out of memory");
 	}

@@ -269,10 +269,28 @@ static void test_snapshot_calls(void **state)
 	assert_string_equal(s->load.backend_path, "/s/mem");
 	assert_int_equal(s->load.backend_type, SCHEMA_MEM_BACKEND_FILE);
 	assert_true(s->load.resume_vm);
+	assert_false(s->load.overrides.vsock);
+	assert_int_equal(s->load.overrides.ndrives, 0);
+	/* The overrides reach the server: the paths a state file may not choose. */
+	ld.overrides.vsock = true;
+	snprintf(ld.overrides.vsock_uds_path, sizeof(ld.overrides.vsock_uds_path), "v.sock");
+	ld.overrides.ndrives = 2;
+	snprintf(ld.overrides.drives[0].drive_id, CONFIG_DRIVE_ID_LEN, "runtime");
+	snprintf(ld.overrides.drives[0].path_on_host, PATH_MAX, "/runtime.img");
+	snprintf(ld.overrides.drives[1].drive_id, CONFIG_DRIVE_ID_LEN, "code");
+	snprintf(ld.overrides.drives[1].path_on_host, PATH_MAX, "/code.img");
+	assert_int_equal(fcapi_snapshot_load(c, &ld, err, sizeof(err)), 0);
+	assert_true(s->load.overrides.vsock);
+	assert_string_equal(s->load.overrides.vsock_uds_path, "v.sock");
+	assert_int_equal(s->load.overrides.ndrives, 2);
+	assert_string_equal(s->load.overrides.drives[0].drive_id, "runtime");
+	assert_string_equal(s->load.overrides.drives[0].path_on_host, "/runtime.img");
+	assert_string_equal(s->load.overrides.drives[1].drive_id, "code");
+	assert_string_equal(s->load.overrides.drives[1].path_on_host, "/code.img");
 	assert_int_equal(fcapi_get_state(c, st, sizeof(st), err, sizeof(err)), 0);
 	assert_string_equal(st, "Paused");
 	assert_string_equal(s->methods[0], "PATCH");
-	assert_string_equal(s->methods[4], "GET");
+	assert_string_equal(s->methods[5], "GET");
 	fcapi_client_free(c);
 }
 
