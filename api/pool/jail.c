@@ -356,14 +356,19 @@ int pool_jail_argv(struct instance *inst, char **argv, char *buf, size_t cap)
 {
 	const struct pool_set *s = inst->pool->set;
 	uint64_t mem_max = ((uint64_t)inst->pool->fn->memory_mib + s->jail.mem_margin_mib) << 20;
-	char parent[64];
+	char *uid = buf, *gid, *parent, *cgroup;
 	int argc = 0, n;
 
-	parent_cgroup(s, parent, sizeof(parent));
-	/* Numbers and the cgroup values live in buf, NUL-separated. */
-	n = snprintf(buf, cap, "%u%c%u%c%s%cmemory.max=%llu", inst->uid, 0, s->jail.gid, 0, parent,
-		     0, (unsigned long long)mem_max);
-	if (n < 0 || (size_t)n >= cap)
+	/* The values live in buf, one after the other, each NUL-terminated. */
+	n = snprintf(uid, cap, "%u", inst->uid) + 1;
+	gid = uid + n;
+	n += snprintf(gid, cap - (size_t)n, "%u", s->jail.gid) + 1;
+	parent = buf + n;
+	parent_cgroup(s, parent, cap - (size_t)n);
+	n += (int)strlen(parent) + 1;
+	cgroup = buf + n;
+	if ((size_t)n >= cap || snprintf(cgroup, cap - (size_t)n, "memory.max=%llu",
+					 (unsigned long long)mem_max) >= (int)(cap - (size_t)n))
 		return -ENAMETOOLONG;
 	argv[argc++] = (char *)s->jailer;
 	argv[argc++] = "--id";
@@ -371,17 +376,15 @@ int pool_jail_argv(struct instance *inst, char **argv, char *buf, size_t cap)
 	argv[argc++] = "--exec-file";
 	argv[argc++] = (char *)s->vmm;
 	argv[argc++] = "--uid";
-	argv[argc++] = buf;
+	argv[argc++] = uid;
 	argv[argc++] = "--gid";
-	argv[argc++] = buf + strlen(buf) + 1;
+	argv[argc++] = gid;
 	argv[argc++] = "--chroot-base-dir";
 	argv[argc++] = (char *)s->jail_base;
 	argv[argc++] = "--parent-cgroup";
-	argv[argc] = argv[argc - 4] + strlen(argv[argc - 4]) + 1;
-	argc++;
+	argv[argc++] = parent;
 	argv[argc++] = "--cgroup";
-	argv[argc] = argv[argc - 2] + strlen(argv[argc - 2]) + 1;
-	argc++;
+	argv[argc++] = cgroup;
 	argv[argc++] = "--";
 	return argc;
 }
