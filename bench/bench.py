@@ -145,7 +145,7 @@ class Emberd:
             swap = {host.images["runtimes"]: standin, host.images["kernel"]: "/dev/null",
                     host.images["initrd"]: "/dev/null"}
             argv = [swap.get(a, a) for a in argv]
-            argv += ["--vmm", os.path.join(BUILD, "bin", "standin-vmm")]
+            argv += ["--no-jail", "--vmm", os.path.join(BUILD, "bin", "standin-vmm")]
         script = f'rm -rf {self.home}; mkdir -p {self.home}; echo $$ > {self.home}.pid; exec "$@"'
         self.partial = b""
 

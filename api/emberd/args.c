@@ -17,6 +17,8 @@ static const char usage[] =
 	"              [--memory-budget MIB] [--keep-warm SEC] [--no-snapstart]\n"
 	"              [--vmm PATH] [--kernel PATH] [--initrd PATH] [--runtimes DIR]\n"
 	"              [--guest-args STR] [--region R] [--account-id N] [--log-level LEVEL]\n"
+	"              [--no-jail | [--jail-uids FIRST-LAST] [--jail-gid GID]\n"
+	"               [--jail-memory-margin MIB]]\n"
 	"\n"
 	"Serves the AWS Lambda API (2015-03-31) and runs each function in KVM microVMs.\n"
 	"Clients: the AWS CLI and SDKs (--endpoint-url http://ADDR:PORT, any credentials),\n"
@@ -38,7 +40,14 @@ static const char usage[] =
 	"  --guest-args STR    appended to the guest kernel command line\n"
 	"  --region R          the region in ARNs (default " EMBERD_DEFAULT_REGION ")\n"
 	"  --account-id N      the 12-digit account in ARNs (default " EMBERD_DEFAULT_ACCT ")\n"
-	"  --log-level LEVEL   error, warn, info (default) or debug\n";
+	"  --log-level LEVEL   error, warn, info (default) or debug\n"
+	"  --no-jail           run ember-vmm unconfined, as emberd's user (debugging only);\n"
+	"                      by default each one runs under ember-jailer (next to ember-vmm)\n"
+	"  --jail-uids FIRST-LAST  a uid of its own for each VM from this range\n"
+	"                      (default 10001-19999)\n"
+	"  --jail-gid GID      the group of every VM, which reads their files (default 10000)\n"
+	"  --jail-memory-margin MIB  a VM's cgroup memory limit is MemorySize + MIB\n"
+	"                      (default 64)\n";
 
 enum {
 	OPT_HOME = 256,
@@ -57,6 +66,10 @@ enum {
 	OPT_REGION,
 	OPT_ACCOUNT,
 	OPT_VERSION,
+	OPT_NO_JAIL,
+	OPT_JAIL_UIDS,
+	OPT_JAIL_GID,
+	OPT_JAIL_MARGIN,
 };
 
 static const struct option options[] = {
@@ -76,6 +89,10 @@ static const struct option options[] = {
 	{ "region", required_argument, NULL, OPT_REGION },
 	{ "account-id", required_argument, NULL, OPT_ACCOUNT },
 	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "no-jail", no_argument, NULL, OPT_NO_JAIL },
+	{ "jail-uids", required_argument, NULL, OPT_JAIL_UIDS },
+	{ "jail-gid", required_argument, NULL, OPT_JAIL_GID },
+	{ "jail-memory-margin", required_argument, NULL, OPT_JAIL_MARGIN },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -170,6 +187,10 @@ static void defaults(struct emberd_args *a)
 	a->tcp = true;
 	a->keep_warm_s = EMBERD_DEFAULT_KEEP_S;
 	a->snapstart = true;
+	a->jail.uid_first = POOL_JAIL_UID_FIRST;
+	a->jail.uid_count = POOL_JAIL_UID_COUNT;
+	a->jail.gid = POOL_JAIL_GID;
+	a->jail.mem_margin_mib = POOL_JAIL_MARGIN_MIB;
 	a->level = LOG_INFO;
 	snprintf(a->region, sizeof(a->region), EMBERD_DEFAULT_REGION);
 	snprintf(a->account, sizeof(a->account), EMBERD_DEFAULT_ACCT);
@@ -181,6 +202,29 @@ static void defaults(struct emberd_args *a)
 	snprintf(a->kernel, sizeof(a->kernel), "%.4000s/../guest/vmlinux", dir);
 	snprintf(a->initrd, sizeof(a->initrd), "%.4000s/../guest/initramfs.cpio", dir);
 	snprintf(a->runtimes, sizeof(a->runtimes), "%.4000s/../runtimes", dir);
+}
+
+/* --jail-uids FIRST-LAST: no uid 0, FIRST <= LAST. */
+static int parse_uids(const char *s, struct pool_jail *j)
+{
+	unsigned long first, last;
+	char *end;
+
+	errno = 0;
+	first = strtoul(s, &end, 10);
+	if (errno == 0 && end != s && *end == '-') {
+		const char *l = end + 1;
+
+		last = strtoul(l, &end, 10);
+		if (errno == 0 && end != l && *end == '\0' && first > 0 && first <= last &&
+		    last < UINT32_MAX) {
+			j->uid_first = (uint32_t)first;
+			j->uid_count = (uint32_t)(last - first + 1);
+			return 0;
+		}
+	}
+	log_err("--jail-uids %s: expected FIRST-LAST, 0 < FIRST <= LAST", s);
+	return -EINVAL;
 }
 
 static bool valid_region(const char *s)
@@ -283,6 +327,20 @@ int emberd_args_parse(int argc, char **argv, struct emberd_args *a)
 				ret = -EINVAL;
 			}
 			snprintf(a->account, sizeof(a->account), "%.12s", optarg);
+			break;
+		case OPT_NO_JAIL:
+			a->jail.off = true;
+			break;
+		case OPT_JAIL_UIDS:
+			ret = parse_uids(optarg, &a->jail);
+			break;
+		case OPT_JAIL_GID:
+			ret = parse_u64(optarg, "--jail-gid", 1, UINT32_MAX - 1, &v);
+			a->jail.gid = (uint32_t)v;
+			break;
+		case OPT_JAIL_MARGIN:
+			ret = parse_u64(optarg, "--jail-memory-margin", 0, 1u << 20, &v);
+			a->jail.mem_margin_mib = (uint32_t)v;
 			break;
 		case OPT_VERSION:
 			printf("emberd %s\n", EMBER_VERSION);

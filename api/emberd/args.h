@@ -7,6 +7,9 @@
  *   files next to the binary (<bin>/ember-vmm, <bin>/../guest/vmlinux,
  *   <bin>/../guest/initramfs.cpio, <bin>/../runtimes), as `make` lays them
  *   out in $(BUILD).
+ * - Every instance is jailed (api/pool/pool.h) unless --no-jail; --jail-uids
+ *   FIRST-LAST, --jail-gid and --jail-memory-margin change the jail's uids,
+ *   group and the cgroup's memory margin above MemorySize.
  * - --listen must be a loopback address (127.0.0.0/8, ::1, localhost)
  *   unless --listen-any is given: the API has no authentication.
  * - Returns 0 to run, 1 after printing --help or --version, or -EINVAL
@@ -20,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "api/pool/pool.h"
 #include "lib/util/log.h"
 
 #define EMBERD_DEFAULT_HOME   "/var/lib/ember"
@@ -42,6 +46,7 @@ struct emberd_args {
 	char guest_args[1024];
 	bool has_guest_args;
 	bool snapstart;
+	struct pool_jail jail;
 	enum log_level level;
 	char region[33], account[13];
 };

@@ -112,6 +112,7 @@ int main(int argc, char **argv)
 			.memory_budget_mib = a.memory_budget_mib,
 			.keep_warm_s = a.keep_warm_s,
 			.snapstart = a.snapstart,
+			.jail = &a.jail,
 		};
 		if (invoker_new(base, &io, &inv) < 0) {
 			log_err("starting the invoker failed");

@@ -395,6 +395,7 @@ int invoker_new(struct event_base *base, const struct invoker_opts *opts, struct
 		.memory_budget_mib = opts->memory_budget_mib,
 		.keep_warm_s = opts->keep_warm_s,
 		.snapstart = opts->snapstart,
+		.jail = opts->jail,
 	};
 	struct rlimit rl;
 	int ret;

@@ -42,15 +42,18 @@ struct event_base;
 #define INVOKE_PAYLOAD_MAX 6291456u /* Lambda's synchronous request limit */
 #define INVOKE_TAIL_BYTES  4096u    /* X-Amz-Log-Result: the last 4 KiB of the log */
 
+struct pool_jail;
+
 struct invoker_opts {
-	const char *home;	    /* $EMBER_HOME: run/, snapshots/, logs/ live here */
-	const char *vmm_path;	    /* ember-vmm */
-	const char *kernel_path;    /* the guest kernel (vmlinux) */
-	const char *initrd_path;    /* the product initramfs (ember-init) */
-	const char *guest_args;	    /* appended to the guest command line, or NULL */
-	uint64_t memory_budget_mib; /* instances x (MemorySize + overhead) must fit */
-	unsigned keep_warm_s;	    /* idle instances are stopped after this */
-	bool snapstart;		    /* snapshot the first ready instance of each version */
+	const char *home;	      /* $EMBER_HOME: run/, snapshots/, logs/ live here */
+	const char *vmm_path;	      /* ember-vmm */
+	const char *kernel_path;      /* the guest kernel (vmlinux) */
+	const char *initrd_path;      /* the product initramfs (ember-init) */
+	const char *guest_args;	      /* appended to the guest command line, or NULL */
+	uint64_t memory_budget_mib;   /* instances x (MemorySize + overhead) must fit */
+	unsigned keep_warm_s;	      /* idle instances are stopped after this */
+	bool snapstart;		      /* snapshot the first ready instance of each version */
+	const struct pool_jail *jail; /* NULL: every instance jailed, defaults (pool.h) */
 };
 
 enum invoke_outcome {

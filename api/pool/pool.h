@@ -1,9 +1,11 @@
 /* pool: emberd's execution environments: one ember-vmm per instance, pooled per function version, within the host's limits.
  *
- * An instance is one ember-vmm process serving one invocation at a time, in
- * its own folder $EMBER_HOME/run/<instance id>/ (the VMM's API socket
- * api.sock, its vsock socket vsock.sock, and vm.json for a cold start). Its
- * states, each with a timer:
+ * An instance is one ember-vmm process serving one invocation at a time. Its
+ * folder $EMBER_HOME/run/<instance id>/ holds its pid file (root's only);
+ * the VMM works in its jail's root $EMBER_HOME/jail/ember-vmm/<id>/root/
+ * (struct pool_jail below), or with --no-jail in the run folder: its API
+ * socket api.sock, its vsock socket vsock.sock, vm.json for a cold start.
+ * Its states, each with a timer:
  *   starting      spawned; waiting for the guest to listen (cold: ember-init's
  *                 console line) or for the VMM to finish a restore (its
  *                 "ready to run" line), then the vsock handshake (lib/hvsock)
@@ -32,10 +34,14 @@
  * SnapStart (opts->snapstart): snapshots live in
  * $EMBER_HOME/snapshots/<name>/<version>/<revision>/{state,mem}, written under
  * temporary names and renamed when complete; a folder with both files is a
- * usable snapshot, also after a restart of emberd. Later instances of that key
- * restore it (`ember-vmm --restore`), each in its own folder: the snapshot
- * records the vsock socket as the relative path "vsock.sock", and ember-vmm
- * resolves it against its working directory, the instance's folder. If taking
+ * usable snapshot, also after a restart of emberd. A jailed template writes
+ * them in its root; emberd moves them out at once, root-owned, 0440 to the
+ * VMs' group (0400 with --no-jail), so no VM can change them. Later instances
+ * of that key restore it: ember-vmm starts with only its API, and emberd
+ * sends PUT /snapshot/load naming every host file itself (the drives, the
+ * vsock socket "vsock.sock": a state file may not choose host paths,
+ * vmm/snapshot/paths.h); jailed, those are the fixed paths inside each
+ * clone's root, where the snapshot files are hard-linked as /state, /mem. If taking
  * or restoring a snapshot fails, that is logged, the snapshot is deleted, and
  * the version falls back to cold starts for the life of this process; a job
  * waiting for a restore that failed waits for a cold start instead.
@@ -70,11 +76,33 @@ struct event_base;
 #define POOL_CONSOLE_TAIL	2048 /* bytes of console and VMM log kept for error messages */
 #define POOL_ID_LEN		16   /* hex digits of an instance id */
 
+/* Jails (api/pool/jail.c, vmm/jail/README.md): unless off, every ember-vmm
+ * runs under ember-jailer with a uid of its own from [uid_first, uid_first +
+ * uid_count), the group gid shared by all VMs, in
+ * $EMBER_HOME/jail/ember-vmm/<instance id>/root, and in the cgroup
+ * ember-vmm/<instance id> with memory.max = MemorySize + mem_margin_mib. The
+ * VM's files are hard-linked into its root from $EMBER_HOME/jail/files
+ * (copies, made once, of files outside $EMBER_HOME), root-owned, 0440, group
+ * gid: readable by the VMs, writable by none. */
+struct pool_jail {
+	bool off;
+	uint32_t uid_first, uid_count;
+	uint32_t gid;
+	uint32_t mem_margin_mib;
+	const char *jailer; /* NULL: ember-jailer next to ember-vmm */
+};
+
+#define POOL_JAIL_UID_FIRST  10001
+#define POOL_JAIL_UID_COUNT  9999
+#define POOL_JAIL_GID	     10000
+#define POOL_JAIL_MARGIN_MIB 64 /* ember-jailer's own --guest-mem-mib margin */
+
 struct pool_opts {
 	const char *home, *vmm_path, *kernel_path, *initrd_path, *guest_args;
 	uint64_t memory_budget_mib;
 	unsigned keep_warm_s;
 	bool snapstart;
+	const struct pool_jail *jail; /* NULL: jailed, with the defaults above */
 };
 
 enum pool_start { POOL_START_WARM, POOL_START_COLD, POOL_START_RESTORE };

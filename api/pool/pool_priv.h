@@ -1,4 +1,4 @@
-/* pool_priv: the structs and internal calls shared by pool.c, instance.c and snapshot.c (not for other modules). */
+/* pool_priv: the structs and internal calls shared by the files of api/pool/ (not for other modules). */
 #ifndef EMBER_API_POOL_PRIV_H
 #define EMBER_API_POOL_PRIV_H
 
@@ -24,10 +24,30 @@
 #define POOL_READY_COLD	     "listening on vsock port 1024" /* ember-init, on the console */
 #define POOL_READY_RESTORE   "ready to run"		    /* ember-vmm --log-level debug */
 #define POOL_LAMBDA_VCPU_MIB 1769 /* Lambda: one vCPU per 1769 MB of memory */
-/* A restored guest may refuse the first host connection (instance.c says
+/* A restored guest may refuse the first host connection (conn.c says
  * why); each new one gets the VMM's next host port. */
 #define POOL_CONNECT_TRIES 3
 #define POOL_MAX_VCPUS	   6
+/* The VMM's line once its API serves (a restore loads through it). */
+#define POOL_API_LISTENING "API listening on"
+#define POOL_LOAD_THREADS  4 /* snapshot loads in flight at once */
+
+/* Jails (pool.h): under <home>/jail, ember-jailer's --chroot-base-dir. */
+#define POOL_JAIL_DIR	 "jail"
+#define POOL_JAIL_FILES	 "files" /* <home>/jail/files: the staged copies */
+#define POOL_JAIL_EXEC	 "ember-vmm"
+#define POOL_JAIL_CGROUP "ember-vmm" /* --parent-cgroup: <hierarchy>/ember-vmm/<id> */
+/* The VM's files, as the jailed VMM sees them (its root is the jail). */
+#define POOL_IN_KERNEL	   "/vmlinux"
+#define POOL_IN_INITRD	   "/initramfs.cpio"
+#define POOL_IN_RUNTIME	   "/runtime.img"
+#define POOL_IN_CODE	   "/code.img"
+#define POOL_IN_STATE	   "/state"
+#define POOL_IN_MEM	   "/mem"
+#define POOL_IN_SNAP_STATE "/snapshot.state" /* a template writes its snapshot here */
+#define POOL_IN_SNAP_MEM   "/snapshot.mem"
+#define POOL_DRIVE_RUNTIME "runtime" /* drive ids (snapshot loads override their paths) */
+#define POOL_DRIVE_CODE	   "code"
 
 enum inst_state {
 	INST_STARTING,
@@ -86,7 +106,12 @@ struct instance {
 	struct instance *idle_next;	      /* pool->idle */
 	struct instance *lru_next, *lru_prev; /* the set's idle LRU */
 	char id[POOL_ID_LEN + 1];
-	char dir[POOL_DIR_MAX];
+	char dir[POOL_DIR_MAX];	 /* <home>/run/<id>: root's only (the pid file) */
+	char root[POOL_DIR_MAX]; /* the VMM's folder from the host: its sockets, vm.json */
+	bool jailed;
+	uint32_t uid;	/* jailed: its own */
+	bool load_job;	/* a snapshot load job refers to it (like snap_job) */
+	bool load_sent; /* restore: the load is on its way */
 	enum inst_state state;
 	bool restore;  /* started from the snapshot */
 	bool fresh;    /* has run no job yet */
@@ -123,6 +148,10 @@ struct pool_set {
 	const struct pool_ops *ops;
 	void *arg;
 	struct work_pool *work;
+	struct work_pool *load_work; /* snapshot loads: not behind a long snapshot */
+	struct pool_jail jail;
+	char jailer[PATH_MAX], jail_base[PATH_MAX];
+	uint8_t *uid_used; /* a bit per uid of the jail range */
 	struct pool_name *names[POOL_HASH_BUCKETS];
 	struct pool *pools[POOL_HASH_BUCKETS];
 	struct instance *lru_head, *lru_tail; /* idle instances, least recently used first */
@@ -140,8 +169,11 @@ void inst_sweep_leftovers(const char *home);
 
 /* instance.c */
 int inst_attach(struct instance *inst);
+void inst_set_state(struct instance *inst, enum inst_state to);
+void inst_arm(struct instance *inst, unsigned seconds);
+/* Something went wrong: tell the pool (a start failure), then stop it. */
+void inst_fail(struct instance *inst, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void inst_run(struct instance *inst, struct pool_job *job);
-int inst_send(struct instance *inst, const struct gproto_msg *m);
 void inst_stop(struct instance *inst, enum inst_stop how, const char *why);
 void inst_to_idle(struct instance *inst);
 void inst_to_snapshotting(struct instance *inst);
@@ -151,8 +183,28 @@ void inst_finish(struct instance *inst);
 uint64_t inst_memory_mib(const struct fn *fn);
 uint64_t pool_now_ns(void);
 
-/* pool.c: what instances report. */
+/* conn.c: connects to the guest's port (the guest listens, or the
+ * restore is done); frames then drive the instance's state. */
+void inst_connect(struct instance *inst);
+int inst_send(struct instance *inst, const struct gproto_msg *m);
+
+/* pool.c: the pools and dispatch, shared with report.c and set.c. */
 void pool_inst_state(struct instance *inst, enum inst_state from, enum inst_state to);
+struct pool_name *pool_name_get(struct pool_set *s, const char *name, bool create);
+/* A draining pool with nothing left in it goes away. */
+void pool_maybe_free(struct pool *p);
+unsigned pool_starting(const struct pool *p);
+unsigned pool_coming(const struct pool *p);
+struct pool_job *pool_dequeue(struct pool *p);
+/* The pool lets go of a job that ends; the caller reports it next. */
+void pool_job_end(struct pool_job *job);
+void pool_fail_job(struct pool_job *job, enum pool_fail why, const char *detail,
+		   const uint8_t *body, size_t len);
+void pool_offer(struct instance *inst);
+void pool_ensure_starts(struct pool *p);
+void pool_on_dispatch(int fd, short what, void *arg);
+
+/* report.c: what instances report. */
 void pool_inst_ready(struct instance *inst);
 void pool_inst_job_frame(struct instance *inst, const struct gproto_msg *m);
 void pool_inst_deadline(struct instance *inst);
@@ -163,6 +215,33 @@ void pool_inst_start_failed(struct instance *inst, const char *detail, const cha
 void pool_inst_gone(struct instance *inst);
 void pool_inst_idle_expired(struct instance *inst);
 
+/* jail.c (pool.h says what a jail is). pool_jail_init: the folders, the
+ * uid map, the sweep of jails an earlier emberd left (their cgroups'
+ * processes killed, the cgroups and folders removed). pool_jail_prepare: a
+ * uid for inst, its root with the VM's files linked in (cold: kernel, initrd,
+ * images; restore: images, state, mem). pool_jail_argv: ember-jailer's
+ * arguments up to and including "--" into argv (at most POOL_JAIL_ARGC).
+ * pool_jail_release: the root and the cgroup removed, the uid freed (after
+ * the VMM exited). pool_jail_seal: a snapshot file made root's (jailed:
+ * 0440 group gid, readable by clones; --no-jail: 0400) through its fd, then
+ * renamed to `to`, which must then still be that file (-EPERM if a VMM
+ * swapped another in). */
+#define POOL_JAIL_ARGC 20
+int pool_jail_init(struct pool_set *s, const struct pool_jail *opts);
+void pool_jail_free(struct pool_set *s);
+int pool_jail_prepare(struct instance *inst);
+int pool_jail_argv(struct instance *inst, char **argv, char *buf, size_t cap);
+void pool_jail_release(struct instance *inst);
+/* Sets the memory limit of instance id's cgroup to mib (any thread). A
+ * template's snapshot memory file is charged to its cgroup as it writes it
+ * (on tmpfs, for good), so a snapshotting instance gets MemorySize more. */
+int pool_jail_raise_memory(const struct pool_set *s, const char *id, uint64_t mib);
+/* Whether the kernel killed something in inst's cgroup for its memory limit. */
+bool pool_jail_oom_killed(const struct instance *inst);
+/* Its cgroup's memory limit now, in MiB (v2; 0 if unknown). */
+uint64_t pool_jail_memory_max_mib(const struct instance *inst);
+int pool_jail_seal(const struct pool_set *s, const char *from, const char *to);
+
 /* snapshot.c */
 void snap_dir_for(const struct pool_set *s, const struct fn *fn, char *out, size_t cap);
 bool snap_exists(const char *dir);
@@ -170,5 +249,9 @@ void snap_delete(const char *dir);
 int snap_take(struct instance *inst);
 void snap_state_path(const char *dir, char *out, size_t cap);
 void snap_mem_path(const char *dir, char *out, size_t cap);
+/* Restore: PUT /snapshot/load on the instance's API (a worker thread), with
+ * the drives and the vsock socket named by emberd (a state file may not
+ * choose host paths: vmm/snapshot/paths.h); the VMM says "ready to run". */
+int snap_load(struct instance *inst);
 
 #endif

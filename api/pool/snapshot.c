@@ -1,4 +1,4 @@
-/* snapshot: SnapStart's files: where a version's snapshot lives, taking one on a worker thread, deleting one. */
+/* snapshot: SnapStart's files: where a version's snapshot lives, taking one and loading one on worker threads, deleting one. */
 #define _XOPEN_SOURCE 700
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +24,10 @@ struct snap_job {
 	bool stored;	       /* phase 2 ran */
 	char api[PATH_MAX], dir[PATH_MAX], id[POOL_ID_LEN + 1];
 	char tmp_state[PATH_MAX], tmp_mem[PATH_MAX];
+	char req_state[PATH_MAX], req_mem[PATH_MAX];   /* as the VMM names them */
+	char jail_state[PATH_MAX], jail_mem[PATH_MAX]; /* jailed: where it writes them */
+	const struct pool_set *set;
+	uint64_t mem_max_mib; /* jailed: the template's limit while it writes the files */
 	uint64_t t0_ns;
 	int ret;
 	bool running; /* the VM is not left paused */
@@ -115,8 +119,8 @@ static void snap_run(struct work *w)
 	int ret;
 
 	j->running = true;
-	snprintf(req.snapshot_path, sizeof(req.snapshot_path), "%s", j->tmp_state);
-	snprintf(req.mem_file_path, sizeof(req.mem_file_path), "%s", j->tmp_mem);
+	snprintf(req.snapshot_path, sizeof(req.snapshot_path), "%s", j->req_state);
+	snprintf(req.mem_file_path, sizeof(req.mem_file_path), "%s", j->req_mem);
 	ret = make_dirs(j->dir);
 	if (ret < 0) {
 		snprintf(j->err, sizeof(j->err), "%.200s: %s", j->dir, strerror(-ret));
@@ -130,9 +134,24 @@ static void snap_run(struct work *w)
 	ret = fcapi_vm_state(c, SCHEMA_VM_PAUSED, j->err, sizeof(j->err));
 	if (ret < 0)
 		goto out;
+	/* The memory file's pages are charged to the writer; they stay the
+	 * template's for its life (so its limit is not lowered again). */
+	if (j->mem_max_mib > 0 &&
+	    (ret = pool_jail_raise_memory(j->set, j->id, j->mem_max_mib)) < 0) {
+		snprintf(j->err, sizeof(j->err), "raising the memory limit: %s", strerror(-ret));
+		goto resume;
+	}
 	j->running = false;
 	ret = fcapi_snapshot_create(c, &req, j->err, sizeof(j->err));
+	/* A jailed VMM wrote them in its root: out of its reach at once, root's,
+	 * before its jail can go (an instance may stop before phase 2). */
+	if (ret == 0 && j->jail_state[0] != '\0' &&
+	    ((ret = pool_jail_seal(j->set, j->jail_mem, j->tmp_mem)) < 0 ||
+	     (ret = pool_jail_seal(j->set, j->jail_state, j->tmp_state)) < 0))
+		snprintf(j->err, sizeof(j->err), "taking the files out of the jail: %s",
+			 strerror(-ret));
 	/* Resume even when the snapshot failed: the instance can still serve. */
+resume:
 	if (fcapi_vm_state(c, SCHEMA_VM_RESUMED, err, sizeof(err)) == 0)
 		j->running = true;
 	else if (ret == 0)
@@ -141,6 +160,10 @@ out:
 	if (ret < 0) {
 		unlink(j->tmp_state);
 		unlink(j->tmp_mem);
+		if (j->jail_state[0] != '\0') {
+			unlink(j->jail_state);
+			unlink(j->jail_mem);
+		}
 	}
 	fcapi_client_free(c);
 	j->ret = ret;
@@ -158,8 +181,8 @@ static void snap_store(struct work *w)
 	snap_mem_path(j->dir, mem, sizeof(mem));
 	if ((ret = fsync_path(j->tmp_mem, O_RDONLY)) < 0 ||
 	    (ret = fsync_path(j->tmp_state, O_RDONLY)) < 0 ||
-	    (rename(j->tmp_mem, mem) < 0 && (ret = -errno) < 0) ||
-	    (rename(j->tmp_state, state) < 0 && (ret = -errno) < 0) ||
+	    (ret = pool_jail_seal(j->set, j->tmp_mem, mem)) < 0 ||
+	    (ret = pool_jail_seal(j->set, j->tmp_state, state)) < 0 ||
 	    (ret = fsync_path(j->dir, O_RDONLY | O_DIRECTORY)) < 0) {
 		snprintf(j->err, sizeof(j->err), "writing %.200s: %s", j->dir, strerror(-ret));
 		unlink(j->tmp_state);
@@ -207,7 +230,7 @@ static void snap_done(struct work *w)
 			  (double)(pool_now_ns() - j->t0_ns) / 1e6);
 	/* The instance serves now; the files are finished behind it. */
 	pool_inst_snapshot_taken(inst, j->ret, j->err, j->running);
-	if (inst->free_after_job)
+	if (inst->free_after_job && !inst->load_job)
 		free(inst);
 	j->inst = NULL;
 	if (j->ret < 0) {
@@ -238,20 +261,120 @@ int snap_take(struct instance *inst)
 	j->w.done = snap_done;
 	j->inst = inst;
 	j->t0_ns = pool_now_ns();
-	snprintf(j->api, sizeof(j->api), "%s/%s", inst->dir, POOL_API_SOCK);
+	j->set = inst->pool->set;
+	snprintf(j->api, sizeof(j->api), "%s/%s", inst->root, POOL_API_SOCK);
 	snprintf(j->dir, sizeof(j->dir), "%s", inst->pool->snap_dir);
 	snprintf(j->id, sizeof(j->id), "%s", inst->id);
 	if (snprintf(j->tmp_state, sizeof(j->tmp_state), "%s/state.%s.tmp", j->dir, j->id) >=
 		    (int)sizeof(j->tmp_state) ||
 	    snprintf(j->tmp_mem, sizeof(j->tmp_mem), "%s/mem.%s.tmp", j->dir, j->id) >=
-		    (int)sizeof(j->tmp_mem)) {
+		    (int)sizeof(j->tmp_mem) ||
+	    snprintf(j->jail_state, sizeof(j->jail_state), "%s%s", inst->root,
+		     POOL_IN_SNAP_STATE) >= (int)sizeof(j->jail_state) ||
+	    snprintf(j->jail_mem, sizeof(j->jail_mem), "%s%s", inst->root, POOL_IN_SNAP_MEM) >=
+		    (int)sizeof(j->jail_mem)) {
 		free(j);
 		return -ENAMETOOLONG;
+	}
+	if (inst->jailed) {
+		j->mem_max_mib = 2ull * inst->pool->fn->memory_mib + j->set->jail.mem_margin_mib;
+		snprintf(j->req_state, sizeof(j->req_state), "%s", POOL_IN_SNAP_STATE);
+		snprintf(j->req_mem, sizeof(j->req_mem), "%s", POOL_IN_SNAP_MEM);
+	} else {
+		snprintf(j->req_state, sizeof(j->req_state), "%s", j->tmp_state);
+		snprintf(j->req_mem, sizeof(j->req_mem), "%s", j->tmp_mem);
+		j->jail_state[0] = j->jail_mem[0] = '\0';
 	}
 	inst->snap_job = true;
 	ret = work_submit(inst->pool->set->work, &j->w);
 	if (ret < 0) {
 		inst->snap_job = false;
+		free(j);
+	}
+	return ret;
+}
+
+/* A snapshot load: PUT /snapshot/load with every host path named here. */
+struct load_job {
+	struct work w;
+	struct instance *inst;
+	char api[PATH_MAX];
+	struct schema_snapshot_load req;
+	int ret;
+	char err[256];
+};
+
+/* Worker thread. */
+static void load_run(struct work *w)
+{
+	struct load_job *j = (struct load_job *)w;
+	struct fcapi_client *c = NULL;
+
+	j->ret = fcapi_client_new(j->api, POOL_RESTORE_TIMEOUT_S * 1000L, &c);
+	if (j->ret < 0)
+		snprintf(j->err, sizeof(j->err), "API client: %s", strerror(-j->ret));
+	else
+		j->ret = fcapi_snapshot_load(c, &j->req, j->err, sizeof(j->err));
+	fcapi_client_free(c);
+}
+
+static void load_done(struct work *w)
+{
+	struct load_job *j = (struct load_job *)w;
+	struct instance *inst = j->inst;
+
+	inst->load_job = false;
+	if (inst->free_after_job && !inst->snap_job) {
+		free(inst); /* it went meanwhile */
+	} else if (!w->cancelled && j->ret < 0 && inst->state == INST_STARTING) {
+		inst_fail(inst, "loading the snapshot: %s", j->err);
+	}
+	free(j);
+}
+
+static void add_override(struct schema_load_overrides *o, const char *id, const char *path)
+{
+	struct schema_drive_override *d = &o->drives[o->ndrives++];
+
+	snprintf(d->drive_id, sizeof(d->drive_id), "%s", id);
+	snprintf(d->path_on_host, sizeof(d->path_on_host), "%s", path);
+}
+
+int snap_load(struct instance *inst)
+{
+	const struct fn *fn = inst->pool->fn;
+	struct load_job *j = calloc(1, sizeof(*j));
+	struct schema_snapshot_load *r;
+	int ret;
+
+	if (j == NULL)
+		return -ENOMEM;
+	r = &j->req;
+	j->w.run = load_run;
+	j->w.done = load_done;
+	j->inst = inst;
+	snprintf(j->api, sizeof(j->api), "%s/%s", inst->root, POOL_API_SOCK);
+	r->backend_type = SCHEMA_MEM_BACKEND_FILE;
+	r->resume_vm = true;
+	r->overrides.vsock = true;
+	snprintf(r->overrides.vsock_uds_path, sizeof(r->overrides.vsock_uds_path), "%s",
+		 POOL_VSOCK_SOCK);
+	/* Jailed: the paths inside its root, the same for every clone. */
+	if (inst->jailed) {
+		snprintf(r->snapshot_path, sizeof(r->snapshot_path), "%s", POOL_IN_STATE);
+		snprintf(r->backend_path, sizeof(r->backend_path), "%s", POOL_IN_MEM);
+		add_override(&r->overrides, POOL_DRIVE_RUNTIME, POOL_IN_RUNTIME);
+		add_override(&r->overrides, POOL_DRIVE_CODE, POOL_IN_CODE);
+	} else {
+		snap_state_path(inst->pool->snap_dir, r->snapshot_path, sizeof(r->snapshot_path));
+		snap_mem_path(inst->pool->snap_dir, r->backend_path, sizeof(r->backend_path));
+		add_override(&r->overrides, POOL_DRIVE_RUNTIME, fn->runtime_image);
+		add_override(&r->overrides, POOL_DRIVE_CODE, fn->code_image);
+	}
+	inst->load_job = true;
+	ret = work_submit(inst->pool->set->load_work, &j->w);
+	if (ret < 0) {
+		inst->load_job = false;
 		free(j);
 	}
 	return ret;

@@ -44,8 +44,11 @@ static int write_config(struct instance *inst)
 	if (cfg == NULL)
 		return -ENOMEM;
 	config_init(cfg);
-	if (snprintf(cfg->boot_source.kernel_image_path, PATH_MAX, "%s", s->kernel) >= PATH_MAX ||
-	    snprintf(cfg->boot_source.initrd_path, PATH_MAX, "%s", s->initrd) >= PATH_MAX ||
+	/* Jailed, the VMM sees its files at fixed paths in its root. */
+	if (snprintf(cfg->boot_source.kernel_image_path, PATH_MAX, "%s",
+		     inst->jailed ? POOL_IN_KERNEL : s->kernel) >= PATH_MAX ||
+	    snprintf(cfg->boot_source.initrd_path, PATH_MAX, "%s",
+		     inst->jailed && s->initrd[0] ? POOL_IN_INITRD : s->initrd) >= PATH_MAX ||
 	    snprintf(cfg->boot_source.boot_args, CONFIG_CMDLINE_MAX, "%s ember.lambda=1%s%s",
 		     CONFIG_DEFAULT_CMDLINE, s->guest_args[0] ? " " : "",
 		     s->guest_args) >= CONFIG_CMDLINE_MAX) {
@@ -55,11 +58,13 @@ static int write_config(struct instance *inst)
 	cfg->machine.mem_size_mib = fn->memory_mib;
 	cfg->machine.vcpu_count = vcpus < 1 ? 1 : vcpus > POOL_MAX_VCPUS ? POOL_MAX_VCPUS : vcpus;
 	cfg->ndrives = 2;
-	snprintf(cfg->drives[0].drive_id, CONFIG_DRIVE_ID_LEN, "runtime");
-	snprintf(cfg->drives[0].path_on_host, PATH_MAX, "%s", fn->runtime_image);
+	snprintf(cfg->drives[0].drive_id, CONFIG_DRIVE_ID_LEN, POOL_DRIVE_RUNTIME);
+	snprintf(cfg->drives[0].path_on_host, PATH_MAX, "%s",
+		 inst->jailed ? POOL_IN_RUNTIME : fn->runtime_image);
 	cfg->drives[0].is_read_only = true;
-	snprintf(cfg->drives[1].drive_id, CONFIG_DRIVE_ID_LEN, "code");
-	snprintf(cfg->drives[1].path_on_host, PATH_MAX, "%s", fn->code_image);
+	snprintf(cfg->drives[1].drive_id, CONFIG_DRIVE_ID_LEN, POOL_DRIVE_CODE);
+	snprintf(cfg->drives[1].path_on_host, PATH_MAX, "%s",
+		 inst->jailed ? POOL_IN_CODE : fn->code_image);
 	cfg->drives[1].is_read_only = true;
 	cfg->vsock.enabled = true;
 	cfg->vsock.guest_cid = CONFIG_VSOCK_CID_MIN;
@@ -75,13 +80,16 @@ static int write_config(struct instance *inst)
 		ret = -ENOMEM;
 		goto out;
 	}
-	snprintf(path, sizeof(path), "%s/%s", inst->dir, POOL_VM_CONFIG);
+	snprintf(path, sizeof(path), "%s/%s", inst->root, POOL_VM_CONFIG);
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		ret = -errno;
 		goto out;
 	}
 	ret = write(fd, json, strlen(json)) == (ssize_t)strlen(json) ? 0 : -EIO;
+	/* The jailed VMM reads it; only root may change it. */
+	if (ret == 0 && inst->jailed && (fchown(fd, 0, s->jail.gid) < 0 || fchmod(fd, 0440) < 0))
+		ret = -errno;
 	close(fd);
 out:
 	free(json);
@@ -162,40 +170,35 @@ static int make_id(char *id)
 	return 0;
 }
 
-/* posix_spawn ember-vmm in the instance folder, stdout and stderr to pipes. */
+/* posix_spawn ember-vmm (jailed: ember-jailer, which execs it in the jail)
+ * in the instance folder, stdout and stderr to pipes. A restore loads the
+ * snapshot through the API once it listens (snap_load). */
 static int spawn_vmm(struct instance *inst, int out_w, int err_w)
 {
 	const struct pool_set *s = inst->pool->set;
-	const struct fn *fn = inst->pool->fn;
-	char restore[2 * PATH_MAX + 2], state[PATH_MAX], mem[PATH_MAX];
-	char runtime_drive[PATH_MAX + 16], code_drive[PATH_MAX + 16];
-	char *argv[16];
+	char *argv[POOL_JAIL_ARGC + 12];
+	char jail_buf[128], api[sizeof(POOL_API_SOCK) + 1];
 	char *envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t none, all;
 	int argc = 0, ret, devnull;
 
-	argv[argc++] = (char *)s->vmm;
-	argv[argc++] = "--api-sock";
-	argv[argc++] = POOL_API_SOCK;
-	argv[argc++] = "--id";
-	argv[argc++] = inst->id;
-	if (inst->restore) {
-		snap_state_path(inst->pool->snap_dir, state, sizeof(state));
-		snap_mem_path(inst->pool->snap_dir, mem, sizeof(mem));
-		snprintf(restore, sizeof(restore), "%s,%s", state, mem);
-		argv[argc++] = "--restore";
-		argv[argc++] = restore;
-		/* The state file's drive paths are absolute, which ember-vmm takes
-		 * only from its caller (vmm/snapshot/paths.h): name them again. */
-		snprintf(runtime_drive, sizeof(runtime_drive), "runtime=%s", fn->runtime_image);
-		snprintf(code_drive, sizeof(code_drive), "code=%s", fn->code_image);
-		argv[argc++] = "--drive-override";
-		argv[argc++] = runtime_drive;
-		argv[argc++] = "--drive-override";
-		argv[argc++] = code_drive;
+	if (inst->jailed) {
+		argc = pool_jail_argv(inst, argv, jail_buf, sizeof(jail_buf));
+		if (argc < 0)
+			return argc;
+		/* The jailer puts --id first; from "/" in the jail. */
+		snprintf(api, sizeof(api), "/%s", POOL_API_SOCK);
 	} else {
+		argv[argc++] = (char *)s->vmm;
+		argv[argc++] = "--id";
+		argv[argc++] = inst->id;
+		snprintf(api, sizeof(api), "%s", POOL_API_SOCK);
+	}
+	argv[argc++] = "--api-sock";
+	argv[argc++] = api;
+	if (!inst->restore) {
 		argv[argc++] = "--config-file";
 		argv[argc++] = POOL_VM_CONFIG;
 	}
@@ -216,7 +219,7 @@ static int spawn_vmm(struct instance *inst, int out_w, int err_w)
 						POSIX_SPAWN_SETSIGDEF);
 	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setsigdefault(&attr, &all);
-	ret = posix_spawn_file_actions_addchdir_np(&fa, inst->dir);
+	ret = posix_spawn_file_actions_addchdir_np(&fa, inst->root);
 	if (ret == 0)
 		ret = posix_spawn_file_actions_adddup2(&fa, devnull, 0);
 	if (ret == 0)
@@ -227,7 +230,7 @@ static int spawn_vmm(struct instance *inst, int out_w, int err_w)
 	if (ret == 0)
 		ret = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
 	if (ret == 0)
-		ret = posix_spawn(&inst->pid, s->vmm, &fa, &attr, argv, envp);
+		ret = posix_spawn(&inst->pid, argv[0], &fa, &attr, argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	close(devnull);
@@ -261,6 +264,12 @@ int inst_spawn(struct pool *p, bool restore, struct instance **out)
 		log_err("instance folder %s: %s", inst->dir, strerror(errno));
 		goto err_free;
 	}
+	snprintf(inst->root, sizeof(inst->root), "%s", inst->dir);
+	if (!s->jail.off) {
+		ret = pool_jail_prepare(inst);
+		if (ret < 0)
+			goto err_dir;
+	}
 	if (!restore) {
 		ret = write_config(inst);
 		if (ret < 0)
@@ -279,7 +288,7 @@ int inst_spawn(struct pool *p, bool restore, struct instance **out)
 	close(err_p[1]);
 	out_p[1] = err_p[1] = -1;
 	if (ret < 0) {
-		log_err("spawning %s: %s", s->vmm, strerror(-ret));
+		log_err("spawning %s: %s", s->jail.off ? s->vmm : s->jailer, strerror(-ret));
 		goto err_pipes;
 	}
 	inst->out_fd = out_p[0];
@@ -314,6 +323,7 @@ err_pipes:
 			close(err_p[i]);
 	}
 err_dir:
+	pool_jail_release(inst);
 	inst_remove_dir(inst->dir);
 err_free:
 	free(inst);

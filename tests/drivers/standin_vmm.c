@@ -1,13 +1,15 @@
 /* standin-vmm: a stand-in for ember-vmm and its guest, for emberd's own benchmark (bench/): no KVM, no guest, instant answers.
  *
- * usage: standin-vmm --api-sock PATH [--id ID] (--config-file FILE | --restore STATE,MEM)
+ * usage: standin-vmm --api-sock PATH [--id ID] [--config-file FILE | --restore STATE,MEM]
  *                    [--log-level L]
  * It takes the command line emberd gives ember-vmm and behaves, as seen from
  * emberd, like ember-vmm with ember-init in Lambda mode, at once:
  * - the Firecracker API subset emberd uses, on --api-sock (evhttp, bodies
  *   parsed with lib/fcapi): GET /, PATCH /vm (Paused/Resumed), PUT
  *   /snapshot/create (writes a small state file naming the vsock socket, and
- *   a 4 KiB memory file); anything else is 400 with a fault_message;
+ *   a 4 KiB memory file), PUT /snapshot/load (with the API alone: reads that
+ *   state file; vsock_override names the socket); anything else is 400 with
+ *   a fault_message;
  * - the vsock socket: the config file's uds_path (or the one the state file
  *   names, relative to the working directory as ember-vmm does), the hybrid
  *   handshake ("CONNECT 1024\n" -> "OK <n>\n"), then the guest protocol:
@@ -15,7 +17,8 @@
  *   the payload, PING -> PONG. A new connection gets READY at once when the
  *   runtime is initialised, as ember-init does.
  * - the lines emberd waits for: "listening on vsock port 1024" on stdout
- *   after a cold start, "ready to run" on stderr after a restore.
+ *   after a cold start, "API listening on" on stderr when it waits for a
+ *   load, "ready to run" on stderr after a restore.
  * Exits 0 on SIGTERM or SIGINT, removing its sockets. Behaviour tests never
  * use it; the guest side is ember-init's, tested with real guests. */
 #include <errno.h>
@@ -46,7 +49,8 @@ static struct {
 	struct event_base *base;
 	char vsock_path[CONFIG_VSOCK_PATH_MAX + 1];
 	char api_path[PATH_MAX];
-	bool inited, paused;
+	bool inited, paused, loaded;
+	struct evconnlistener *vsock;
 } vm;
 
 struct conn {
@@ -243,6 +247,43 @@ static void snapshot_create(struct evhttp_request *req, const char *body)
 	reply(req, 204, NULL);
 }
 
+static int read_state(const char *state);
+static int start_vsock(void);
+
+/* With the API alone: the state file this stand-in wrote, the socket the
+ * loader names (or the one the file names). */
+static void snapshot_load(struct evhttp_request *req, const char *body)
+{
+	struct schema_snapshot_load *ld = calloc(1, sizeof(*ld));
+	char err[SCHEMA_ERR_LEN];
+	int ret;
+
+	if (ld == NULL) {
+		reply(req, 400, "out of memory");
+		return;
+	}
+	if (vm.loaded || vm.vsock != NULL) {
+		reply(req, 400, "a VM is already running");
+	} else if (schema_snapshot_load_put(body, ld, err, sizeof(err)) < 0) {
+		reply(req, 400, err);
+	} else if ((ret = read_state(ld->snapshot_path)) < 0) {
+		reply(req, 400, strerror(-ret));
+	} else {
+		if (ld->overrides.vsock)
+			snprintf(vm.vsock_path, sizeof(vm.vsock_path), "%s",
+				 ld->overrides.vsock_uds_path);
+		if (start_vsock() < 0) {
+			reply(req, 400, "cannot listen on the vsock socket");
+		} else {
+			vm.loaded = true;
+			reply(req, 204, NULL);
+			fprintf(stderr,
+				"standin-vmm: debug: ready to run 1 us after start: snapshot\n");
+		}
+	}
+	free(ld);
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
@@ -277,6 +318,8 @@ static void on_request(struct evhttp_request *req, void *arg)
 		}
 	} else if (cmd == EVHTTP_REQ_PUT && strcmp(path, "/snapshot/create") == 0) {
 		snapshot_create(req, body);
+	} else if (cmd == EVHTTP_REQ_PUT && strcmp(path, "/snapshot/load") == 0) {
+		snapshot_load(req, body);
 	} else {
 		reply(req, 400, "not supported by standin-vmm");
 	}
@@ -287,16 +330,23 @@ static void on_request(struct evhttp_request *req, void *arg)
 
 static int read_restore(const char *spec)
 {
-	char state[PATH_MAX], buf[512];
+	char state[PATH_MAX];
 	const char *comma = strchr(spec, ',');
 	size_t n = comma ? (size_t)(comma - spec) : 0;
-	FILE *f;
-	size_t got;
 
 	if (n == 0 || n >= sizeof(state))
 		return -EINVAL;
 	memcpy(state, spec, n);
 	state[n] = '\0';
+	return read_state(state);
+}
+
+static int read_state(const char *state)
+{
+	char buf[512];
+	FILE *f;
+	size_t got;
+
 	f = fopen(state, "r");
 	if (f == NULL)
 		return -errno;
@@ -309,6 +359,16 @@ static int read_restore(const char *spec)
 		 (int)strcspn(buf + strlen(STATE_MAGIC), "\n"), buf + strlen(STATE_MAGIC));
 	vm.inited = true; /* the snapshot was taken after READY */
 	return 0;
+}
+
+static int start_vsock(void)
+{
+	int fd;
+
+	if (uds_listen(vm.vsock_path, "vsock socket", 64, &fd) < 0)
+		return -EIO;
+	vm.vsock = evconnlistener_new(vm.base, on_accept, NULL, LEV_OPT_CLOSE_ON_FREE, -1, fd);
+	return vm.vsock != NULL ? 0 : -ENOMEM;
 }
 
 static int read_config(const char *path)
@@ -349,7 +409,6 @@ int main(int argc, char **argv)
 		{ "vsock-override", 1, 0, 'o' }, { 0, 0, 0, 0 },
 	};
 	const char *config = NULL, *restore = NULL;
-	struct evconnlistener *vsock;
 	struct evhttp *http;
 	struct event *sigterm, *sigint;
 	int c, fd, ret;
@@ -375,11 +434,11 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (vm.api_path[0] == '\0' || (config == NULL) == (restore == NULL)) {
-		log_err("usage: standin-vmm --api-sock PATH (--config-file F | --restore S,M)");
+	if (vm.api_path[0] == '\0' || (config != NULL && restore != NULL)) {
+		log_err("usage: standin-vmm --api-sock PATH [--config-file F | --restore S,M]");
 		return 2;
 	}
-	ret = restore != NULL ? read_restore(restore) : read_config(config);
+	ret = restore != NULL ? read_restore(restore) : config != NULL ? read_config(config) : 0;
 	if (ret < 0) {
 		log_err("%s: %s", restore ? "--restore" : "--config-file", strerror(-ret));
 		return 1;
@@ -391,24 +450,27 @@ int main(int argc, char **argv)
 		return 1;
 	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH);
 	evhttp_set_gencb(http, on_request, NULL);
-	if (uds_listen(vm.vsock_path, "vsock socket", 64, &fd) < 0)
+	if ((config != NULL || restore != NULL) && start_vsock() < 0)
 		return 1;
-	vsock = evconnlistener_new(vm.base, on_accept, NULL, LEV_OPT_CLOSE_ON_FREE, -1, fd);
 	sigterm = evsignal_new(vm.base, SIGTERM, on_stop, NULL);
 	sigint = evsignal_new(vm.base, SIGINT, on_stop, NULL);
-	if (vsock == NULL || sigterm == NULL || sigint == NULL || event_add(sigterm, NULL) < 0 ||
+	if (sigterm == NULL || sigint == NULL || event_add(sigterm, NULL) < 0 ||
 	    event_add(sigint, NULL) < 0)
 		return 1;
-	if (restore != NULL) {
+	if (config == NULL && restore == NULL) {
+		fprintf(stderr, "standin-vmm: info: API listening on %s\n", vm.api_path);
+	} else if (restore != NULL) {
 		fprintf(stderr, "standin-vmm: debug: ready to run 1 us after start: snapshot\n");
 	} else {
 		printf("ember-init: lambda: listening on vsock port 1024\n");
 		fflush(stdout);
 	}
 	event_base_dispatch(vm.base);
-	unlink(vm.vsock_path);
+	if (vm.vsock != NULL) {
+		unlink(vm.vsock_path);
+		evconnlistener_free(vm.vsock);
+	}
 	unlink(vm.api_path);
-	evconnlistener_free(vsock);
 	evhttp_free(http);
 	event_free(sigterm);
 	event_free(sigint);

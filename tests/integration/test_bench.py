@@ -21,7 +21,7 @@ class StandinEmberd(Emberd):
 
     def argv(self):
         return [os.path.join(BUILD, "bin", "emberd"), "--home", self.home, "--listen",
-                "127.0.0.1:0", "--vmm", STANDIN, "--kernel", "/dev/null", "--initrd",
+                "127.0.0.1:0", "--no-jail", "--vmm", STANDIN, "--kernel", "/dev/null", "--initrd",
                 "/dev/null", "--runtimes", self.runtimes, "--memory-budget", "4096",
                 "--keep-warm", "3600", "--log-level", "info"] + self.extra
 

@@ -1,0 +1,502 @@
+/* jail: each instance's jail: its uid, its root with the VM's files linked in, ember-jailer's arguments, and cleanup (see pool.h, vmm/jail/README.md). */
+#define _XOPEN_SOURCE 700
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <libgen.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api/pool/pool_priv.h"
+#include "lib/util/log.h"
+
+#define CGROUP_ROOT "/sys/fs/cgroup"
+/* Where a cgroup v1 host keeps the controllers ember-jailer uses. */
+static const char *const cgroup_v1[] = { "memory", "pids", "cpu", "cpu,cpuacct", "cpuset" };
+#define SWEEP_WAIT_MS 2000 /* for a leftover VMM to die after SIGKILL */
+
+/* <home>/jail/ember-vmm: the jails of this home's instances. */
+static void jails_dir(const struct pool_set *s, char *out, size_t cap)
+{
+	snprintf(out, cap, "%.3000s/%s", s->jail_base, POOL_JAIL_EXEC);
+}
+
+/* The parent cgroup of this home's VMs, ember/<hash of home>: a sweep of
+ * one emberd's leftovers never touches another's VMs. */
+static void parent_cgroup(const struct pool_set *s, char *out, size_t cap)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (const char *p = s->home; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	snprintf(out, cap, "%s/%08x", POOL_JAIL_CGROUP, h);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st, (void)ftw;
+	if ((type == FTW_DP ? rmdir(path) : unlink(path)) < 0 && errno != ENOENT)
+		log_warn("removing %s: %s", path, strerror(errno));
+	return 0;
+}
+
+/* rm -rf, never following a link the VMM may have made in its root. */
+static void remove_tree(const char *dir)
+{
+	if (nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0 && errno != ENOENT)
+		log_warn("removing %s: %s", dir, strerror(errno));
+}
+
+/* Kills what is left in a cgroup (a VMM of an earlier emberd), waits for
+ * each to die, and removes the cgroup (each v1 controller's too). */
+static void cgroup_remove(const struct pool_set *s, const char *id, bool kill_procs)
+{
+	char parent[64], path[PATH_MAX], procs[PATH_MAX];
+
+	parent_cgroup(s, parent, sizeof(parent));
+	for (size_t i = 0; i <= sizeof(cgroup_v1) / sizeof(cgroup_v1[0]); i++) {
+		const char *ctl = i == 0 ? "" : cgroup_v1[i - 1];
+
+		snprintf(path, sizeof(path), "%s%s%s/%s/%s", CGROUP_ROOT, i == 0 ? "" : "/", ctl,
+			 parent, id);
+		if (kill_procs &&
+		    snprintf(procs, sizeof(procs), "%s/cgroup.procs", path) < (int)sizeof(procs)) {
+			FILE *f = fopen(procs, "re");
+			int pid;
+
+			while (f != NULL && fscanf(f, "%d", &pid) == 1) {
+				int fd = pidfd_open(pid, 0);
+				struct pollfd p = { .fd = fd, .events = POLLIN };
+
+				log_warn("stopping ember-vmm %d, left in its jail by an earlier "
+					 "emberd",
+					 pid);
+				if (fd >= 0 && pidfd_send_signal(fd, SIGKILL, NULL, 0) == 0)
+					poll(&p, 1, SWEEP_WAIT_MS);
+				if (fd >= 0)
+					close(fd);
+			}
+			if (f != NULL)
+				fclose(f);
+		}
+		if (rmdir(path) < 0 && errno != ENOENT)
+			log_warn("removing the cgroup %s: %s", path, strerror(errno));
+	}
+}
+
+/* The jails an earlier emberd of this home left behind. */
+static void sweep(struct pool_set *s)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	struct dirent *e;
+	DIR *d;
+
+	jails_dir(s, dir, sizeof(dir));
+	d = opendir(dir);
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.' ||
+		    snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >= (int)sizeof(path))
+			continue;
+		cgroup_remove(s, e->d_name, true);
+		remove_tree(path);
+	}
+	closedir(d);
+}
+
+static int mkdir_root(const char *path)
+{
+	return mkdir(path, 0700) < 0 && errno != EEXIST ? -errno : 0;
+}
+
+int pool_jail_init(struct pool_set *s, const struct pool_jail *opts)
+{
+	static const struct pool_jail defaults = {
+		.uid_first = POOL_JAIL_UID_FIRST,
+		.uid_count = POOL_JAIL_UID_COUNT,
+		.gid = POOL_JAIL_GID,
+		.mem_margin_mib = POOL_JAIL_MARGIN_MIB,
+	};
+	char path[PATH_MAX], vmm[PATH_MAX];
+	int ret;
+
+	s->jail = opts != NULL ? *opts : defaults;
+	if (s->jail.off) {
+		log_warn("--no-jail: every ember-vmm runs as emberd's user, with its "
+			 "capabilities and no namespaces or cgroup");
+		return 0;
+	}
+	if (s->jail.uid_first == 0 || s->jail.gid == 0 || s->jail.uid_count == 0 ||
+	    s->jail.uid_first + (uint64_t)s->jail.uid_count > UINT32_MAX) {
+		log_err("jail: uids %u..+%u and gid %u: neither may be 0", s->jail.uid_first,
+			s->jail.uid_count, s->jail.gid);
+		return -EINVAL;
+	}
+	snprintf(vmm, sizeof(vmm), "%s", s->vmm);
+	if (s->jail.jailer != NULL)
+		snprintf(s->jailer, sizeof(s->jailer), "%s", s->jail.jailer);
+	else
+		snprintf(s->jailer, sizeof(s->jailer), "%.4000s/ember-jailer", dirname(vmm));
+	s->jail.jailer = s->jailer;
+	/* As for a missing ember-vmm: instances fail to start, saying why; the
+	 * API serves meanwhile. Never a silent start without the jail. */
+	if (access(s->jailer, X_OK) < 0)
+		log_warn("jail: %s: %s: no instance can start (or run with --no-jail)", s->jailer,
+			 strerror(errno));
+	s->uid_used = calloc((s->jail.uid_count + 7) / 8, 1);
+	if (s->uid_used == NULL)
+		return -ENOMEM;
+	snprintf(s->jail_base, sizeof(s->jail_base), "%.3000s/%s", s->home, POOL_JAIL_DIR);
+	ret = mkdir_root(s->jail_base);
+	snprintf(path, sizeof(path), "%.3000s/%s", s->jail_base, POOL_JAIL_FILES);
+	if (ret == 0)
+		ret = mkdir_root(path);
+	jails_dir(s, path, sizeof(path));
+	if (ret == 0)
+		ret = mkdir_root(path);
+	if (ret < 0) {
+		log_err("jail: %s: %s", path, strerror(-ret));
+		return ret;
+	}
+	sweep(s);
+	return 0;
+}
+
+void pool_jail_free(struct pool_set *s)
+{
+	char parent[64], path[PATH_MAX];
+
+	/* This home's parent cgroup, then ember/ if no other emberd uses it. */
+	if (!s->jail.off) {
+		parent_cgroup(s, parent, sizeof(parent));
+		snprintf(path, sizeof(path), "%s/%s", CGROUP_ROOT, parent);
+		if (rmdir(path) == 0)
+			rmdir(CGROUP_ROOT "/" POOL_JAIL_CGROUP);
+	}
+	free(s->uid_used);
+	s->uid_used = NULL;
+}
+
+/* A file the VMs may read and none may write: root's, 0440, group gid.
+ * fd-based, so a link swapped in by a VMM cannot redirect it. */
+static int make_vm_readable(int fd, gid_t gid)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	if ((st.st_uid != 0 || st.st_gid != gid) && fchown(fd, 0, gid) < 0)
+		return -errno;
+	if ((st.st_mode & 07777) != 0440 && fchmod(fd, 0440) < 0)
+		return -errno;
+	return 0;
+}
+
+static int copy_fd(int in, int out, off_t size)
+{
+	off_t done = 0;
+
+	while (done < size) {
+		ssize_t n = sendfile(out, in, NULL, (size_t)(size - done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		done += n;
+	}
+	return 0;
+}
+
+/* The file to link into jails for src: src itself if it lives in <home>
+ * (code images, snapshots: one file system, and emberd's own), else a copy
+ * in <home>/jail/files named after src's identity, made once and kept
+ * across restarts (a snapshot records its drives' inodes). */
+static int stage(const struct pool_set *s, const char *src, char *out, size_t cap)
+{
+	size_t hl = strlen(s->home);
+	char tmp[PATH_MAX];
+	struct stat st;
+	int in, fd, ret;
+
+	in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (in < 0)
+		return -errno;
+	ret = fstat(in, &st) < 0 ? -errno : 0;
+	if (strncmp(src, s->home, hl) == 0 && src[hl] == '/') {
+		if (ret == 0)
+			ret = make_vm_readable(in, s->jail.gid);
+		close(in);
+		return ret < 0					   ? ret
+		       : snprintf(out, cap, "%s", src) >= (int)cap ? -ENAMETOOLONG
+								   : 0;
+	}
+	if (ret == 0 && snprintf(out, cap, "%s/%s/%llx-%llx-%llx-%lld.%09ld", s->jail_base,
+				 POOL_JAIL_FILES, (unsigned long long)st.st_dev,
+				 (unsigned long long)st.st_ino, (unsigned long long)st.st_size,
+				 (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec) >= (int)cap)
+		ret = -ENAMETOOLONG;
+	if (ret == 0 && access(out, F_OK) == 0) {
+		close(in);
+		return 0;
+	}
+	if (ret == 0 &&
+	    snprintf(tmp, sizeof(tmp), "%s.%d.tmp", out, (int)getpid()) >= (int)sizeof(tmp))
+		ret = -ENAMETOOLONG;
+	if (ret < 0) {
+		close(in);
+		return ret;
+	}
+	log_info("jail: staging a copy of %s for the VMs (%lld MiB, once)", src,
+		 (long long)(st.st_size >> 20));
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0400);
+	ret = fd < 0 ? -errno : copy_fd(in, fd, st.st_size);
+	if (ret == 0)
+		ret = make_vm_readable(fd, s->jail.gid);
+	if (ret == 0 && rename(tmp, out) < 0)
+		ret = -errno;
+	if (fd >= 0)
+		close(fd);
+	if (ret < 0)
+		unlink(tmp);
+	close(in);
+	return ret;
+}
+
+/* Links `from` (staged) as <root>/<name>. */
+static int link_in(const struct instance *inst, const char *src, const char *name)
+{
+	char staged[PATH_MAX], to[PATH_MAX];
+	int ret = stage(inst->pool->set, src, staged, sizeof(staged));
+
+	if (ret == 0 && snprintf(to, sizeof(to), "%s%s", inst->root, name) >= (int)sizeof(to))
+		ret = -ENAMETOOLONG;
+	if (ret == 0 && link(staged, to) < 0)
+		ret = -errno;
+	if (ret < 0)
+		log_err("instance %s: placing %s in its jail: %s", inst->id, src, strerror(-ret));
+	return ret;
+}
+
+static int alloc_uid(struct pool_set *s, uint32_t *uid)
+{
+	for (uint32_t i = 0; i < s->jail.uid_count; i++) {
+		if (s->uid_used[i / 8] & (1u << (i % 8)))
+			continue;
+		s->uid_used[i / 8] |= (uint8_t)(1u << (i % 8));
+		*uid = s->jail.uid_first + i;
+		return 0;
+	}
+	log_err("jail: every uid of %u..%u is in use", s->jail.uid_first,
+		s->jail.uid_first + s->jail.uid_count - 1);
+	return -EAGAIN;
+}
+
+static void free_uid(struct pool_set *s, uint32_t uid)
+{
+	uint32_t i = uid - s->jail.uid_first;
+
+	if (uid >= s->jail.uid_first && i < s->jail.uid_count)
+		s->uid_used[i / 8] &= (uint8_t) ~(1u << (i % 8));
+}
+
+int pool_jail_prepare(struct instance *inst)
+{
+	struct pool *p = inst->pool;
+	struct pool_set *s = p->set;
+	const struct fn *fn = p->fn;
+	char dir[PATH_MAX], state[PATH_MAX], mem[PATH_MAX];
+	int ret;
+
+	jails_dir(s, dir, sizeof(dir));
+	if (snprintf(inst->root, sizeof(inst->root), "%s/%s/root", dir, inst->id) >=
+	    (int)sizeof(inst->root))
+		return -ENAMETOOLONG; /* pool_set_new() checked it */
+	ret = alloc_uid(s, &inst->uid);
+	if (ret < 0)
+		return ret;
+	inst->jailed = true;
+	snprintf(dir, sizeof(dir), "%s", inst->root);
+	*strrchr(dir, '/') = '\0';
+	if (mkdir(dir, 0700) < 0 || mkdir(inst->root, 0755) < 0) {
+		ret = -errno;
+		log_err("instance %s: creating its jail %s: %s", inst->id, inst->root,
+			strerror(errno));
+		return ret;
+	}
+	ret = link_in(inst, fn->runtime_image, POOL_IN_RUNTIME);
+	if (ret == 0)
+		ret = link_in(inst, fn->code_image, POOL_IN_CODE);
+	if (ret == 0 && !inst->restore) {
+		ret = link_in(inst, s->kernel, POOL_IN_KERNEL);
+		if (ret == 0 && s->initrd[0] != '\0')
+			ret = link_in(inst, s->initrd, POOL_IN_INITRD);
+	} else if (ret == 0) {
+		snap_state_path(p->snap_dir, state, sizeof(state));
+		snap_mem_path(p->snap_dir, mem, sizeof(mem));
+		ret = link_in(inst, state, POOL_IN_STATE);
+		if (ret == 0)
+			ret = link_in(inst, mem, POOL_IN_MEM);
+	}
+	return ret;
+}
+
+int pool_jail_argv(struct instance *inst, char **argv, char *buf, size_t cap)
+{
+	const struct pool_set *s = inst->pool->set;
+	uint64_t mem_max = ((uint64_t)inst->pool->fn->memory_mib + s->jail.mem_margin_mib) << 20;
+	char *uid = buf, *gid, *parent, *cgroup;
+	int argc = 0, n;
+
+	/* The values live in buf, one after the other, each NUL-terminated. */
+	n = snprintf(uid, cap, "%u", inst->uid) + 1;
+	gid = uid + n;
+	n += snprintf(gid, cap - (size_t)n, "%u", s->jail.gid) + 1;
+	parent = buf + n;
+	parent_cgroup(s, parent, cap - (size_t)n);
+	n += (int)strlen(parent) + 1;
+	cgroup = buf + n;
+	if ((size_t)n >= cap || snprintf(cgroup, cap - (size_t)n, "memory.max=%llu",
+					 (unsigned long long)mem_max) >= (int)(cap - (size_t)n))
+		return -ENAMETOOLONG;
+	argv[argc++] = (char *)s->jailer;
+	argv[argc++] = "--id";
+	argv[argc++] = inst->id;
+	argv[argc++] = "--exec-file";
+	argv[argc++] = (char *)s->vmm;
+	argv[argc++] = "--uid";
+	argv[argc++] = uid;
+	argv[argc++] = "--gid";
+	argv[argc++] = gid;
+	argv[argc++] = "--chroot-base-dir";
+	argv[argc++] = (char *)s->jail_base;
+	argv[argc++] = "--parent-cgroup";
+	argv[argc++] = parent;
+	argv[argc++] = "--cgroup";
+	argv[argc++] = cgroup;
+	argv[argc++] = "--";
+	return argc;
+}
+
+uint64_t pool_jail_memory_max_mib(const struct instance *inst)
+{
+	char parent[64], path[PATH_MAX];
+	unsigned long long v = 0;
+	FILE *f;
+
+	parent_cgroup(inst->pool->set, parent, sizeof(parent));
+	snprintf(path, sizeof(path), "%s/%s/%s/memory.max", CGROUP_ROOT, parent, inst->id);
+	f = fopen(path, "re");
+	if (f != NULL && fscanf(f, "%llu", &v) != 1)
+		v = 0;
+	if (f != NULL)
+		fclose(f);
+	return v >> 20;
+}
+
+bool pool_jail_oom_killed(const struct instance *inst)
+{
+	/* v2: memory.events; v1: the memory controller's memory.oom_control. */
+	static const char *const where[][2] = { { "", "memory.events" },
+						{ "/memory", "memory.oom_control" } };
+	char parent[64], path[PATH_MAX], key[32];
+	unsigned long long n;
+	bool killed = false;
+
+	if (!inst->jailed)
+		return false;
+	parent_cgroup(inst->pool->set, parent, sizeof(parent));
+	for (size_t i = 0; i < sizeof(where) / sizeof(where[0]) && !killed; i++) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s%s/%s/%s/%s", CGROUP_ROOT, where[i][0], parent,
+			 inst->id, where[i][1]);
+		f = fopen(path, "re");
+		while (f != NULL && fscanf(f, "%31s %llu", key, &n) == 2)
+			if (strcmp(key, "oom_kill") == 0 && n > 0)
+				killed = true;
+		if (f != NULL)
+			fclose(f);
+	}
+	return killed;
+}
+
+int pool_jail_raise_memory(const struct pool_set *s, const char *id, uint64_t mib)
+{
+	static const char *const where[][2] = { { "", "memory.max" },
+						{ "/memory", "memory.limit_in_bytes" } };
+	char parent[64], path[PATH_MAX];
+	int ret = -ENOENT;
+
+	parent_cgroup(s, parent, sizeof(parent));
+	for (size_t i = 0; i < sizeof(where) / sizeof(where[0]) && ret < 0; i++) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s%s/%s/%s/%s", CGROUP_ROOT, where[i][0], parent, id,
+			 where[i][1]);
+		f = fopen(path, "we");
+		if (f == NULL)
+			continue;
+		ret = fprintf(f, "%llu\n", (unsigned long long)(mib << 20)) < 0 ? -EIO : 0;
+		if (fclose(f) != 0 && ret == 0)
+			ret = -errno;
+	}
+	return ret;
+}
+
+void pool_jail_release(struct instance *inst)
+{
+	struct pool_set *s = inst->pool->set;
+	char dir[PATH_MAX];
+
+	if (!inst->jailed)
+		return;
+	snprintf(dir, sizeof(dir), "%s", inst->root);
+	*strrchr(dir, '/') = '\0';
+	remove_tree(dir);
+	/* The VMM was reaped: its cgroup is empty. */
+	cgroup_remove(s, inst->id, false);
+	free_uid(s, inst->uid);
+	inst->jailed = false;
+}
+
+int pool_jail_seal(const struct pool_set *s, const char *from, const char *to)
+{
+	struct stat a, b;
+	/* Non-blocking: a FIFO a VMM put there must not hang a worker. */
+	int fd = open(from, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	/* Root's before it has its name, and the name must still be this file
+	 * afterwards: a VMM cannot swap another in between. */
+	if (s->jail.off) {
+		if (fstat(fd, &a) < 0 || fchmod(fd, 0400) < 0)
+			ret = -errno;
+		else if (!S_ISREG(a.st_mode))
+			ret = -EINVAL;
+	} else {
+		ret = make_vm_readable(fd, s->jail.gid);
+	}
+	if (ret == 0 && fstat(fd, &a) < 0)
+		ret = -errno;
+	if (ret == 0 && rename(from, to) < 0)
+		ret = -errno;
+	if (ret == 0 && (lstat(to, &b) < 0 || b.st_ino != a.st_ino || b.st_dev != a.st_dev)) {
+		unlink(to);
+		ret = -EPERM;
+	}
+	close(fd);
+	return ret;
+}

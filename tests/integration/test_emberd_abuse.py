@@ -1,0 +1,216 @@
+"""Abuse from inside a jailed function, through emberd (issue 19), while a second
+function keeps answering: a handler that never returns, a fork bomb, filling
+/tmp, allocating past its memory, spinning every vCPU, flooding the console.
+
+Each abuse gets the error a Lambda user would see (a timeout, the runtime's
+error, or a clean answer saying what failed), and the host stays healthy: the
+other function answers every invocation, emberd stays up, and the abusive
+function serves again afterwards (its instance replaced where it had to be).
+The other function's latency, unloaded and under each abuse, is printed, not
+asserted on: time in the testbox is emulated."""
+import json
+import statistics
+import threading
+import time
+
+import pytest
+
+from emberd_kvm import EmberdVm, c_bootstrap, reports
+
+PY_RT, C_RT = "python3.12", "provided.al2023"
+ABUSE = b'''import errno, os, sys, time
+
+def handler(event, context):
+    op = event.get("op")
+    if op == "hang":
+        while True:
+            time.sleep(1)
+    if op == "forkbomb":
+        while True:
+            try:
+                os.fork()
+            except OSError:
+                pass
+    if op == "fill_tmp":
+        n = 0
+        try:
+            with open("/tmp/fill", "wb") as f:
+                while True:
+                    f.write(b"x" * (1 << 20))
+                    f.flush()
+                    n += 1
+        except OSError as e:
+            got = e.errno
+        os.unlink("/tmp/fill")
+        return {"errno": got, "mib": n}
+    if op == "alloc":
+        blob = b"\\x01" * (event["mib"] << 20)
+        return {"len": len(blob)}
+    if op == "spin":
+        end = time.time() + event["s"]
+        kids = []
+        for _ in range(os.cpu_count() or 1):
+            pid = os.fork()
+            if pid == 0:
+                while time.time() < end:
+                    pass
+                os._exit(0)
+            kids.append(pid)
+        while time.time() < end:
+            pass
+        for pid in kids:
+            os.waitpid(pid, 0)
+        return {"spun": event["s"], "cpus": os.cpu_count()}
+    if op == "console":
+        # The function runs unprivileged: the serial console is not its to
+        # write (checked); what it can flood is its stdout, the log.
+        try:
+            open("/dev/console", "w").close()
+            console = "writable"
+        except OSError as e:
+            console = errno.errorcode[e.errno]
+        line = "flood " + "x" * 120 + "\\n"
+        end = time.time() + event["s"]
+        n = 0
+        while time.time() < end:
+            sys.stdout.write(line * 64)
+            sys.stdout.flush()
+            n += 64
+        return {"lines": n, "console": console}
+    return {"ok": True}
+'''
+TIMEOUT_S = 30  # the abusive function's Lambda timeout
+LATENCIES = {}  # what the module prints at its end
+
+
+@pytest.fixture(scope="module")
+def emberd(kvm):
+    e = EmberdVm(kvm, extra=["--memory-budget", "8192", "--keep-warm", "600"])
+    e.create("abuser", PY_RT, "app.handler", {"app.py": (ABUSE, 0o644)}, timeout=TIMEOUT_S)
+    e.create("steady", C_RT, "bootstrap", {"bootstrap": (c_bootstrap(), 0o755)})
+    ok(e.invoke("abuser", {}))  # both warm (and snapshotted) before any abuse
+    ok(e.invoke("steady", {}))
+    LATENCIES["unloaded"] = Steady(e).run_for(8)
+    yield e
+    for what, lat in LATENCIES.items():
+        print(f"steady's latency {what}: median {statistics.median(lat):.0f} ms, "
+              f"max {max(lat):.0f} ms over {len(lat)} invocations")
+    rc = e.stop()
+    print(e.proc.text)
+    assert rc == 0, e.proc.text[-4000:]
+
+
+def ok(r):
+    status, ferr, body, log, resp = r
+    assert status == 200 and ferr is None, (body, log)
+    return json.loads(body)
+
+
+class Steady:
+    """Invokes the steady function back to back on a thread; every answer must be right."""
+
+    def __init__(self, e):
+        self.e, self.lat, self.errors = e, [], []
+        self.stop = threading.Event()
+
+    def _loop(self):
+        while not self.stop.is_set():
+            t0 = time.monotonic()
+            try:
+                got = ok(self.e.invoke("steady", {"n": len(self.lat)}))
+                assert got["event"] == {"n": len(self.lat)}, got
+                self.lat.append((time.monotonic() - t0) * 1000)
+            except Exception as exc:  # reported by the test that runs it
+                self.errors.append(repr(exc))
+                return
+
+    def start(self):
+        self.t = threading.Thread(target=self._loop, daemon=True)
+        self.t.start()
+        return self
+
+    def finish(self):
+        self.stop.set()
+        self.t.join(600)
+        assert not self.t.is_alive(), "the steady function stopped answering"
+        assert not self.errors, self.errors
+        assert self.lat, "the steady function answered nothing"
+        return self.lat
+
+    def run_for(self, n):
+        for _ in range(n):
+            t0 = time.monotonic()
+            ok(self.e.invoke("steady", {}))
+            self.lat.append((time.monotonic() - t0) * 1000)
+        return self.lat
+
+
+def abuse(e, name, payload):
+    """Invokes the abusive function while steady answers; returns its result."""
+    steady = Steady(e).start()
+    try:
+        r = e.invoke("abuser", payload)
+    finally:
+        LATENCIES[name] = steady.finish()
+    assert e.status() is not None  # emberd itself answers
+    return r
+
+
+def function_error(r):
+    status, ferr, body, log, resp = r
+    assert status == 200 and ferr == "Unhandled", body
+    return json.loads(body)
+
+
+def serves_again(e):
+    """The abusive function answers afterwards (on a fresh instance if needed)."""
+    assert ok(e.invoke("abuser", {})) == {"ok": True}
+
+
+def test_handler_that_never_returns(emberd):
+    err = function_error(abuse(emberd, "hang", {"op": "hang"}))
+    assert err["errorType"] == "Sandbox.Timedout", err
+    assert f"Task timed out after {TIMEOUT_S}.00 seconds" in err["errorMessage"], err
+    serves_again(emberd)
+
+
+def test_fork_bomb(emberd):
+    # The handler never returns: the deadline destroys the instance, unless
+    # the guest's OOM killer ends the runtime first (the guest has no pids
+    # limit for the function yet: guest-init's part of issue 19).
+    err = function_error(abuse(emberd, "forkbomb", {"op": "forkbomb"}))
+    assert err["errorType"] in ("Sandbox.Timedout", "Runtime.ExitError"), err
+    serves_again(emberd)
+
+
+def test_filling_tmp(emberd):
+    status, ferr, body, log, _ = abuse(emberd, "fill_tmp", {"op": "fill_tmp"})
+    got = json.loads(body)
+    print(f"\nfilling /tmp: {got}")
+    if ferr is None:
+        assert got["errno"] == 28 and got["mib"] > 0, got  # ENOSPC, after some MiB
+    else:
+        # /tmp is a tmpfs in the guest's memory, sized beyond a 128 MB
+        # function: the guest's OOM killer ends the runtime first.
+        assert got["errorType"] == "Runtime.ExitError", got
+    serves_again(emberd)
+
+
+def test_allocating_past_its_memory(emberd):
+    r = abuse(emberd, "alloc", {"op": "alloc", "mib": 512})  # MemorySize is 128
+    err = function_error(r)
+    # Python refuses (MemoryError) or the guest's OOM killer ends the runtime.
+    assert err["errorType"] in ("MemoryError", "Runtime.ExitError"), err
+    serves_again(emberd)
+
+
+def test_spinning_every_vcpu(emberd):
+    got = ok(abuse(emberd, "spin", {"op": "spin", "s": 10}))
+    assert got["spun"] == 10, got
+    serves_again(emberd)
+
+
+def test_flooding_the_console(emberd):
+    got = ok(abuse(emberd, "console", {"op": "console", "s": 10}))
+    assert got["lines"] > 0 and got["console"] == "EACCES", got
+    serves_again(emberd)
