@@ -29,6 +29,8 @@ static const char usage[] =
 	"  logs NAME [--follow] [--tail BYTES]\n"
 	"                          the function's log (START, output, END, REPORT)\n"
 	"  status                  instances by function and state, memory in use\n"
+	"  failed NAME             Event invocations that failed for good\n"
+	"  replay NAME ID          queue failed event ID again (same request id)\n"
 	"\n"
 	"--json prints emberd's JSON instead of tables. Errors go to stderr; the exit\n"
 	"code is 1 when emberd refused or the function failed, 2 for a usage error.\n";
@@ -39,7 +41,8 @@ static const struct {
 } commands[] = {
 	{ "create", cli_cmd_create }, { "invoke", cli_cmd_invoke }, { "list", cli_cmd_list },
 	{ "get", cli_cmd_get },	      { "update", cli_cmd_update }, { "delete", cli_cmd_delete },
-	{ "logs", cli_cmd_logs },     { "status", cli_cmd_status },
+	{ "logs", cli_cmd_logs },     { "status", cli_cmd_status }, { "failed", cli_cmd_failed },
+	{ "replay", cli_cmd_replay },
 };
 
 int main(int argc, char **argv)

@@ -43,6 +43,7 @@ struct call {
 	uint64_t t_start_ns;
 	uint64_t peak_mem;
 	bool started; /* START was logged */
+	bool counted; /* in inv->active */
 	const char *reason;
 	struct event *ev; /* a throttled call's answer */
 };
@@ -52,6 +53,10 @@ struct invoker {
 	struct pool_set *pools;
 	struct fnlog_set *logs;
 	struct call *throttled;
+	unsigned active; /* calls submitted and not yet done */
+	struct event *idle_ev;
+	void (*idle_cb)(void *arg);
+	void *idle_arg;
 };
 
 static uint64_t now_ns(void)
@@ -178,6 +183,10 @@ static double log_end(struct call *c)
 
 static void call_free(struct call *c)
 {
+	struct invoker *inv = c->inv;
+
+	if (c->counted && --inv->active == 0 && inv->idle_cb != NULL)
+		event_active(inv->idle_ev, EV_TIMEOUT, 0);
 	if (c->job.fn != NULL)
 		fn_unref(c->job.fn);
 	if (c->ev != NULL)
@@ -433,7 +442,37 @@ void invoker_free(struct invoker *inv)
 	}
 	pool_set_free(inv->pools);
 	fnlog_set_free(inv->logs);
+	if (inv->idle_ev != NULL)
+		event_free(inv->idle_ev);
 	free(inv);
+}
+
+static void on_idle(evutil_socket_t fd, short what, void *arg)
+{
+	struct invoker *inv = arg;
+
+	(void)fd, (void)what;
+	if (inv->active == 0 && inv->idle_cb != NULL)
+		inv->idle_cb(inv->idle_arg);
+}
+
+int invoker_when_idle(struct invoker *inv, void (*cb)(void *arg), void *arg)
+{
+	if (inv->idle_ev == NULL) {
+		inv->idle_ev = event_new(inv->base, -1, 0, on_idle, inv);
+		if (inv->idle_ev == NULL)
+			return -ENOMEM;
+	}
+	inv->idle_cb = cb;
+	inv->idle_arg = arg;
+	if (cb != NULL && inv->active == 0)
+		event_active(inv->idle_ev, EV_TIMEOUT, 0);
+	return 0;
+}
+
+unsigned invoker_active(const struct invoker *inv)
+{
+	return inv->active;
 }
 
 static void on_throttled(evutil_socket_t fd, short what, void *arg)
@@ -530,6 +569,8 @@ int invoker_submit(struct invoker *inv, const struct invoke_req *req)
 	if (ret < 0)
 		goto err;
 	c->job.fn = fn_ref(req->fn);
+	c->counted = true;
+	inv->active++;
 	ret = pool_submit(inv->pools, &c->job);
 	if (ret == 0)
 		return 0;

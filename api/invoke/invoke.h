@@ -106,6 +106,11 @@ void invoker_free(struct invoker *inv);
 
 int invoker_submit(struct invoker *inv, const struct invoke_req *req);
 void invoker_drain(struct invoker *inv, const char *name, const char *current_key);
+/* Invocations submitted and not yet done (sync and async). */
+unsigned invoker_active(const struct invoker *inv);
+/* cb runs on the loop once no invocation is active (soon, if none is now),
+ * and again each time the count falls to 0; cb NULL cancels. For a drain. */
+int invoker_when_idle(struct invoker *inv, void (*cb)(void *arg), void *arg);
 void invoker_forget(struct invoker *inv, const char *name);
 void invoker_set_concurrency(struct invoker *inv, const char *name, uint32_t reserved);
 

@@ -36,6 +36,8 @@
 struct event_base;
 struct store;
 struct invoker;
+struct async;
+struct metrics;
 struct work_pool;
 struct runtimes;
 struct lambda;
@@ -44,6 +46,8 @@ struct lambda_opts {
 	struct event_base *base;
 	struct store *store;
 	struct invoker *invoker;
+	struct async *async;	 /* may be NULL */
+	struct metrics *metrics; /* GET /metrics; may be NULL */
 	struct work_pool *work;
 	const struct runtimes *runtimes;
 	const char *home; /* $EMBER_HOME: logs/ (the invoker writes them) and tmp/ */

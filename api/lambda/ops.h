@@ -25,6 +25,8 @@
 struct event_base;
 struct evhttp;
 struct evhttp_bound_socket;
+struct async;
+struct metrics;
 
 #define LAMBDA_LISTENERS_MAX 4
 
@@ -38,6 +40,8 @@ struct lambda {
 	struct evhttp *http;
 	struct store *store;
 	struct invoker *inv;
+	struct async *async; /* NULL: Event invocations answer 500 */
+	struct metrics *metrics;
 	struct work_pool *work;
 	const struct runtimes *rt;
 	char home[PATH_MAX];
@@ -61,6 +65,14 @@ void op_create_function(struct lreq *r);
 void op_update_code(struct lreq *r);
 /* Invoke (ops_invoke.c). */
 void op_invoke(struct lreq *r);
+/* Event invocations and their configs, the failed record (ops_async.c). */
+void ops_invoke_event(struct lreq *r, const struct fn *f);
+void op_put_event_config(struct lreq *r);
+void op_update_event_config(struct lreq *r);
+void op_get_event_config(struct lreq *r);
+void op_delete_event_config(struct lreq *r);
+void op_ember_failed(struct lreq *r);
+void op_ember_replay(struct lreq *r);
 /* Concurrency and account (ops_account.c). */
 void op_put_concurrency(struct lreq *r);
 void op_get_concurrency(struct lreq *r);

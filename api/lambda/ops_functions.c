@@ -6,8 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/async/async.h"
 #include "api/lambda/shape.h"
 #include "api/lambda/spec.h"
+#include "lib/util/log.h"
 
 #define PAGE_MAX     50	   /* Lambda's page size cap */
 #define MAXITEMS_MAX 10000 /* the model's MaxItems bound */
@@ -257,6 +259,8 @@ void op_delete_function(struct lreq *r)
 		ret = store_delete(l->store, r->fn.name);
 		if (ret == 0)
 			invoker_forget(l->inv, r->fn.name);
+		if (ret == 0 && l->async != NULL && async_forget(l->async, r->fn.name) < 0)
+			log_warn("%s: its queued events stay on disk", r->fn.name);
 	} else if (strcmp(q, FN_LATEST) == 0) {
 		lreq_error(r, LEXC_INVALID_PARAMETER,
 			   "$LATEST version cannot be deleted without deleting the function.");

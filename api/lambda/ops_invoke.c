@@ -150,11 +150,8 @@ void op_invoke(struct lreq *r)
 		return;
 	if (type == NULL)
 		type = "RequestResponse";
-	if (strcmp(type, "Event") == 0) {
-		lreq_error(r, LEXC_INVALID_PARAMETER, "Event invocations are not supported yet");
-		return;
-	}
-	if (strcmp(type, "RequestResponse") != 0 && strcmp(type, "DryRun") != 0) {
+	if (strcmp(type, "RequestResponse") != 0 && strcmp(type, "DryRun") != 0 &&
+	    strcmp(type, "Event") != 0) {
 		lreq_error(r, LEXC_INVALID_PARAMETER,
 			   "1 validation error detected: Value '%.32s' at 'invocationType' failed "
 			   "to satisfy constraint: Member must satisfy enum value set: [Event, "
@@ -181,6 +178,11 @@ void op_invoke(struct lreq *r)
 	if (strcmp(type, "DryRun") == 0) {
 		free(ctx);
 		lreq_reply_empty(r, 204);
+		return;
+	}
+	if (strcmp(type, "Event") == 0) {
+		free(ctx); /* Lambda passes no client context to Event invocations */
+		ops_invoke_event(r, f);
 		return;
 	}
 	inv = calloc(1, sizeof(*inv));

@@ -131,6 +131,8 @@ int lambda_new(const struct lambda_opts *o, struct lambda **out)
 	l->base = o->base;
 	l->store = o->store;
 	l->inv = o->invoker;
+	l->async = o->async;
+	l->metrics = o->metrics;
 	l->work = o->work;
 	l->rt = o->runtimes;
 	snprintf(l->home, sizeof(l->home), "%s", o->home);

@@ -24,6 +24,11 @@ struct store {
 	unsigned count, cap;
 };
 
+struct db *store_db(struct store *s)
+{
+	return s->db;
+}
+
 const char *store_region(const struct store *s)
 {
 	return s->region;
