@@ -138,8 +138,7 @@ static int config_cache(void *arg, const struct evconfig *c)
 	return 0;
 }
 
-int async_config_get(struct async *a, const char *name, const char *qualifier,
-		     struct evconfig *out)
+int async_config_get(struct async *a, const char *name, const char *qualifier, struct evconfig *out)
 {
 	const struct evconfig *c = config_find(a, name, qualifier);
 
@@ -485,8 +484,8 @@ void async_free(struct async *a)
 	free(a);
 }
 
-int async_enqueue(struct async *a, const char *name, const char *qualifier,
-		  const char *request_id, const void *payload, size_t len)
+int async_enqueue(struct async *a, const char *name, const char *qualifier, const char *request_id,
+		  const void *payload, size_t len)
 {
 	struct aev *ev;
 	int ret;
@@ -547,8 +546,7 @@ int async_failed_each(struct async *a, const char *name, int64_t id,
 	return evdb_failed_each(a->db, name, id, cb, arg);
 }
 
-int async_replay(struct async *a, const char *name, int64_t id,
-		 char request_id[UUID_STR_LEN + 1])
+int async_replay(struct async *a, const char *name, int64_t id, char request_id[UUID_STR_LEN + 1])
 {
 	struct aev *ev = calloc(1, sizeof(*ev));
 	int ret;

@@ -57,16 +57,16 @@ struct async_opts {
 	struct event_base *base;
 	struct store *store;
 	struct invoker *invoker;
-	struct sqlite3 *db;	 /* the store's connection */
+	struct sqlite3 *db; /* the store's connection */
 	const char *home;
 	double retry_base_s;  /* > 0 */
 	unsigned concurrency; /* >= 1 */
 };
 
 struct async_stats {
-	uint64_t queued;	  /* waiting (incl. waiting for a retry) */
+	uint64_t queued; /* waiting (incl. waiting for a retry) */
 	uint64_t running;
-	double oldest_age_s;	  /* of the oldest queued or running event; 0 if none */
+	double oldest_age_s; /* of the oldest queued or running event; 0 if none */
 	uint64_t accepted, retries, failed, succeeded, throttled; /* since start */
 };
 
@@ -75,8 +75,8 @@ void async_stop(struct async *a);
 unsigned async_running(const struct async *a);
 void async_free(struct async *a);
 
-int async_enqueue(struct async *a, const char *name, const char *qualifier,
-		  const char *request_id, const void *payload, size_t len);
+int async_enqueue(struct async *a, const char *name, const char *qualifier, const char *request_id,
+		  const void *payload, size_t len);
 
 /* The config for name:qualifier: 0, or -ENOENT when none was put. */
 int async_config_get(struct async *a, const char *name, const char *qualifier,
@@ -91,8 +91,7 @@ int async_forget(struct async *a, const char *name);
 int async_failed_each(struct async *a, const char *name, int64_t id,
 		      void (*cb)(void *arg, const struct evfailed *f), void *arg);
 /* Queues failed event id of name again; *request_id gets its request id. */
-int async_replay(struct async *a, const char *name, int64_t id,
-		 char request_id[UUID_STR_LEN + 1]);
+int async_replay(struct async *a, const char *name, int64_t id, char request_id[UUID_STR_LEN + 1]);
 
 void async_get_stats(const struct async *a, struct async_stats *out);
 

@@ -165,10 +165,11 @@ int evdb_load(struct evdb *e, unsigned *requeued, int (*cb)(void *arg, const str
 	if (ret < 0)
 		return ret;
 	*requeued = (unsigned)rc;
-	if (sqlite3_prepare_v2(e->h,
-			       "SELECT id, request_id, name, qualifier, enqueued_ms, next_ms, attempts"
-			       " FROM events ORDER BY id",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+		    e->h,
+		    "SELECT id, request_id, name, qualifier, enqueued_ms, next_ms, attempts"
+		    " FROM events ORDER BY id",
+		    -1, &st, NULL) != SQLITE_OK)
 		return fail(e, "reading events");
 	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct evrow row = { .id = sqlite3_column_int64(st, 0) };
@@ -342,11 +343,12 @@ int evdb_replay(struct evdb *e, const char *name, int64_t failed_id, int64_t now
 	ret = exec(e, "BEGIN IMMEDIATE");
 	if (ret < 0)
 		return ret;
-	if (sqlite3_prepare_v2(e->h,
-			       "INSERT INTO events (request_id, name, qualifier, payload,"
-			       " enqueued_ms, next_ms, attempts) SELECT request_id, name, qualifier,"
-			       " payload, ?3, ?3, 0 FROM failed_events WHERE id = ?1 AND name = ?2",
-			       -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(
+		    e->h,
+		    "INSERT INTO events (request_id, name, qualifier, payload,"
+		    " enqueued_ms, next_ms, attempts) SELECT request_id, name, qualifier,"
+		    " payload, ?3, ?3, 0 FROM failed_events WHERE id = ?1 AND name = ?2",
+		    -1, &st, NULL) != SQLITE_OK) {
 		ret = fail(e, "replaying an event");
 		goto err;
 	}

@@ -37,8 +37,8 @@ static const char *str_of(const cJSON *o, const char *key)
 
 static void print_table(const cJSON *events)
 {
-	static const char *const head[] = { "ID",	   "REQUEST ID", "ATTEMPTS", "CONDITION",
-					    "ERROR TYPE", "FAILED AT",	 "ERROR MESSAGE" };
+	static const char *const head[] = { "ID",	  "REQUEST ID", "ATTEMPTS",	"CONDITION",
+					    "ERROR TYPE", "FAILED AT",	"ERROR MESSAGE" };
 	struct cli_table t;
 	const cJSON *it;
 

@@ -16,6 +16,7 @@
 #include "api/emberd/args.h"
 #include "api/invoke/invoke.h"
 #include "api/lambda/lambda.h"
+#include "api/metrics/metrics.h"
 #include "api/store/runtimes.h"
 #include "api/store/db.h"
 #include "api/store/store.h"
@@ -152,6 +153,7 @@ int main(int argc, char **argv)
 	struct event_base *base = NULL;
 	struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL;
 	struct async *async = NULL;
+	struct metrics *metrics = NULL;
 	struct daemon d = { 0 };
 	struct store *store = NULL;
 	struct work_pool *work = NULL;
@@ -190,7 +192,7 @@ int main(int argc, char **argv)
 		if (store_open(&so, &store) < 0)
 			goto out;
 	}
-	if (work_pool_new(base, WORK_THREADS, &work) < 0)
+	if (work_pool_new(base, WORK_THREADS, &work) < 0 || metrics_new(&metrics) < 0)
 		goto out;
 	{
 		struct invoker_opts io = {
@@ -202,6 +204,7 @@ int main(int argc, char **argv)
 			.memory_budget_mib = a.memory_budget_mib,
 			.keep_warm_s = a.keep_warm_s,
 			.snapstart = a.snapstart,
+			.metrics = metrics,
 		};
 		if (invoker_new(base, &io, &inv) < 0) {
 			log_err("starting the invoker failed");
@@ -235,6 +238,7 @@ int main(int argc, char **argv)
 			.store = store,
 			.invoker = inv,
 			.async = async,
+			.metrics = metrics,
 			.work = work,
 			.runtimes = rt,
 			.home = a.home,
@@ -283,6 +287,7 @@ out:
 	async_free(async);
 	work_pool_free(work);
 	store_close(store);
+	metrics_free(metrics);
 	if (d.drain_timer != NULL)
 		event_free(d.drain_timer);
 	if (sigterm != NULL)

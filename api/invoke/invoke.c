@@ -15,6 +15,7 @@
 #include <event2/event.h>
 
 #include "api/invoke/fnlog.h"
+#include "api/metrics/metrics.h"
 #include "api/pool/pool.h"
 #include "lib/gproto/gproto.h"
 #include "lib/util/log.h"
@@ -52,6 +53,7 @@ struct invoker {
 	struct event_base *base;
 	struct pool_set *pools;
 	struct fnlog_set *logs;
+	struct metrics *metrics;
 	struct call *throttled;
 	unsigned active; /* calls submitted and not yet done */
 	struct event *idle_ev;
@@ -212,6 +214,7 @@ static void finish(struct call *c, enum invoke_outcome outcome, const void *body
 
 	if (log_report)
 		res.duration_ms = log_end(c);
+	metrics_invocation(c->inv->metrics, c->job.fn->name, outcome, res.duration_ms);
 	if (c->tail != NULL) {
 		tail_string(c->tail, tail);
 		res.tail = tail;
@@ -276,6 +279,7 @@ static void on_run(void *arg, struct pool_job *job, enum pool_start how, double 
 		   : how == POOL_START_RESTORE ? INVOKE_START_RESTORE
 					       : INVOKE_START_WARM;
 	c->init_ms = init_ms;
+	metrics_start(c->inv->metrics, c->start, init_ms);
 	log_start(c);
 	trace_id(trace, sizeof(trace));
 	m.invoke = (struct gproto_invoke){
@@ -411,6 +415,7 @@ int invoker_new(struct event_base *base, const struct invoker_opts *opts, struct
 	if (inv == NULL)
 		return -ENOMEM;
 	inv->base = base;
+	inv->metrics = opts->metrics;
 	/* A guest that hangs up must not kill emberd with SIGPIPE. */
 	signal(SIGPIPE, SIG_IGN);
 	/* Each instance holds a few fds (pipes, pidfd, vsock): use all we may. */
@@ -644,6 +649,11 @@ static void status_each(void *arg, const struct pool_status *ps)
 	};
 
 	ctx->each(ctx->arg, &st);
+}
+
+void invoker_snapshot_counts(struct invoker *inv, uint64_t *taken, uint64_t *fallbacks)
+{
+	pool_snapshot_counts(inv->pools, taken, fallbacks);
 }
 
 void invoker_status(struct invoker *inv,

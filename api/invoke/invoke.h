@@ -38,6 +38,7 @@
 #include "api/store/fn.h"
 
 struct event_base;
+struct metrics;
 
 #define INVOKE_PAYLOAD_MAX 6291456u /* Lambda's synchronous request limit */
 #define INVOKE_TAIL_BYTES  4096u    /* X-Amz-Log-Result: the last 4 KiB of the log */
@@ -51,6 +52,7 @@ struct invoker_opts {
 	uint64_t memory_budget_mib; /* instances x (MemorySize + overhead) must fit */
 	unsigned keep_warm_s;	    /* idle instances are stopped after this */
 	bool snapstart;		    /* snapshot the first ready instance of each version */
+	struct metrics *metrics;    /* every outcome and start is counted here; may be NULL */
 };
 
 enum invoke_outcome {
@@ -124,6 +126,9 @@ struct invoker_log_watch;
 struct invoker_log_watch *invoker_log_watch(struct invoker *inv, const char *name,
 					    void (*cb)(void *arg), void *arg);
 void invoker_log_unwatch(struct invoker_log_watch *w);
+
+/* SnapStart since start: snapshots stored, versions that fell back to cold starts. */
+void invoker_snapshot_counts(struct invoker *inv, uint64_t *taken, uint64_t *fallbacks);
 
 void invoker_status(struct invoker *inv,
 		    void (*each)(void *arg, const struct invoker_pool_status *st), void *arg,

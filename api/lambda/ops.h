@@ -81,6 +81,8 @@ void op_account_settings(struct lreq *r);
 /* ember's own, for the CLI (ops_ember.c). */
 void op_ember_status(struct lreq *r);
 void op_ember_logs(struct lreq *r);
+/* GET /metrics, Prometheus text (ops_metrics.c). */
+void op_metrics(struct lreq *r);
 
 /* Shared helpers (ops_common.c). */
 struct lambda *ops_lambda(struct lreq *r);

@@ -63,8 +63,8 @@ static bool int_field(struct lreq *r, const cJSON *body, const char *key, unsign
 
 	if (v == NULL || cJSON_IsNull(v))
 		return true;
-	if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
-	    v->valuedouble < lo || v->valuedouble > hi) {
+	if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < lo ||
+	    v->valuedouble > hi) {
 		lreq_error(r, LEXC_VALIDATION,
 			   "1 validation error detected: Value at '%s' failed to satisfy "
 			   "constraint: Member must be an integer between %u and %u",
@@ -219,7 +219,8 @@ void op_ember_replay(struct lreq *r)
 	}
 	ret = async_replay(l->async, r->fn.name, n, id);
 	if (ret == -ENOENT) {
-		lreq_error(r, LEXC_RESOURCE_NOT_FOUND, "%s has no failed event %lld", r->fn.name, n);
+		lreq_error(r, LEXC_RESOURCE_NOT_FOUND, "%s has no failed event %lld", r->fn.name,
+			   n);
 		return;
 	}
 	if (ret < 0) {

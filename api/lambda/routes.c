@@ -48,6 +48,7 @@ static const struct route table[] = {
 	{ GET, "/ember/functions/{name}/logs", "EmberLogs", SMALL, op_ember_logs },
 	{ GET, "/ember/functions/{name}/failed", "EmberFailed", SMALL, op_ember_failed },
 	{ POST, "/ember/functions/{name}/replay", "EmberReplay", SMALL, op_ember_replay },
+	{ GET, "/metrics", "Metrics", SMALL, op_metrics },
 };
 
 /* Does path match pattern? Captures the {name} segment. */

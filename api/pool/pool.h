@@ -148,6 +148,8 @@ const char *pool_instance_id(const struct pool_job *job);
 void pool_drain(struct pool_set *s, const char *name, const char *current_key);
 void pool_forget(struct pool_set *s, const char *name);
 void pool_set_concurrency(struct pool_set *s, const char *name, uint32_t reserved);
+/* Snapshots stored, and versions that fell back to cold starts, since start. */
+void pool_snapshot_counts(struct pool_set *s, uint64_t *taken, uint64_t *fallbacks);
 void pool_status(struct pool_set *s, void (*each)(void *arg, const struct pool_status *st),
 		 void *arg, uint64_t *used_mib, uint64_t *budget_mib);
 
