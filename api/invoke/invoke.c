@@ -602,9 +602,10 @@ err:
 	return ret;
 }
 
-void invoker_drain(struct invoker *inv, const char *name, const char *current_key)
+void invoker_drain(struct invoker *inv, const char *name, const char *version,
+		   const char *current_key)
 {
-	pool_drain(inv->pools, name, current_key);
+	pool_drain(inv->pools, name, version, current_key);
 }
 
 void invoker_forget(struct invoker *inv, const char *name)

@@ -20,8 +20,10 @@
  *   JSON in body: {"errorType":"Sandbox.Timedout","errorMessage":"RequestId:
  *   <id> Error: Task timed out after 3.00 seconds"}, Runtime.ExitError, ...
  *   A VM that died is replaced; the invocation that was on it fails.
- * - invoker_drain(): instances of `name` whose fn->key differs from
- *   current_key (NULL: every instance of name) finish what they run and stop;
+ * - invoker_drain(): instances of `name`, of `version` (NULL: any), whose
+ *   fn->key differs from current_key (NULL: every one) finish what they run
+ *   and stop (an update of $LATEST drains $LATEST's, never a published
+ *   version's);
  *   new invocations (which carry the new fn) start new instances.
  *   invoker_forget(): also stops idle ones at once and deletes name's
  *   snapshots (DeleteFunction).
@@ -107,7 +109,8 @@ int invoker_new(struct event_base *base, const struct invoker_opts *opts, struct
 void invoker_free(struct invoker *inv);
 
 int invoker_submit(struct invoker *inv, const struct invoke_req *req);
-void invoker_drain(struct invoker *inv, const char *name, const char *current_key);
+void invoker_drain(struct invoker *inv, const char *name, const char *version,
+		   const char *current_key);
 /* Invocations submitted and not yet done (sync and async). */
 unsigned invoker_active(const struct invoker *inv);
 /* cb runs on the loop once no invocation is active (soon, if none is now),

@@ -239,7 +239,7 @@ void op_update_configuration(struct lreq *r)
 		return;
 	}
 	/* Instances of the old configuration finish what they run, then stop. */
-	invoker_drain(l->inv, f->name, f->key);
+	invoker_drain(l->inv, f->name, FN_LATEST, f->key);
 	lreq_reply_json(r, 200, shape_config(f, false));
 }
 
@@ -272,10 +272,9 @@ void op_delete_function(struct lreq *r)
 			lreq_error(r, LEXC_RESOURCE_NOT_FOUND, "Function not found: %s", arn);
 			return;
 		}
-		/* The contract drains by "not this key": published versions'
-		 * instances restart on their next invocation. */
+		/* Only the deleted version's instances go. */
 		if (ret == 0)
-			invoker_drain(l->inv, r->fn.name, sf->latest->key);
+			invoker_drain(l->inv, r->fn.name, q, NULL);
 	}
 	if (ret < 0) {
 		lreq_error(r, LEXC_SERVICE, "deleting failed: %s", strerror(-ret));

@@ -145,7 +145,8 @@ int pool_send(struct pool_job *job, struct gproto_msg *m);
 /* The id of the instance a job runs on (valid in run() and frame()). */
 const char *pool_instance_id(const struct pool_job *job);
 
-void pool_drain(struct pool_set *s, const char *name, const char *current_key);
+/* Drains name's pools of version (NULL: every version) whose key is not current_key (NULL: all). */
+void pool_drain(struct pool_set *s, const char *name, const char *version, const char *current_key);
 void pool_forget(struct pool_set *s, const char *name);
 void pool_set_concurrency(struct pool_set *s, const char *name, uint32_t reserved);
 /* Snapshots stored, and versions that fell back to cold starts, since start. */

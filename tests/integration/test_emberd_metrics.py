@@ -36,7 +36,7 @@ def value(text, series):
 
 
 def test_metrics_match_what_clients_saw(kvm):
-    e = EmberdVm(kvm, extra=["--memory-budget", "8192", "--keep-warm", "600",
+    e = EmberdVm(kvm, extra=["--memory-budget", "1024", "--keep-warm", "600",
                              "--async-retry-base", "0.2"])
     try:
         name = "metered"
@@ -87,7 +87,7 @@ def test_metrics_match_what_clients_saw(kvm):
         idle = value(text, f'ember_instances{{function="{name}",state="idle"}}')
         busy = value(text, f'ember_instances{{function="{name}",state="busy"}}')
         assert idle >= 1 and busy == 0
-        assert value(text, "ember_memory_budget_bytes") == 8192 * 1048576
+        assert value(text, "ember_memory_budget_bytes") == 1024 * 1048576
         assert value(text, "ember_memory_budget_used_bytes") >= idle * (128 + 16) * 1048576
         assert value(text, "ember_event_queue_depth") == 0
         assert value(text, "ember_event_oldest_age_seconds") == 0

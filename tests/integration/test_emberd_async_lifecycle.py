@@ -1,0 +1,159 @@
+"""emberd's lifecycle on this host, without VMs (issue 20): the event queue survives
+SIGTERM and SIGKILL (events are durable before their 202), a second emberd on a
+home is refused, SIGHUP reopens --log-file, and `make install` lays out a tree
+whose systemd unit passes `systemd-analyze verify`.
+
+The stand-in for a VM here is none at all (--vmm /nonexistent): an event can
+never run, so it stays queued; what runs events is test_emberd_async*.py."""
+import os
+import queue
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+
+import pytest
+
+from emberd_host import BUILD, REPO, ROLE, Emberd, simple_zip
+
+
+@pytest.fixture
+def home():
+    h = tempfile.mkdtemp(prefix="ember-life-", dir="/tmp")
+    yield h
+    shutil.rmtree(h, ignore_errors=True)
+
+
+def queued_at_start(e):
+    m = e.wait_for(r"async: (\d+) events queued \((\d+) were running", 20)
+    return int(m.group(1)), int(m.group(2))
+
+
+def send_events(e, name, n):
+    b = e.boto3()
+    ids = []
+    for i in range(n):
+        r = b.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"i": %d}' % i)
+        assert r["StatusCode"] == 202
+        ids.append(r["ResponseMetadata"]["RequestId"])
+    return ids
+
+
+def test_queue_survives_sigterm_and_sigkill(home):
+    e = Emberd(home=home, extra=["--async-retry-base", "10"]).start()
+    try:
+        assert queued_at_start(e) == (0, 0)
+        e.boto3().create_function(FunctionName="q", Runtime="python3.12", Handler="app.h",
+                                  Role=ROLE, Code={"ZipFile": simple_zip()})
+        ids = send_events(e, "q", 5)
+        assert len(set(ids)) == 5
+        assert e.stop() == 0  # SIGTERM: drains and exits 0; the queue stays on disk
+        e.start()
+        assert queued_at_start(e) == (5, 0)
+        send_events(e, "q", 2)
+        e.kill()  # SIGKILL: every 202 was durable
+        e.start()
+        assert queued_at_start(e) == (7, 0)
+        # DeleteFunction drops its queue.
+        e.boto3().delete_function(FunctionName="q")
+        assert e.stop() == 0
+        e.start()
+        assert queued_at_start(e) == (0, 0)
+    finally:
+        e.kill()
+
+
+def test_second_emberd_on_a_home_is_refused(home):
+    e = Emberd(home=home).start()
+    try:
+        r = subprocess.run(Emberd(home=home).argv(), capture_output=True, text=True,
+                           timeout=20)
+        assert r.returncode == 1
+        assert f"--home {home}: another emberd is using it" in r.stderr
+        assert e.proc.poll() is None
+    finally:
+        assert e.stop() == 0
+
+
+def test_sighup_reopens_the_log_file(home):
+    log = os.path.join(home, "emberd.log")
+    argv = Emberd(home=home, extra=["--log-file", log]).argv()
+    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # tail -F follows the name across the rename: each line arrives as an event.
+    tail = subprocess.Popen(["tail", "-F", "-n", "+1", log], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    lines = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(x) for x in tail.stdout], daemon=True).start()
+
+    def wait_line(pattern):
+        while True:
+            line = lines.get(timeout=20)
+            if re.search(pattern, line):
+                return line
+    try:
+        wait_line(r"ready: Lambda API")
+        os.rename(log, log + ".1")
+        p.send_signal(signal.SIGHUP)
+        wait_line(r"SIGHUP: reopened")
+        with open(log) as f:
+            assert "SIGHUP: reopened" in f.read()
+        with open(log + ".1") as f:
+            old = f.read()
+        assert "ready: Lambda API" in old and "SIGHUP" not in old
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(20) == 0
+        assert p.stderr.read() == b""  # every line went to the file
+    finally:
+        tail.kill()
+        if p.poll() is None:
+            p.kill()
+        p.wait()
+
+
+def test_make_install_and_the_unit(tmp_path):
+    """PREFIX and DESTDIR are honoured; the installed emberd finds its files; the
+    unit verifies (a wrong ExecStart path is an error there)."""
+    build = os.path.relpath(BUILD, REPO)
+    dest = tmp_path / "dest"
+    r = subprocess.run(["make", "-s", f"BUILD={build}", "install", f"DESTDIR={dest}",
+                        "PREFIX=/usr"], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    lib = dest / "usr/lib/ember"
+    for rel in ("bin/emberd", "bin/ember", "bin/ember-vmm", "guest/vmlinux",
+                "guest/initramfs.cpio", "runtimes/runtimes.json", "runtimes/python.erofs"):
+        assert (lib / rel).is_file(), rel
+    assert os.readlink(dest / "usr/bin/ember") == "../lib/ember/bin/ember"
+    unit = (dest / "usr/lib/systemd/system/ember.service").read_text()
+    assert "ExecStart=/usr/lib/ember/bin/emberd " in unit
+    # PREFIX alone: the unit's paths exist, so systemd-analyze can check them.
+    prefix = tmp_path / "prefix"
+    r = subprocess.run(["make", "-s", f"BUILD={build}", "install", f"PREFIX={prefix}"],
+                       cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    unit_path = prefix / "lib/systemd/system/ember.service"
+    v = subprocess.run(["systemd-analyze", "verify", str(unit_path)], capture_output=True,
+                       text=True, timeout=60)
+    assert v.returncode == 0 and v.stderr == "" and v.stdout == "", v.stdout + v.stderr
+    # The installed emberd, through its link, finds its VM files next to itself.
+    h = tempfile.mkdtemp(prefix="ember-inst-", dir="/tmp")
+    try:
+        p = subprocess.Popen([str(prefix / "bin/emberd"), "--home", h, "--listen",
+                              "127.0.0.1:0"], stderr=subprocess.PIPE, text=True)
+        for line in p.stderr:
+            if "ready: Lambda API" in line or "error" in line:
+                break
+        assert "ready: Lambda API" in line, line
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(20) == 0
+    finally:
+        shutil.rmtree(h, ignore_errors=True)
+    # The same unit with its binary missing fails the check.
+    broken = unit_path.read_text().replace(f"ExecStart={prefix}/lib/ember/bin/emberd",
+                                           "ExecStart=/nonexistent/emberd")
+    unit_path.write_text(broken)
+    v = subprocess.run(["systemd-analyze", "verify", str(unit_path)], capture_output=True,
+                       text=True, timeout=60)
+    assert v.returncode != 0
+
