@@ -126,6 +126,25 @@ def wrk(port, name, threads, conns, seconds, script):
             "non2xx": int(errors.group(1)) if errors else 0}
 
 
+def fill(port, name, n, threads=8):
+    """Sends exactly n events over keep-alive connections."""
+    def one(count):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        for _ in range(count):
+            c.request("POST", f"/2015-03-31/functions/{name}/invocations", body=b"{}",
+                      headers={"X-Amz-Invocation-Type": "Event"})
+            r = c.getresponse()
+            r.read()
+            assert r.status == 202
+        c.close()
+    ts = [threading.Thread(target=one, args=(n // threads + (i < n % threads),))
+          for i in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=10)
@@ -155,10 +174,7 @@ def main():
         status, out = e.call("PUT", "/2017-10-31/functions/held/concurrency",
                              json.dumps({"ReservedConcurrentExecutions": 0}))
         assert status == 200, out
-        fill_s = max(2, a.recovery_events // 1000)
-        while e.metric("ember_event_queue_depth") + e.metric("ember_event_running") < \
-                a.recovery_events:
-            wrk(e.port, "held", 2, 32, fill_s, script)
+        fill(e.port, "held", a.recovery_events)
         depth = e.metric("ember_event_queue_depth") + e.metric("ember_event_running")
         e.kill()
         e2 = Emberd(tmp, home)

@@ -27,6 +27,22 @@ struct aev {
 	bool running;
 };
 
+/* An event being accepted: committed with the others of its loop turn. */
+struct pending {
+	struct aev *ev;
+	uint8_t *payload;
+	size_t len;
+	void (*done)(void *arg, int ret);
+	void *arg;
+	struct pending *next;
+};
+
+/* A function whose events wait: it was throttled until `until`. */
+struct hold {
+	char name[FN_NAME_MAX + 1];
+	int64_t until;
+};
+
 TAILQ_HEAD(aev_list, aev);
 
 struct async {
@@ -41,12 +57,17 @@ struct async {
 	struct aev_list delayed; /* waiting for next_ms, soonest first */
 	struct aev_list running;
 	uint64_t nready, ndelayed, nrunning;
-	struct event *kick, *timer;
+	struct event *kick, *timer, *commit_ev;
+	struct pending *batch, **batch_tail;
+	struct hold *holds;
+	unsigned nholds;
 	bool stopping;
 	struct evconfig *configs;
 	unsigned nconfigs;
 	struct async_stats st;
 };
+
+static void on_commit(evutil_socket_t fd, short what, void *arg);
 
 static int64_t now_ms(void)
 {
@@ -181,6 +202,41 @@ int async_config_delete(struct async *a, const char *name, const char *qualifier
 	return ret;
 }
 
+/* ---- throttled functions ---- */
+
+static int64_t held_until(const struct async *a, const char *name, int64_t now)
+{
+	for (unsigned i = 0; i < a->nholds; i++) {
+		if (strcmp(a->holds[i].name, name) == 0)
+			return a->holds[i].until > now ? a->holds[i].until : 0;
+	}
+	return 0;
+}
+
+static void hold(struct async *a, const char *name, int64_t until)
+{
+	struct hold *h = NULL, *n;
+	int64_t now = now_ms();
+
+	for (unsigned i = 0; i < a->nholds && h == NULL; i++) {
+		if (strcmp(a->holds[i].name, name) == 0)
+			h = &a->holds[i];
+	}
+	for (unsigned i = 0; i < a->nholds && h == NULL; i++) {
+		if (a->holds[i].until <= now)
+			h = &a->holds[i]; /* an expired slot */
+	}
+	if (h == NULL) {
+		n = realloc(a->holds, (a->nholds + 1) * sizeof(*n));
+		if (n == NULL)
+			return; /* then its events try again one by one */
+		a->holds = n;
+		h = &a->holds[a->nholds++];
+	}
+	snprintf(h->name, sizeof(h->name), "%s", name);
+	h->until = until;
+}
+
 /* ---- the failed record ---- */
 
 static void append_record(void *arg, const struct evfailed *f)
@@ -274,13 +330,21 @@ static void on_done(void *arg, const struct invoke_result *res)
 		requeue(a, ev, a->retry_base_ms * ev->row.attempts, type, msg);
 		break;
 	case INVOKE_THROTTLED:
+		/* Not an attempt, and nothing to write: the row still says queued
+		 * (its running mark is cleared by the next start, or the next run). */
+		a->st.throttled++;
+		ev->row.next_ms =
+			now_ms() + (a->retry_base_ms < THROTTLE_DELAY_MS ? a->retry_base_ms
+									 : THROTTLE_DELAY_MS);
+		hold(a, ev->row.name, ev->row.next_ms);
+		evdb_set_running(a->db, ev->row.id, false);
+		add_delayed(a, ev);
+		break;
 	case INVOKE_SERVICE_ERROR:
 	default:
 		/* Not the function's fault: not an attempt. */
 		a->st.throttled++;
-		snprintf(type, sizeof(type), "%s",
-			 res->outcome == INVOKE_THROTTLED ? "TooManyRequestsException"
-							  : "ServiceException");
+		snprintf(type, sizeof(type), "ServiceException");
 		snprintf(msg, sizeof(msg), "%.*s",
 			 (int)(res->body_len < sizeof(msg) ? res->body_len : sizeof(msg) - 1),
 			 res->body != NULL ? (const char *)res->body
@@ -315,6 +379,11 @@ static void start(struct async *a, struct aev *ev, int64_t now)
 	limits_of(a, &ev->row, &retries, &max_age_s);
 	if (now - ev->row.enqueued_ms > (int64_t)max_age_s * 1000) {
 		to_failed(a, ev, "EventAgeExceeded", NULL, NULL);
+		return;
+	}
+	ev->row.next_ms = held_until(a, ev->row.name, now);
+	if (ev->row.next_ms > 0) { /* its function is throttled: wait with it */
+		add_delayed(a, ev);
 		return;
 	}
 	ret = evdb_payload(a->db, ev->row.id, &payload, &len);
@@ -419,9 +488,11 @@ int async_new(const struct async_opts *o, struct async **out)
 		ret = -ENAMETOOLONG;
 		goto err;
 	}
+	a->batch_tail = &a->batch;
 	a->kick = event_new(o->base, -1, 0, on_kick, a);
 	a->timer = evtimer_new(o->base, on_kick, a);
-	if (a->kick == NULL || a->timer == NULL)
+	a->commit_ev = event_new(o->base, -1, 0, on_commit, a);
+	if (a->kick == NULL || a->timer == NULL || a->commit_ev == NULL)
 		goto err;
 	ret = evdb_open(o->db, &a->db);
 	if (ret == 0)
@@ -470,6 +541,9 @@ void async_free(struct async *a)
 {
 	if (a == NULL)
 		return;
+	/* Events accepted and not yet committed are committed now. */
+	while (a->batch != NULL && a->db != NULL)
+		on_commit(-1, 0, a);
 	/* Running events belong to the invoker until their done(): the caller
 	 * frees the invoker first, which ends them (async_stop: rows kept). */
 	free_list(&a->ready);
@@ -479,36 +553,88 @@ void async_free(struct async *a)
 		event_free(a->kick);
 	if (a->timer != NULL)
 		event_free(a->timer);
+	if (a->commit_ev != NULL)
+		event_free(a->commit_ev);
+	free(a->holds);
 	evdb_close(a->db);
 	free(a->configs);
 	free(a);
 }
 
-int async_enqueue(struct async *a, const char *name, const char *qualifier, const char *request_id,
-		  const void *payload, size_t len)
+/* Commits the events accepted in this turn of the loop (one sync), then
+ * answers each. */
+static void on_commit(evutil_socket_t fd, short what, void *arg)
 {
-	struct aev *ev;
+	struct async *a = arg;
+	struct pending *list = a->batch, *p, *next, **cut = &a->batch;
+	unsigned n = 0;
 	int ret;
 
-	if (len > ASYNC_PAYLOAD_MAX || strlen(name) > FN_NAME_MAX ||
-	    strlen(qualifier) > FN_VERSION_MAX || strlen(request_id) > UUID_STR_LEN)
-		return -EINVAL;
-	ev = calloc(1, sizeof(*ev));
-	if (ev == NULL)
-		return -ENOMEM;
-	ev->a = a;
-	snprintf(ev->row.request_id, sizeof(ev->row.request_id), "%s", request_id);
-	snprintf(ev->row.name, sizeof(ev->row.name), "%s", name);
-	snprintf(ev->row.qualifier, sizeof(ev->row.qualifier), "%s", qualifier);
-	ev->row.enqueued_ms = ev->row.next_ms = now_ms();
-	ret = evdb_enqueue(a->db, &ev->row, payload, len);
-	if (ret < 0) {
-		free(ev);
-		return ret;
+	(void)fd, (void)what;
+	while (*cut != NULL && n < ASYNC_BATCH_MAX) {
+		cut = &(*cut)->next;
+		n++;
 	}
-	a->st.accepted++;
-	add_ready(a, ev);
+	a->batch = *cut;
+	*cut = NULL;
+	if (a->batch == NULL)
+		a->batch_tail = &a->batch;
+	else
+		event_active(a->commit_ev, EV_TIMEOUT, 0);
+	if (list == NULL)
+		return;
+	ret = evdb_begin(a->db);
+	for (p = list; ret == 0 && p != NULL; p = p->next)
+		ret = evdb_enqueue(a->db, &p->ev->row, p->payload, p->len);
+	if (ret == 0)
+		ret = evdb_commit(a->db);
+	else
+		evdb_rollback(a->db);
+	for (p = list; p != NULL; p = next) {
+		next = p->next;
+		if (ret == 0) {
+			a->st.accepted++;
+			add_ready(a, p->ev);
+		} else {
+			free(p->ev);
+		}
+		p->done(p->arg, ret);
+		free(p->payload);
+		free(p);
+	}
+	if (ret < 0)
+		log_err("async: %u events could not be queued: %s", n, strerror(-ret));
 	kick(a);
+}
+
+int async_accept(struct async *a, const struct async_accept *acc)
+{
+	struct pending *p;
+	struct aev *ev;
+
+	if (acc->len > ASYNC_PAYLOAD_MAX || strlen(acc->name) > FN_NAME_MAX ||
+	    strlen(acc->qualifier) > FN_VERSION_MAX || strlen(acc->request_id) > UUID_STR_LEN) {
+		free(acc->payload);
+		return -EINVAL;
+	}
+	p = calloc(1, sizeof(*p));
+	ev = calloc(1, sizeof(*ev));
+	if (p == NULL || ev == NULL) {
+		free(p);
+		free(ev);
+		free(acc->payload);
+		return -ENOMEM;
+	}
+	ev->a = a;
+	snprintf(ev->row.request_id, sizeof(ev->row.request_id), "%s", acc->request_id);
+	snprintf(ev->row.name, sizeof(ev->row.name), "%s", acc->name);
+	snprintf(ev->row.qualifier, sizeof(ev->row.qualifier), "%s", acc->qualifier);
+	ev->row.enqueued_ms = ev->row.next_ms = now_ms();
+	*p = (struct pending){ ev, acc->payload, acc->len, acc->done, acc->arg, NULL };
+	*a->batch_tail = p;
+	a->batch_tail = &p->next;
+	/* After the other requests of this turn: they join the same commit. */
+	event_active(a->commit_ev, EV_TIMEOUT, 0);
 	return 0;
 }
 

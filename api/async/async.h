@@ -1,10 +1,13 @@
 /* async: asynchronous (Event) invocations: accepted durably, run by a dispatcher with Lambda's retry rules, and recorded when they fail for good.
  *
  * Contract:
- * - async_enqueue() answers 0 only once the event is on disk (evdb.h: one
- *   SQLite commit, synchronous=FULL): the caller may then answer 202. The
- *   request id is the caller's and stays the event's through every attempt,
- *   so a function can de-duplicate.
+ * - async_accept() takes an event and calls done(arg, 0) once it is on disk
+ *   (evdb.h: synchronous=FULL): only then may the caller answer 202. The
+ *   events accepted in one turn of the loop share one commit (group commit,
+ *   at most ASYNC_BATCH_MAX each); done(arg, -errno) if the commit failed. It
+ *   takes the payload (malloc'd) in every case. The request id is the
+ *   caller's and stays the event's through every attempt, so a function can
+ *   de-duplicate.
  * - The dispatcher runs queued events through the invoker, oldest first,
  *   at most opts.concurrency at a time (the rest of the pools' room is left
  *   to synchronous traffic), on the version the event named ($LATEST: the
@@ -13,7 +16,8 @@
  *   one failed attempt; up to max_retries more attempts follow (default 2),
  *   after retry_base_s x the attempt number (default 60 s: about 1 min, then
  *   2 min). Throttles and emberd's own errors are not attempts: the event
- *   waits and runs again. An event older than max_age_s (default 21600)
+ *   waits and runs again; a throttled function's other events wait with it
+ *   (in memory: no disk write per throttle). An event older than max_age_s (default 21600)
  *   when it would run, or out of attempts, goes to the failed record: the
  *   failed_events table and a line in $home/failed/<name>/events.jsonl
  *   ({"id", "requestId", "functionName", "qualifier", "condition":
@@ -23,7 +27,8 @@
  *   and qualifier; an event uses its qualifier's config.
  * - Recovery: async_new() loads the queue; events that were running when
  *   emberd died run again (the attempt that was cut is not counted).
- * - async_stop(): no event starts any more; outcomes of running events are
+ * - async_stop(): no event starts any more (events being accepted are
+ *   still committed, and async_free() commits any left); outcomes of running events are
  *   still recorded (the invoker ending them at shutdown is emberd's error,
  *   not an attempt: they stay queued for the next start). async_running()
  *   counts the events still running.
@@ -44,6 +49,7 @@
 #define ASYNC_MIN_AGE_S		  60
 #define ASYNC_DEFAULT_RETRY_BASE  60.0 /* seconds */
 #define ASYNC_DEFAULT_CONCURRENCY 4
+#define ASYNC_BATCH_MAX		  256 /* events per group commit */
 #define ASYNC_FAILED_DIR	  "failed"
 #define ASYNC_FAILED_FILE	  "events.jsonl"
 
@@ -75,8 +81,16 @@ void async_stop(struct async *a);
 unsigned async_running(const struct async *a);
 void async_free(struct async *a);
 
-int async_enqueue(struct async *a, const char *name, const char *qualifier, const char *request_id,
-		  const void *payload, size_t len);
+struct async_accept {
+	const char *name, *qualifier, *request_id;
+	uint8_t *payload; /* malloc'd; async takes it */
+	size_t len;	  /* <= ASYNC_PAYLOAD_MAX */
+	void (*done)(void *arg, int ret);
+	void *arg;
+};
+
+/* 0: done() comes later, on the loop; -errno: it never comes (payload freed). */
+int async_accept(struct async *a, const struct async_accept *acc);
 
 /* The config for name:qualifier: 0, or -ENOENT when none was put. */
 int async_config_get(struct async *a, const char *name, const char *qualifier,

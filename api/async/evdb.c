@@ -67,6 +67,28 @@ static int commit(struct evdb *e)
 	return 0;
 }
 
+int evdb_begin(struct evdb *e)
+{
+	return exec(e, "BEGIN IMMEDIATE");
+}
+
+int evdb_commit(struct evdb *e)
+{
+	return commit(e);
+}
+
+void evdb_rollback(struct evdb *e)
+{
+	rollback(e);
+}
+
+/* synchronous=NORMAL for one bookkeeping change, then FULL again (the
+ * connection is shared with the store, whose changes must be FULL). */
+static void relaxed(struct evdb *e, bool on)
+{
+	exec(e, on ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL");
+}
+
 int evdb_open(struct sqlite3 *h, struct evdb **out)
 {
 	struct evdb *e = calloc(1, sizeof(*e));
@@ -223,28 +245,42 @@ int evdb_payload(struct evdb *e, int64_t id, uint8_t **out, size_t *len)
 
 int evdb_set_running(struct evdb *e, int64_t id, bool running)
 {
+	int ret;
+
 	sqlite3_bind_int64(e->st[ST_RUNNING], 1, id);
 	sqlite3_bind_int(e->st[ST_RUNNING], 2, running);
-	return run(e, ST_RUNNING, "marking an event");
+	relaxed(e, true);
+	ret = run(e, ST_RUNNING, "marking an event");
+	relaxed(e, false);
+	return ret;
 }
 
 int evdb_retry(struct evdb *e, const struct evrow *row, const char *error_type,
 	       const char *error_message)
 {
 	sqlite3_stmt *st = e->st[ST_RETRY];
+	int ret;
 
 	sqlite3_bind_int64(st, 1, row->id);
 	sqlite3_bind_int64(st, 2, row->attempts);
 	sqlite3_bind_int64(st, 3, row->next_ms);
 	sqlite3_bind_text(st, 4, error_type != NULL ? error_type : "", -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 5, error_message != NULL ? error_message : "", -1, SQLITE_STATIC);
-	return run(e, ST_RETRY, "rescheduling an event");
+	relaxed(e, true);
+	ret = run(e, ST_RETRY, "rescheduling an event");
+	relaxed(e, false);
+	return ret;
 }
 
 int evdb_done(struct evdb *e, int64_t id)
 {
+	int ret;
+
 	sqlite3_bind_int64(e->st[ST_DONE], 1, id);
-	return run(e, ST_DONE, "removing an event");
+	relaxed(e, true);
+	ret = run(e, ST_DONE, "removing an event");
+	relaxed(e, false);
+	return ret;
 }
 
 int evdb_fail(struct evdb *e, const struct evrow *row, const char *condition,
@@ -254,9 +290,10 @@ int evdb_fail(struct evdb *e, const struct evrow *row, const char *condition,
 	sqlite3_stmt *st;
 	int ret, changes = 0;
 
+	relaxed(e, true);
 	ret = exec(e, "BEGIN IMMEDIATE");
 	if (ret < 0)
-		return ret;
+		goto out;
 	if (sqlite3_prepare_v2(e->h,
 			       "INSERT INTO failed_events (request_id, name, qualifier, payload,"
 			       " enqueued_ms, failed_ms, attempts, condition, error_type,"
@@ -287,10 +324,13 @@ int evdb_fail(struct evdb *e, const struct evrow *row, const char *condition,
 	ret = run(e, ST_DONE, "removing a failed event from the queue");
 	if (ret < 0)
 		goto err;
-	return commit(e);
+	ret = commit(e);
+	goto out;
 
 err:
 	rollback(e);
+out:
+	relaxed(e, false);
 	return ret;
 }
 

@@ -4,8 +4,15 @@
  * - The tables live in ember.db (schema version 2, api/store/db.c); evdb
  *   shares the store's connection (db_sqlite), which runs in WAL mode with
  *   synchronous=FULL: when a call here returns 0 its change is on disk.
- * - evdb_enqueue() inserts one queued event (one autocommit INSERT); *id
- *   is its row id, increasing in acceptance order.
+ * - evdb_enqueue() inserts one queued event; row->id gets its row id,
+ *   increasing in acceptance order. Alone it is one transaction; between
+ *   evdb_begin() and evdb_commit() many go to disk with one sync (group
+ *   commit: the accept path batches the events of one loop turn).
+ * - The dispatcher's bookkeeping (evdb_set_running, evdb_retry, evdb_done,
+ *   evdb_fail) commits with synchronous=NORMAL: it survives a
+ *   crash of emberd (the WAL is in the page cache) but not of the host, where
+ *   the worst case is an event that runs again. Accepting an event
+ *   (evdb_enqueue, evdb_commit), a replay and configs stay synchronous=FULL.
  * - evdb_load() first puts every event marked running back in the queue
  *   (emberd died while they ran; *requeued counts them), then calls cb for
  *   every queued event in id order. Payloads stay on disk: evdb_payload()
@@ -65,6 +72,9 @@ struct evconfig {
 int evdb_open(struct sqlite3 *h, struct evdb **out);
 void evdb_close(struct evdb *e);
 
+int evdb_begin(struct evdb *e);
+int evdb_commit(struct evdb *e);
+void evdb_rollback(struct evdb *e);
 int evdb_enqueue(struct evdb *e, struct evrow *row, const void *payload, size_t len);
 int evdb_load(struct evdb *e, unsigned *requeued, int (*cb)(void *arg, const struct evrow *row),
 	      void *arg);

@@ -11,9 +11,41 @@
 #include "api/async/async.h"
 #include "api/async/failrec.h"
 
+/* A request waiting for its event's commit; r NULL once it was released. */
+struct accepting {
+	struct lreq *r;
+};
+
+static void accept_cancel(struct lreq *r)
+{
+	struct accepting *acc = r->op;
+
+	acc->r = NULL;
+}
+
+static void accept_done(void *arg, int ret)
+{
+	struct accepting *acc = arg;
+	struct lreq *r = acc->r;
+
+	free(acc);
+	if (r == NULL) /* the client left; the event stands if it committed */
+		return;
+	r->op = NULL;
+	r->cancel = NULL;
+	if (ret < 0) {
+		lreq_error(r, LEXC_SERVICE, "the event could not be queued: %s", strerror(-ret));
+		return;
+	}
+	/* On disk now: the promise can be made. */
+	lreq_reply_empty(r, 202);
+}
+
 void ops_invoke_event(struct lreq *r, const struct fn *f)
 {
 	struct lambda *l = ops_lambda(r);
+	struct accepting *acc;
+	struct async_accept a;
 	int ret;
 
 	if (r->body_len > ASYNC_PAYLOAD_MAX) {
@@ -26,13 +58,32 @@ void ops_invoke_event(struct lreq *r, const struct fn *f)
 		lreq_error(r, LEXC_SERVICE, "Event invocations are not available");
 		return;
 	}
-	ret = async_enqueue(l->async, f->name, f->version, r->id, r->body, r->body_len);
-	if (ret < 0) {
-		lreq_error(r, LEXC_SERVICE, "the event could not be queued: %s", strerror(-ret));
+	acc = calloc(1, sizeof(*acc));
+	if (acc == NULL) {
+		lreq_error(r, LEXC_SERVICE, "out of memory");
 		return;
 	}
-	/* On disk now: the promise can be made. */
-	lreq_reply_empty(r, 202);
+	acc->r = r;
+	a = (struct async_accept){
+		.name = f->name,
+		.qualifier = f->version,
+		.request_id = r->id,
+		.payload = (uint8_t *)r->body, /* the queue's now */
+		.len = r->body_len,
+		.done = accept_done,
+		.arg = acc,
+	};
+	r->body = NULL;
+	r->body_len = 0;
+	r->op = acc;
+	r->cancel = accept_cancel;
+	ret = async_accept(l->async, &a);
+	if (ret < 0) {
+		r->op = NULL;
+		r->cancel = NULL;
+		free(acc);
+		lreq_error(r, LEXC_SERVICE, "the event could not be queued: %s", strerror(-ret));
+	}
 }
 
 /* ---- Put/Get/Update/DeleteFunctionEventInvokeConfig ---- */

@@ -41,7 +41,7 @@ static const char *const migrations[] = {
 	" PRIMARY KEY (name, version));",
 	/* 2: asynchronous invocations (api/async/evdb.h owns these rows). */
 	"CREATE TABLE events ("
-	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" id INTEGER PRIMARY KEY,"
 	" request_id TEXT NOT NULL,"
 	" name TEXT NOT NULL,"
 	" qualifier TEXT NOT NULL,"

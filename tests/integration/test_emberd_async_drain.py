@@ -21,7 +21,7 @@ def handler(event, context):
     calls += 1
     print("sleeping", context.aws_request_id, flush=True)
     time.sleep(event.get("s", 0))
-    return {"calls": calls, "x": os.environ.get("X"), "id": context.aws_request_id}
+    return {"calls": calls, "x": os.environ.get("XV"), "id": context.aws_request_id}
 '''
 ARGS = ["--memory-budget", "1024", "--keep-warm", "600", "--async-concurrency", "1",
         "--drain-timeout", "300"]
@@ -46,7 +46,7 @@ def test_update_of_latest_keeps_published_versions_warm(kvm):
         body, _ = invoke("$LATEST")
         assert body["x"] is None
         lam.update_function_configuration(FunctionName=name,
-                                          Environment={"Variables": {"X": "new"}})
+                                          Environment={"Variables": {"XV": "new"}})
         # $LATEST runs the new configuration on a new instance ...
         body, start = invoke("$LATEST")
         assert body["x"] == "new" and body["calls"] == 1 and start != "warm"
