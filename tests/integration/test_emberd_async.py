@@ -171,3 +171,37 @@ def test_event_payload_limit(emberd):
                    Payload=b'"' + b"a" * (1 << 20) + b'"')
     assert ei.value.response["Error"]["Code"] == "RequestEntityTooLargeException"
     assert ei.value.response["ResponseMetadata"]["HTTPStatusCode"] == 413
+
+
+SLEEP_PY = b'''import time
+
+def handler(event, context):
+    print("sleeping", context.aws_request_id, flush=True)
+    time.sleep(event["s"])
+    return "slept"
+'''
+
+
+def test_event_whose_vm_dies_mid_run_runs_again(emberd):
+    """An ember-vmm killed while it runs an event: that attempt fails (the VM
+    died), the event is retried with the same request id on a new instance, and
+    it completes; nothing lands in the failed record."""
+    name = "async-killed"
+    emberd.create(name, PY_RT, "app.handler", {"app.py": (SLEEP_PY, 0o644)})
+    before = set(emberd.instances())
+    logs = LogFollower(emberd, name)
+    try:
+        status, rid = emberd.event(name, {"s": 5})
+        assert status == 202
+        logs.wait_count(f"sleeping {rid}", 1, 300)
+        mine = {i: p for i, p in emberd.instances().items() if i not in before}
+        assert len(mine) == 1, mine
+        emberd.kill(*next(iter(mine.items())))
+        emberd.proc.wait_for(f"event {rid} ({name}): attempt 1 failed (Runtime.ExitError)", 120)
+        emberd.proc.wait_for(f"event {rid} ({name}): done", 600)
+        logs.wait_count(f"REPORT RequestId: {rid}", 2, 60)
+        text = "".join(line for line in logs.lines if line)
+        assert text.count(f"START RequestId: {rid}") == 2, text
+        assert emberd.failed(name) == []
+    finally:
+        logs.close()
