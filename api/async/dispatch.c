@@ -22,7 +22,6 @@ int64_t async_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-
 /* ---- the lists ---- */
 
 void async_add_ready(struct async *a, struct aev *ev)
@@ -48,7 +47,6 @@ void async_add_delayed(struct async *a, struct aev *ev)
 		TAILQ_INSERT_HEAD(&a->delayed, ev, link);
 	a->ndelayed++;
 }
-
 
 void async_kick(struct async *a)
 {
@@ -189,7 +187,7 @@ static void on_done(void *arg, const struct invoke_result *res)
 		a->st.throttled++;
 		ev->row.next_ms =
 			async_now_ms() + (a->retry_base_ms < THROTTLE_DELAY_MS ? a->retry_base_ms
-									 : THROTTLE_DELAY_MS);
+									       : THROTTLE_DELAY_MS);
 		hold(a, ev->row.name, ev->row.next_ms);
 		evdb_set_running(a->db, ev->row.id, false);
 		async_add_delayed(a, ev);

@@ -239,7 +239,10 @@ static int count_config(void *arg, const struct evconfig *c)
 static void test_configs(void **state)
 {
 	struct open_db o;
-	struct evconfig c = { .name = "f", .qualifier = "3", .max_retries = 0, .max_age_s = 120,
+	struct evconfig c = { .name = "f",
+			      .qualifier = "3",
+			      .max_retries = 0,
+			      .max_age_s = 120,
 			      .last_modified = 1.5 };
 	struct evconfig got = { 0 };
 
