@@ -55,7 +55,10 @@ def test_queue_survives_sigterm_and_sigkill(home):
         send_events(e, "q", 2)
         e.kill()  # SIGKILL: every 202 was durable
         e.start()
-        assert queued_at_start(e) == (7, 0)
+        queued, running = queued_at_start(e)
+        # An event the dispatcher was trying (and failing) to start may have
+        # been marked running: it is queued again all the same.
+        assert queued == 7 and running <= 4, (queued, running)
         # DeleteFunction drops its queue.
         e.boto3().delete_function(FunctionName="q")
         assert e.stop() == 0
