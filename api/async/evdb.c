@@ -34,10 +34,16 @@ struct evdb {
 	sqlite3_stmt *st[ST_COUNT];
 };
 
+/* SQLite's last error as an errno: a full disk says so. */
+static int err_of(struct evdb *e)
+{
+	return (sqlite3_errcode(e->h) & 0xff) == SQLITE_FULL ? -ENOSPC : -EIO;
+}
+
 static int fail(struct evdb *e, const char *what)
 {
 	log_err("database: %s: %s", what, sqlite3_errmsg(e->h));
-	return -EIO;
+	return err_of(e);
 }
 
 static int exec(struct evdb *e, const char *s)
@@ -47,7 +53,7 @@ static int exec(struct evdb *e, const char *s)
 	if (sqlite3_exec(e->h, s, NULL, NULL, &msg) != SQLITE_OK) {
 		log_err("database: %s", msg != NULL ? msg : sqlite3_errmsg(e->h));
 		sqlite3_free(msg);
-		return -EIO;
+		return err_of(e);
 	}
 	return 0;
 }
@@ -60,11 +66,11 @@ static void rollback(struct evdb *e)
 
 static int commit(struct evdb *e)
 {
-	if (exec(e, "COMMIT") < 0) {
+	int ret = exec(e, "COMMIT");
+
+	if (ret < 0)
 		rollback(e);
-		return -EIO;
-	}
-	return 0;
+	return ret;
 }
 
 int evdb_begin(struct evdb *e)

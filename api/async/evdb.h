@@ -23,8 +23,8 @@
  *   transaction and fills *row.
  * - Strings are copied in; rows handed to callbacks are valid during the
  *   call only.
- * Errors: negative errno: -ENOENT (no such row), -ENOMEM, -EIO (SQLite's
- * message logged). Thread: the loop thread (the connection's owner). */
+ * Errors: negative errno: -ENOENT (no such row), -ENOMEM, -ENOSPC (the disk
+ * is full), -EIO (SQLite's message logged). Thread: the loop thread (the connection's owner). */
 #ifndef EMBER_API_EVDB_H
 #define EMBER_API_EVDB_H
 
