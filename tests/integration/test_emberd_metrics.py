@@ -98,3 +98,31 @@ def test_metrics_match_what_clients_saw(kvm):
         rc = e.stop()
         print(e.proc.text[-3000:])
     assert rc == 0
+
+
+def test_deleted_snapshot_falls_back_and_is_counted(kvm):
+    """A snapshot file deleted under a pool: the next start is a cold boot, the
+    invoke succeeds, and /metrics counts the fallback."""
+    e = EmberdVm(kvm, extra=["--memory-budget", "1024", "--keep-warm", "600"])
+    try:
+        name = "snap-gone"
+        lam = e.create(name, PY_RT, "app.handler", {"app.py": (APP, 0o644)})
+        assert lam.invoke(FunctionName=name, Payload=b'{"n": 1}')["StatusCode"] == 200
+        text = scrape(e)
+        assert value(text, "ember_snapshots_taken_total") == 1
+        rc, out = e.sh(f"ls {e.home}/snapshots/{name}/*/*/mem && "
+                       f"rm {e.home}/snapshots/{name}/*/*/mem")
+        assert rc == 0, out
+        (inst, pid), = e.instances().items()
+        e.kill(inst, pid)
+        r = lam.invoke(FunctionName=name, Payload=b'{"n": 2}', LogType="Tail")
+        assert r["StatusCode"] == 200 and "FunctionError" not in r
+        assert json.loads(r["Payload"].read()) == {"n": 2}
+        text = scrape(e)
+        assert value(text, "ember_snapshot_fallbacks_total") == 1
+        assert value(text, 'ember_starts_total{kind="cold"}') == 2
+        assert value(text, 'ember_starts_total{kind="restore"}') == 0
+    finally:
+        rc = e.stop()
+        print(e.proc.text[-3000:])
+    assert rc == 0
