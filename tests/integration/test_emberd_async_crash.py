@@ -48,6 +48,8 @@ def test_100_events_survive_sigkill(kvm):
             t.join()
         assert len(ids) == 100 and len(set(ids.values())) == 100
         wait_count(e.proc, r"event \S+ \(async-count\): done", 10, 900)
+        left = e.instances()  # their VMs outlive the SIGKILL
+        assert left
         e.sigkill()
         done_before = len(re.findall(r"event \S+ \(async-count\): done", e.proc.text))
     except BaseException:
@@ -58,6 +60,10 @@ def test_100_events_survive_sigkill(kvm):
         m = re.search(r"async: (\d+) events queued \((\d+) were running", e2.proc.text)
         assert m, e2.proc.text
         queued, requeued = int(m.group(1)), int(m.group(2))
+        # The new emberd stopped the VMs the dead one left, and removed their folders.
+        for inst, pid in left.items():
+            assert e2.sh(f"kill -0 {pid}")[0] != 0, f"instance {inst} (pid {pid}) still runs"
+            assert e2.sh(f"test -e {home}/run/{inst}")[0] != 0, inst
         wait_count(e2.proc, r"event \S+ \(async-count\): done", queued, 900)
         rc, log = e2.sh(f"cat {home}/logs/{name}/current.log*")
         ran = re.findall(r"RAN (\d+) (\S+)", log)
