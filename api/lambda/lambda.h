@@ -16,7 +16,8 @@
  *   to listen.
  * - Every request is answered with Lambda's shapes (ops.h, req.h).
  * - lambda_stop() closes the listeners (and unlinks the socket); requests
- *   in flight are still answered while the loop runs. lambda_free()
+ *   in flight are still answered while the loop runs, and new requests on
+ *   connections already open get 500 ServiceException "emberd is stopping". lambda_free()
  *   releases the requests still waiting, unanswered, and frees the server.
  *   Call it while the invoker still exists (a waiting request may hold one
  *   of its log watches), and before freeing the worker pool and the

@@ -47,6 +47,7 @@ struct lambda {
 	char home[PATH_MAX];
 	struct lreq_list live;
 	struct busy *busy;
+	bool stopping; /* lambda_stop(): new requests answer 500 */
 	struct evhttp_bound_socket *bound[LAMBDA_LISTENERS_MAX];
 	unsigned nbound;
 	char unix_path[PATH_MAX];

@@ -6,6 +6,7 @@ version's.
 emberd runs in the testbox's L1; boto3 stays on the host. Waits are on log lines
 (`ember logs --follow`, emberd's own output), each with a deadline."""
 import base64
+import http.client
 import json
 import threading
 
@@ -74,10 +75,23 @@ def test_sigterm_lets_running_invocations_finish_and_keeps_the_queue(kvm):
         t.start()
         logs.wait_count("sleeping", 1, 300)
         # Three events: the dispatcher (one at a time) starts the first at once.
-        ids = [e.event(name, {"s": 1})[1] for _ in range(3)]
+        # (the first sleeps long enough to keep the drain open for the checks below)
+        ids = [e.event(name, {"s": 6})[1]] + [e.event(name, {"s": 1})[1] for _ in range(2)]
         e.proc.wait_for(f"POST /2015-03-31/functions/{name}/invocations -> 202 ({ids[2]})", 60)
         logs.wait_count(f"sleeping {ids[0]}", 1, 300)
+        # A keep-alive connection opened before the SIGTERM ...
+        conn = http.client.HTTPConnection("127.0.0.1", e.port, timeout=120)
+        conn.request("GET", "/metrics")
+        assert conn.getresponse().read() and True
         assert e.sh(f"kill -TERM $(cat {e.pidfile})")[0] == 0
+        e.proc.wait_for("draining: no new requests or events", 60)
+        # ... gets a 500 for its next request: emberd takes nothing new.
+        conn.request("POST", f"/2015-03-31/functions/{name}/invocations", body=b"{}")
+        refused = conn.getresponse()
+        assert refused.status == 500
+        assert refused.getheader("x-amzn-ErrorType", "").startswith("ServiceException")
+        assert b"emberd is stopping" in refused.read()
+        conn.close()
         rc = e.proc.wait(300)
         t.join(60)
     finally:
