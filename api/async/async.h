@@ -17,7 +17,9 @@
  *   after retry_base_s x the attempt number (default 60 s: about 1 min, then
  *   2 min). Throttles and emberd's own errors are not attempts: the event
  *   waits and runs again; a throttled function's other events wait with it
- *   (in memory: no disk write per throttle). An event older than max_age_s (default 21600)
+ *   (in memory: no disk write per throttle), and after emberd's own errors
+ *   (a VM that did not start) an event waits twice as long each time, up to
+ *   128 s. An event older than max_age_s (default 21600)
  *   when it would run, or out of attempts, goes to the failed record: the
  *   failed_events table and a line in $home/failed/<name>/events.jsonl
  *   ({"id", "requestId", "functionName", "qualifier", "condition":

@@ -11,14 +11,16 @@
 
 #include "api/async/async.h"
 
-#define THROTTLE_DELAY_MS 1000 /* a throttled or refused event waits this long (at most) */
-#define CONFIGS_MAX	  4096
+#define THROTTLE_DELAY_MS   1000 /* a throttled or refused event waits this long (at most) */
+#define SERVICE_BACKOFF_MAX 8	 /* emberd's own errors: the wait doubles up to 2^7 x */
+#define CONFIGS_MAX	    4096
 
 struct aev {
 	struct evrow row;
 	struct async *a;
 	TAILQ_ENTRY(aev) link;
 	bool running;
+	unsigned svc_failures; /* emberd's own errors in a row (in memory only) */
 };
 
 /* An event being accepted: committed with the others of its loop turn. */

@@ -170,6 +170,7 @@ static void on_done(void *arg, const struct invoke_result *res)
 		break;
 	case INVOKE_FUNCTION_ERROR:
 		error_fields(res, type, sizeof(type), msg, sizeof(msg));
+		ev->svc_failures = 0;
 		ev->row.attempts++;
 		async_limits(a, &ev->row, &retries, &max_age_s);
 		if (ev->row.attempts > retries) {
@@ -194,22 +195,27 @@ static void on_done(void *arg, const struct invoke_result *res)
 		break;
 	case INVOKE_SERVICE_ERROR:
 	default:
-		/* Not the function's fault: not an attempt. */
+		/* Not the function's fault: not an attempt. It waits longer each
+		 * time (a VM that cannot start must not be retried every second). */
 		a->st.throttled++;
+		if (ev->svc_failures < SERVICE_BACKOFF_MAX)
+			ev->svc_failures++;
 		snprintf(type, sizeof(type), "ServiceException");
 		snprintf(msg, sizeof(msg), "%.*s",
 			 (int)(res->body_len < sizeof(msg) ? res->body_len : sizeof(msg) - 1),
 			 res->body != NULL ? (const char *)res->body
 					   : (res->reason != NULL ? res->reason : ""));
 		requeue(a, ev,
-			a->retry_base_ms < THROTTLE_DELAY_MS ? a->retry_base_ms : THROTTLE_DELAY_MS,
+			(a->retry_base_ms < THROTTLE_DELAY_MS ? a->retry_base_ms
+							      : THROTTLE_DELAY_MS)
+				<< (ev->svc_failures - 1),
 			type, msg);
 		break;
 	}
 	async_kick(a);
 }
 
-/* Starts ev (taken off the ready list); false if it did not start. */
+/* Starts ev (taken off the ready list), or puts it back to wait. */
 static void start(struct async *a, struct aev *ev, int64_t now)
 {
 	const struct store_func *sf = store_find(a->store, ev->row.name);
