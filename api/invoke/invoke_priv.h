@@ -51,7 +51,6 @@ struct invoker {
 	void *idle_arg;
 };
 
-
 static inline uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -67,7 +66,6 @@ static inline uint64_t wall_ms(void)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
-
 
 /* report.c: START, the function's lines, END and REPORT, into the
  * function's log and the call's tail. */

@@ -6,7 +6,6 @@
 
 #include "api/invoke/fnlog.h"
 
-
 static void tail_add(struct tail *t, const void *data, size_t len)
 {
 	const char *p = data;

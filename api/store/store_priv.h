@@ -18,7 +18,6 @@ struct store {
 	unsigned count, cap;
 };
 
-
 /* name's function (and, in *at, where it is or would go); NULL if none. */
 struct store_func *store_lookup(const struct store *s, const char *name, unsigned *at);
 int store_insert_func(struct store *s, struct store_func *sf, unsigned at);
