@@ -61,6 +61,8 @@ static void on_drain_timeout(evutil_socket_t fd, short what, void *arg)
 	log_warn("drain: %u invocations still running after %.1f s: they are stopped (queued "
 		 "events stay on disk)",
 		 invoker_active(d->inv), d->drain_timeout_s);
+	/* Their callers get an answer before the connections close. */
+	lambda_abort_invocations(d->api);
 	stop_loop(d, "the drain timed out");
 }
 

@@ -58,6 +58,9 @@ int lambda_new(const struct lambda_opts *o, struct lambda **out);
 int lambda_listen_unix(struct lambda *l, const char *path);
 int lambda_listen_tcp(struct lambda *l, const char *host, uint16_t port, char *bound, size_t cap);
 void lambda_stop(struct lambda *l);
+/* A drain that timed out: each Invoke still waiting for its function gets
+ * 500 ServiceException now, while the loop can still send it. */
+void lambda_abort_invocations(struct lambda *l);
 void lambda_free(struct lambda *l);
 
 #endif

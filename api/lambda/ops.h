@@ -64,8 +64,11 @@ void op_list_versions(struct lreq *r);
 /* Code: create and update through the worker pool (ops_code.c). */
 void op_create_function(struct lreq *r);
 void op_update_code(struct lreq *r);
-/* Invoke (ops_invoke.c). */
+/* Invoke (ops_invoke.c). ops_invoke_abort_all(): every Invoke still
+ * waiting for its invocation gets 500 ServiceException now (a drain that
+ * timed out); the invocations end later, unanswered. */
 void op_invoke(struct lreq *r);
+void ops_invoke_abort_all(struct lambda *l);
 /* Event invocations and their configs, the failed record (ops_async.c). */
 void ops_invoke_event(struct lreq *r, const struct fn *f);
 void op_put_event_config(struct lreq *r);

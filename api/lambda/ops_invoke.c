@@ -132,6 +132,27 @@ static bool client_context(struct lreq *r, char **out)
 	return true;
 }
 
+void ops_invoke_abort_all(struct lambda *l)
+{
+	struct lreq *r = l->live.head, *next;
+
+	for (; r != NULL; r = next) {
+		struct invocation *inv = r->op;
+
+		next = r->next;
+		if (r->cancel != invoke_cancel)
+			continue;
+		/* The invocation's own end, later, finds no request and drops. */
+		inv->r = NULL;
+		r->op = NULL;
+		r->cancel = NULL;
+		lreq_add_header(r, "Connection", "close");
+		lreq_error(r, LEXC_SERVICE,
+			   "emberd is stopping: the invocation did not finish "
+			   "within the drain timeout");
+	}
+}
+
 void op_invoke(struct lreq *r)
 {
 	struct lambda *l = ops_lambda(r);

@@ -247,6 +247,12 @@ void lambda_stop(struct lambda *l)
 	}
 }
 
+void lambda_abort_invocations(struct lambda *l)
+{
+	if (l != NULL)
+		ops_invoke_abort_all(l);
+}
+
 void lambda_free(struct lambda *l)
 {
 	if (l == NULL)

@@ -5,6 +5,7 @@ whose systemd unit passes `systemd-analyze verify`.
 
 The stand-in for a VM here is none at all (--vmm /nonexistent): an event can
 never run, so it stays queued; what runs events is test_emberd_async*.py."""
+import http.client
 import os
 import queue
 import re
@@ -224,3 +225,46 @@ def test_full_disk_gives_clear_errors_and_loses_nothing(tmp_path):
             e.kill()
     finally:
         subprocess.run(["umount", "-l", str(h)], check=False)
+
+
+def test_sigterm_drain_waits_then_answers_what_still_runs(home, tmp_path):
+    """SIGTERM with an invocation running (here: its VM never gets ready):
+    requests on open connections get 500 at once, the drain waits for
+    --drain-timeout, the waiting caller gets 500 "emberd is stopping" (not a
+    reset), and emberd exits 0."""
+    fifo = tmp_path / "spawned"
+    os.mkfifo(fifo)
+    vmm = tmp_path / "never-ready-vmm"
+    vmm.write_text(f"#!/bin/sh\necho spawned > {fifo}\nexec sleep 600\n")
+    vmm.chmod(0o755)
+    e = Emberd(home=home, extra=["--vmm", str(vmm), "--drain-timeout", "2"]).start()
+    try:
+        e.boto3().create_function(FunctionName="slow", Runtime="python3.12", Handler="app.h",
+                                  Role=ROLE, Code={"ZipFile": simple_zip()})
+        keep = http.client.HTTPConnection("127.0.0.1", e.port, timeout=60)
+        keep.request("GET", "/metrics")
+        assert keep.getresponse().read()
+        got = {}
+
+        def invoke():
+            c = http.client.HTTPConnection("127.0.0.1", e.port, timeout=60)
+            c.request("POST", "/2015-03-31/functions/slow/invocations", body=b"{}")
+            r = c.getresponse()
+            got["status"], got["body"] = r.status, r.read()
+        t = threading.Thread(target=invoke)
+        t.start()
+        with open(fifo) as f:  # blocks until emberd started the VM for it
+            assert f.read() == "spawned\n"
+        e.proc.send_signal(signal.SIGTERM)
+        e.wait_for(r"signal 15: draining: no new requests or events; 1 invocations running", 10)
+        keep.request("POST", "/2015-03-31/functions/slow/invocations", body=b"{}")
+        r = keep.getresponse()
+        assert r.status == 500 and b"emberd is stopping" in r.read()
+        t.join(30)
+        assert got["status"] == 500, got
+        assert b"emberd is stopping: the invocation did not finish within the drain timeout" \
+            in got["body"]
+        e.wait_for(r"drain: 1 invocations still running after 2\.0 s", 10)
+        assert e.proc.wait(30) == 0
+    finally:
+        e.kill()
