@@ -263,6 +263,7 @@ static void start(struct async *a, struct aev *ev, int64_t now)
 		.invoked_arn = arn,
 		.payload = payload,
 		.payload_len = len,
+		.event = true,
 		.done = on_done,
 		.arg = ev,
 	};

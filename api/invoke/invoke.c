@@ -65,7 +65,8 @@ static void finish(struct call *c, enum invoke_outcome outcome, const void *body
 
 	if (log_report)
 		res.duration_ms = invoke_log_end(c);
-	metrics_invocation(c->inv->metrics, c->job.fn->name, outcome, res.duration_ms);
+	if (!(c->event && outcome == INVOKE_THROTTLED))
+		metrics_invocation(c->inv->metrics, c->job.fn->name, outcome, res.duration_ms);
 	if (c->tail != NULL) {
 		invoke_tail_string(c->tail, tail);
 		res.tail = tail;
@@ -409,6 +410,7 @@ int invoker_submit(struct invoker *inv, const struct invoke_req *req)
 		return -ENOMEM;
 	c->inv = inv;
 	c->done = req->done;
+	c->event = req->event;
 	c->arg = req->arg;
 	snprintf(c->request_id, sizeof(c->request_id), "%s", req->request_id);
 	c->invoked_arn = strdup(req->invoked_arn != NULL ? req->invoked_arn : req->fn->arn);

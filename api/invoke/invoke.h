@@ -90,6 +90,8 @@ struct invoke_req {
 	size_t payload_len;
 	const char *client_context; /* decoded X-Amz-Client-Context, or NULL */
 	bool want_tail;		    /* X-Amz-Log-Type: Tail */
+	bool event;		    /* the event dispatcher's: a throttle is not counted
+				     * (the event waits and runs later; that counts) */
 	void (*done)(void *arg, const struct invoke_result *res);
 	void *arg;
 };

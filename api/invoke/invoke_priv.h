@@ -35,6 +35,7 @@ struct call {
 	uint64_t peak_mem;
 	bool started; /* START was logged */
 	bool counted; /* in inv->active */
+	bool event;   /* req->event */
 	const char *reason;
 	struct event *ev; /* a throttled call's answer */
 };

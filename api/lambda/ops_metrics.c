@@ -76,6 +76,7 @@ void op_metrics(struct lreq *r)
 	g.events_retries = as.retries;
 	g.events_failed = as.failed;
 	g.events_succeeded = as.succeeded;
+	g.events_throttled = as.throttled;
 	ret = metrics_write(l->metrics, &g, out);
 	if (fclose(out) != 0 || ret < 0) {
 		free(ic.rows);

@@ -240,6 +240,10 @@ int metrics_write(const struct metrics *m, const struct metrics_gauges *g, FILE 
 		g->events_accepted);
 	counter(out, "ember_events_succeeded_total", "Event invocations that ran to a result.",
 		g->events_succeeded);
+	counter(out, "ember_event_throttles_total",
+		"Event dispatches refused by a limit or by emberd itself; the event waits and "
+		"runs later (not invocations).",
+		g->events_throttled);
 	counter(out, "ember_event_retries_total", "Event attempts that failed and were retried.",
 		g->events_retries);
 	counter(out, "ember_failed_events_total",

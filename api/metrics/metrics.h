@@ -37,6 +37,7 @@ struct metrics_gauges {
 	uint64_t queue_depth, queue_running;
 	double queue_oldest_age_s;
 	uint64_t events_accepted, events_retries, events_failed, events_succeeded;
+	uint64_t events_throttled; /* dispatches refused by a limit or emberd (they wait) */
 	uint64_t snapshots_taken, snapshot_fallbacks;
 };
 
