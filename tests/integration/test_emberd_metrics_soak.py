@@ -124,6 +124,9 @@ def test_soak_counts_match_and_resources_come_back(kvm, tmp_path):
         assert value(text, "ember_events_succeeded_total") == events
         rss, fds = proc_stats(e)
         print(f"emberd: RSS {base_rss} -> {rss} kB, fds {base_fds} -> {fds}")
+        if fds != base_fds:  # name what is left open, for whoever reads the failure
+            print(e.sh(f"ls -l /proc/$(cat {e.pidfile})/fd; cat /proc/net/unix | wc -l; "
+                       f"ss -tanp 2>/dev/null | grep emberd")[1])
         assert fds == base_fds
         assert rss <= base_rss + 4096  # malloc arenas and SQLite's cache may keep a little
     finally:
