@@ -45,7 +45,7 @@ def proc_stats(e):
     holds open (boto3 keeps its own alive) are the client's, not counted."""
     rc, out = e.sh(f"pid=$(cat {e.pidfile}); grep VmRSS /proc/$pid/status; "
                    f"ls /proc/$pid/fd | wc -l; "
-                   f"ss -tanp state established | grep -c 'pid=$pid,' || true")
+                   f'ss -tanp state established | grep -c "pid=$pid," || true')
     assert rc == 0, out
     rss = int(re.search(r"VmRSS:\s+(\d+)", out).group(1))
     fds, clients = (int(x) for x in out.split()[-2:])
