@@ -22,5 +22,8 @@ int cli_cmd_invoke(struct cli_conn *c, int argc, char **argv);
 int cli_cmd_logs(struct cli_conn *c, int argc, char **argv);
 int cli_cmd_status(struct cli_conn *c, int argc, char **argv);
 int cli_cmd_bench(struct cli_conn *c, int argc, char **argv);
+/* cmd_failed.c */
+int cli_cmd_failed(struct cli_conn *c, int argc, char **argv);
+int cli_cmd_replay(struct cli_conn *c, int argc, char **argv);
 
 #endif

@@ -32,6 +32,8 @@ static const char usage[] =
 	"  bench NAME [--mode cold|restore|warm] [-n N] [-c C] [--payload FILE]\n"
 	"         [--json FILE|--csv FILE] [--warmup ROUNDS]\n"
 	"                          time N starts or invocations, C at a time\n"
+	"  failed NAME             Event invocations that failed for good\n"
+	"  replay NAME ID          queue failed event ID again (same request id)\n"
 	"\n"
 	"--json prints emberd's JSON instead of tables. Errors go to stderr; the exit\n"
 	"code is 1 when emberd refused or the function failed, 2 for a usage error.\n";
@@ -43,6 +45,7 @@ static const struct {
 	{ "create", cli_cmd_create }, { "invoke", cli_cmd_invoke }, { "list", cli_cmd_list },
 	{ "get", cli_cmd_get },	      { "update", cli_cmd_update }, { "delete", cli_cmd_delete },
 	{ "logs", cli_cmd_logs },     { "status", cli_cmd_status }, { "bench", cli_cmd_bench },
+	{ "failed", cli_cmd_failed }, { "replay", cli_cmd_replay },
 };
 
 int main(int argc, char **argv)

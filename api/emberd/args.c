@@ -19,6 +19,8 @@ static const char usage[] =
 	"              [--guest-args STR] [--region R] [--account-id N] [--log-level LEVEL]\n"
 	"              [--no-jail | [--jail-uids FIRST-LAST] [--jail-gid GID]\n"
 	"               [--jail-memory-margin MIB]]\n"
+	"              [--async-retry-base SEC] [--async-concurrency N] [--drain-timeout SEC]\n"
+	"              [--log-file PATH]\n"
 	"\n"
 	"Serves the AWS Lambda API (2015-03-31) and runs each function in KVM microVMs.\n"
 	"Clients: the AWS CLI and SDKs (--endpoint-url http://ADDR:PORT, any credentials),\n"
@@ -47,7 +49,13 @@ static const char usage[] =
 	"                      (default 10001-19999)\n"
 	"  --jail-gid GID      the group of every VM, which reads their files (default 10000)\n"
 	"  --jail-memory-margin MIB  a VM's cgroup memory limit is MemorySize + MIB\n"
-	"                      (default 64)\n";
+	"                      (default 64)\n"
+	"  --log-file PATH     emberd's own log (default stderr); SIGHUP reopens it\n"
+	"  --async-retry-base SEC  an Event that fails is retried after SEC x the attempt\n"
+	"                      number (default 60: about 1 and 2 minutes, as Lambda)\n"
+	"  --async-concurrency N  Event invocations run at most N at a time (default 4)\n"
+	"  --drain-timeout SEC SIGTERM waits up to SEC seconds for running invocations\n"
+	"                      (default 30); queued events stay on disk\n";
 
 enum {
 	OPT_HOME = 256,
@@ -70,6 +78,10 @@ enum {
 	OPT_JAIL_UIDS,
 	OPT_JAIL_GID,
 	OPT_JAIL_MARGIN,
+	OPT_RETRY_BASE,
+	OPT_ASYNC_CONC,
+	OPT_DRAIN,
+	OPT_LOG_FILE,
 };
 
 static const struct option options[] = {
@@ -93,6 +105,10 @@ static const struct option options[] = {
 	{ "jail-uids", required_argument, NULL, OPT_JAIL_UIDS },
 	{ "jail-gid", required_argument, NULL, OPT_JAIL_GID },
 	{ "jail-memory-margin", required_argument, NULL, OPT_JAIL_MARGIN },
+	{ "async-retry-base", required_argument, NULL, OPT_RETRY_BASE },
+	{ "async-concurrency", required_argument, NULL, OPT_ASYNC_CONC },
+	{ "drain-timeout", required_argument, NULL, OPT_DRAIN },
+	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -171,6 +187,22 @@ static int parse_u64(const char *s, const char *what, uint64_t min, uint64_t max
 	return 0;
 }
 
+/* Seconds, fractions allowed (tests shorten retries to milliseconds). */
+static int parse_seconds(const char *s, const char *what, double min, double max, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (*s == '\0' || *end != '\0' || errno != 0 || !(v >= min && v <= max)) {
+		log_err("%s %s: expected seconds from %g to %g", what, s, min, max);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
 /* The defaults next to the binary, as the build tree lays them out. */
 static void defaults(struct emberd_args *a)
 {
@@ -191,6 +223,9 @@ static void defaults(struct emberd_args *a)
 	a->jail.uid_count = POOL_JAIL_UID_COUNT;
 	a->jail.gid = POOL_JAIL_GID;
 	a->jail.mem_margin_mib = POOL_JAIL_MARGIN_MIB;
+	a->async_retry_base_s = EMBERD_DEFAULT_RETRY_BASE;
+	a->async_concurrency = EMBERD_DEFAULT_ASYNC_CONC;
+	a->drain_timeout_s = EMBERD_DEFAULT_DRAIN_S;
 	a->level = LOG_INFO;
 	snprintf(a->region, sizeof(a->region), EMBERD_DEFAULT_REGION);
 	snprintf(a->account, sizeof(a->account), EMBERD_DEFAULT_ACCT);
@@ -341,6 +376,21 @@ int emberd_args_parse(int argc, char **argv, struct emberd_args *a)
 		case OPT_JAIL_MARGIN:
 			ret = parse_u64(optarg, "--jail-memory-margin", 0, 1u << 20, &v);
 			a->jail.mem_margin_mib = (uint32_t)v;
+			break;
+		case OPT_RETRY_BASE:
+			ret = parse_seconds(optarg, "--async-retry-base", 0.001, 3600,
+					    &a->async_retry_base_s);
+			break;
+		case OPT_ASYNC_CONC:
+			ret = parse_u64(optarg, "--async-concurrency", 1, 1000, &v);
+			a->async_concurrency = (unsigned)v;
+			break;
+		case OPT_DRAIN:
+			ret = parse_seconds(optarg, "--drain-timeout", 0, 3600,
+					    &a->drain_timeout_s);
+			break;
+		case OPT_LOG_FILE:
+			ret = set_path(a->log_file, optarg, "--log-file");
 			break;
 		case OPT_VERSION:
 			printf("emberd %s\n", EMBER_VERSION);

@@ -3,7 +3,8 @@
  * Contract:
  * - emberd_args_parse() fills a from argv (and EMBER_HOME). Defaults: home
  *   /var/lib/ember, listen 127.0.0.1:9000, memory budget 75% of RAM,
- *   keep-warm 300 s, region us-east-1, account 000000000000, and the VM's
+ *   keep-warm 300 s, region us-east-1, account 000000000000, Event retries
+ *   after 60 s x the attempt, 4 Events at a time, a 30 s drain, and the VM's
  *   files next to the binary (<bin>/ember-vmm, <bin>/../guest/vmlinux,
  *   <bin>/../guest/initramfs.cpio, <bin>/../runtimes), as `make` lays them
  *   out in $(BUILD).
@@ -26,14 +27,17 @@
 #include "api/pool/pool.h"
 #include "lib/util/log.h"
 
-#define EMBERD_DEFAULT_HOME   "/var/lib/ember"
-#define EMBERD_DEFAULT_HOST   "127.0.0.1"
-#define EMBERD_DEFAULT_PORT   9000
-#define EMBERD_DEFAULT_KEEP_S 300
-#define EMBERD_DEFAULT_REGION "us-east-1"
-#define EMBERD_DEFAULT_ACCT   "000000000000"
-#define EMBERD_SOCKET	      "ember.sock"
-#define EMBERD_HOST_MAX	      64
+#define EMBERD_DEFAULT_HOME	  "/var/lib/ember"
+#define EMBERD_DEFAULT_HOST	  "127.0.0.1"
+#define EMBERD_DEFAULT_PORT	  9000
+#define EMBERD_DEFAULT_KEEP_S	  300
+#define EMBERD_DEFAULT_REGION	  "us-east-1"
+#define EMBERD_DEFAULT_ACCT	  "000000000000"
+#define EMBERD_SOCKET		  "ember.sock"
+#define EMBERD_HOST_MAX		  64
+#define EMBERD_DEFAULT_RETRY_BASE 60.0 /* s: Lambda's ~1 min, then ~2 min */
+#define EMBERD_DEFAULT_ASYNC_CONC 4
+#define EMBERD_DEFAULT_DRAIN_S	  30.0
 
 struct emberd_args {
 	char home[PATH_MAX];
@@ -49,6 +53,10 @@ struct emberd_args {
 	struct pool_jail jail;
 	enum log_level level;
 	char region[33], account[13];
+	double async_retry_base_s;
+	unsigned async_concurrency;
+	double drain_timeout_s;
+	char log_file[PATH_MAX]; /* "": stderr */
 };
 
 int emberd_args_parse(int argc, char **argv, struct emberd_args *a);

@@ -1,5 +1,5 @@
 /* invoke: the invoker: one invocation from submit to done(): the instance, the INVOKE, the deadline, Lambda's errors, START/END/REPORT. */
-#include "api/invoke/invoke.h"
+#include "api/invoke/invoke_priv.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -15,60 +15,12 @@
 #include <event2/event.h>
 
 #include "api/invoke/fnlog.h"
+#include "api/metrics/metrics.h"
 #include "api/pool/pool.h"
 #include "lib/gproto/gproto.h"
 #include "lib/util/log.h"
 
 #define TRACE_ID_MAX 96
-
-struct tail {
-	char buf[INVOKE_TAIL_BYTES];
-	size_t pos;
-	bool wrapped;
-};
-
-struct call {
-	struct pool_job job;
-	struct invoker *inv;
-	struct call *next, *prev; /* the invoker's throttled list */
-	char request_id[GPROTO_REQUEST_ID_MAX + 1];
-	char *invoked_arn, *client_context;
-	uint8_t *payload;
-	size_t payload_len;
-	void (*done)(void *arg, const struct invoke_result *res);
-	void *arg;
-	struct tail *tail; /* with want_tail */
-	enum invoke_start start;
-	double init_ms;
-	uint64_t t_start_ns;
-	uint64_t peak_mem;
-	bool started; /* START was logged */
-	const char *reason;
-	struct event *ev; /* a throttled call's answer */
-};
-
-struct invoker {
-	struct event_base *base;
-	struct pool_set *pools;
-	struct fnlog_set *logs;
-	struct call *throttled;
-};
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static struct call *call_of(struct pool_job *job)
 {
@@ -80,104 +32,14 @@ static struct gproto_str str(const char *s)
 	return (struct gproto_str){ s, s != NULL ? (uint32_t)strlen(s) : 0 };
 }
 
-/* ---- the log, and this invocation's tail of it ---- */
-
-static void tail_add(struct tail *t, const void *data, size_t len)
-{
-	const char *p = data;
-
-	for (size_t i = 0; i < len; i++) {
-		/* The tail is handed on as a C string. */
-		t->buf[t->pos++] = p[i] != '\0' ? p[i] : ' ';
-		if (t->pos == sizeof(t->buf)) {
-			t->pos = 0;
-			t->wrapped = true;
-		}
-	}
-}
-
-static void tail_string(const struct tail *t, char *out)
-{
-	size_t n = 0;
-
-	if (t->wrapped) {
-		memcpy(out, t->buf + t->pos, sizeof(t->buf) - t->pos);
-		n = sizeof(t->buf) - t->pos;
-	}
-	memcpy(out + n, t->buf, t->pos);
-	out[n + t->pos] = '\0';
-}
-
-/* Appends pieces that form whole lines to the function's log and the tail. */
-static void log_lines(struct call *c, const struct iovec *iov, int n)
-{
-	fnlog_write(c->inv->logs, c->job.fn->name, iov, n);
-	for (int i = 0; c->tail != NULL && i < n; i++)
-		tail_add(c->tail, iov[i].iov_base, iov[i].iov_len);
-}
-
-static void log_text(struct call *c, const char *text, size_t len)
-{
-	struct iovec iov = { (void *)text, len };
-
-	log_lines(c, &iov, 1);
-}
-
-static void log_start(struct call *c)
-{
-	char line[160];
-	int n = snprintf(line, sizeof(line), "START RequestId: %s Version: %s\n", c->request_id,
-			 c->job.fn->version);
-
-	c->started = true;
-	log_text(c, line, (size_t)n);
-}
-
-/* "2026-11-27T06:33:56.842Z" */
-static void iso_now(char *out, size_t cap)
-{
-	struct timespec ts;
-	struct tm tm;
-	char s[32];
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, cap, "%s.%03ldZ", s, ts.tv_nsec / 1000000);
-}
-
-/* END and REPORT, Lambda's format (tabs, and a trailing tab). */
-static double log_end(struct call *c)
-{
-	const struct fn *fn = c->job.fn;
-	double ms = c->t_start_ns ? (double)(now_ns() - c->t_start_ns) / 1e6 : 0;
-	unsigned long long billed = (unsigned long long)ms + ((double)(unsigned long long)ms < ms);
-	unsigned long long used = (c->peak_mem + (1u << 20) - 1) >> 20;
-	char line[512];
-	int n;
-
-	if (!c->started)
-		log_start(c);
-	n = snprintf(line, sizeof(line),
-		     "END RequestId: %s\nREPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: "
-		     "%llu ms\tMemory Size: %u MB\tMax Memory Used: %llu MB\t",
-		     c->request_id, c->request_id, ms, billed > 0 ? billed : 1, fn->memory_mib,
-		     used);
-	if (c->start == INVOKE_START_COLD)
-		n += snprintf(line + n, sizeof(line) - (size_t)n, "Init Duration: %.2f ms\t",
-			      c->init_ms);
-	else if (c->start == INVOKE_START_RESTORE)
-		n += snprintf(line + n, sizeof(line) - (size_t)n, "Restore Duration: %.2f ms\t",
-			      c->init_ms);
-	n += snprintf(line + n, sizeof(line) - (size_t)n, "\n");
-	log_text(c, line, (size_t)n);
-	return ms;
-}
-
 /* ---- ending a call ---- */
 
 static void call_free(struct call *c)
 {
+	struct invoker *inv = c->inv;
+
+	if (c->counted && --inv->active == 0 && inv->idle_cb != NULL)
+		event_active(inv->idle_ev, EV_TIMEOUT, 0);
 	if (c->job.fn != NULL)
 		fn_unref(c->job.fn);
 	if (c->ev != NULL)
@@ -202,9 +64,11 @@ static void finish(struct call *c, enum invoke_outcome outcome, const void *body
 	};
 
 	if (log_report)
-		res.duration_ms = log_end(c);
+		res.duration_ms = invoke_log_end(c);
+	if (!(c->event && outcome == INVOKE_THROTTLED))
+		metrics_invocation(c->inv->metrics, c->job.fn->name, outcome, res.duration_ms);
 	if (c->tail != NULL) {
-		tail_string(c->tail, tail);
+		invoke_tail_string(c->tail, tail);
 		res.tail = tail;
 	}
 	c->done(c->arg, &res);
@@ -267,7 +131,8 @@ static void on_run(void *arg, struct pool_job *job, enum pool_start how, double 
 		   : how == POOL_START_RESTORE ? INVOKE_START_RESTORE
 					       : INVOKE_START_WARM;
 	c->init_ms = init_ms;
-	log_start(c);
+	metrics_start(c->inv->metrics, c->start, init_ms);
+	invoke_log_start(c);
 	trace_id(trace, sizeof(trace));
 	m.invoke = (struct gproto_invoke){
 		.request_id = str(c->request_id),
@@ -296,7 +161,7 @@ static void on_frame(void *arg, struct pool_job *job, const struct gproto_msg *m
 	case GPROTO_LOG: {
 		struct iovec iov[2] = { { (void *)m->log.line.p, m->log.line.len }, { "\n", 1 } };
 
-		log_lines(c, iov, 2);
+		invoke_log_lines(c, iov, 2);
 		return;
 	}
 	case GPROTO_STATS:
@@ -330,12 +195,12 @@ static void on_fail(void *arg, struct pool_job *job, enum pool_fail why, const c
 	(void)arg;
 	switch (why) {
 	case POOL_FAIL_TIMEOUT:
-		iso_now(line, sizeof(line));
+		invoke_iso_now(line, sizeof(line));
 		n = (int)strlen(line);
 		n += snprintf(line + n, sizeof(line) - (size_t)n,
 			      " %s Task timed out after %u.00 seconds\n", c->request_id,
 			      job->fn->timeout_s);
-		log_text(c, line, (size_t)n);
+		invoke_log_text(c, line, (size_t)n);
 		snprintf(msg, sizeof(msg),
 			 "RequestId: %s Error: Task timed out after %u.00 seconds", c->request_id,
 			 job->fn->timeout_s);
@@ -403,6 +268,7 @@ int invoker_new(struct event_base *base, const struct invoker_opts *opts, struct
 	if (inv == NULL)
 		return -ENOMEM;
 	inv->base = base;
+	inv->metrics = opts->metrics;
 	/* A guest that hangs up must not kill emberd with SIGPIPE. */
 	signal(SIGPIPE, SIG_IGN);
 	/* Each instance holds a few fds (pipes, pidfd, vsock): use all we may. */
@@ -434,7 +300,37 @@ void invoker_free(struct invoker *inv)
 	}
 	pool_set_free(inv->pools);
 	fnlog_set_free(inv->logs);
+	if (inv->idle_ev != NULL)
+		event_free(inv->idle_ev);
 	free(inv);
+}
+
+static void on_idle(evutil_socket_t fd, short what, void *arg)
+{
+	struct invoker *inv = arg;
+
+	(void)fd, (void)what;
+	if (inv->active == 0 && inv->idle_cb != NULL)
+		inv->idle_cb(inv->idle_arg);
+}
+
+int invoker_when_idle(struct invoker *inv, void (*cb)(void *arg), void *arg)
+{
+	if (inv->idle_ev == NULL) {
+		inv->idle_ev = event_new(inv->base, -1, 0, on_idle, inv);
+		if (inv->idle_ev == NULL)
+			return -ENOMEM;
+	}
+	inv->idle_cb = cb;
+	inv->idle_arg = arg;
+	if (cb != NULL && inv->active == 0)
+		event_active(inv->idle_ev, EV_TIMEOUT, 0);
+	return 0;
+}
+
+unsigned invoker_active(const struct invoker *inv)
+{
+	return inv->active;
 }
 
 static void on_throttled(evutil_socket_t fd, short what, void *arg)
@@ -515,6 +411,7 @@ int invoker_submit(struct invoker *inv, const struct invoke_req *req)
 		return -ENOMEM;
 	c->inv = inv;
 	c->done = req->done;
+	c->event = req->event;
 	c->arg = req->arg;
 	snprintf(c->request_id, sizeof(c->request_id), "%s", req->request_id);
 	c->invoked_arn = strdup(req->invoked_arn != NULL ? req->invoked_arn : req->fn->arn);
@@ -531,6 +428,8 @@ int invoker_submit(struct invoker *inv, const struct invoke_req *req)
 	if (ret < 0)
 		goto err;
 	c->job.fn = fn_ref(req->fn);
+	c->counted = true;
+	inv->active++;
 	ret = pool_submit(inv->pools, &c->job);
 	if (ret == 0)
 		return 0;
@@ -557,9 +456,10 @@ err:
 	return ret;
 }
 
-void invoker_drain(struct invoker *inv, const char *name, const char *current_key)
+void invoker_drain(struct invoker *inv, const char *name, const char *version,
+		   const char *current_key)
 {
-	pool_drain(inv->pools, name, current_key);
+	pool_drain(inv->pools, name, version, current_key);
 }
 
 void invoker_forget(struct invoker *inv, const char *name)
@@ -609,6 +509,11 @@ static void status_each(void *arg, const struct pool_status *ps)
 	};
 
 	ctx->each(ctx->arg, &st);
+}
+
+void invoker_snapshot_counts(struct invoker *inv, uint64_t *taken, uint64_t *fallbacks)
+{
+	pool_snapshot_counts(inv->pools, taken, fallbacks);
 }
 
 void invoker_status(struct invoker *inv,

@@ -20,8 +20,10 @@
  *   JSON in body: {"errorType":"Sandbox.Timedout","errorMessage":"RequestId:
  *   <id> Error: Task timed out after 3.00 seconds"}, Runtime.ExitError, ...
  *   A VM that died is replaced; the invocation that was on it fails.
- * - invoker_drain(): instances of `name` whose fn->key differs from
- *   current_key (NULL: every instance of name) finish what they run and stop;
+ * - invoker_drain(): instances of `name`, of `version` (NULL: any), whose
+ *   fn->key differs from current_key (NULL: every one) finish what they run
+ *   and stop (an update of $LATEST drains $LATEST's, never a published
+ *   version's);
  *   new invocations (which carry the new fn) start new instances.
  *   invoker_forget(): also stops idle ones at once and deletes name's
  *   snapshots (DeleteFunction).
@@ -38,6 +40,7 @@
 #include "api/store/fn.h"
 
 struct event_base;
+struct metrics;
 
 #define INVOKE_PAYLOAD_MAX 6291456u /* Lambda's synchronous request limit */
 #define INVOKE_TAIL_BYTES  4096u    /* X-Amz-Log-Result: the last 4 KiB of the log */
@@ -53,6 +56,7 @@ struct invoker_opts {
 	uint64_t memory_budget_mib;   /* instances x (MemorySize + overhead) must fit */
 	unsigned keep_warm_s;	      /* idle instances are stopped after this */
 	bool snapstart;		      /* snapshot the first ready instance of each version */
+	struct metrics *metrics;      /* every outcome and start is counted here; may be NULL */
 	const struct pool_jail *jail; /* NULL: every instance jailed, defaults (pool.h) */
 };
 
@@ -89,6 +93,8 @@ struct invoke_req {
 	size_t payload_len;
 	const char *client_context; /* decoded X-Amz-Client-Context, or NULL */
 	bool want_tail;		    /* X-Amz-Log-Type: Tail */
+	bool event;		    /* the event dispatcher's: a throttle is not counted
+				     * (the event waits and runs later; that counts) */
 	void (*done)(void *arg, const struct invoke_result *res);
 	void *arg;
 };
@@ -108,7 +114,13 @@ int invoker_new(struct event_base *base, const struct invoker_opts *opts, struct
 void invoker_free(struct invoker *inv);
 
 int invoker_submit(struct invoker *inv, const struct invoke_req *req);
-void invoker_drain(struct invoker *inv, const char *name, const char *current_key);
+void invoker_drain(struct invoker *inv, const char *name, const char *version,
+		   const char *current_key);
+/* Invocations submitted and not yet done (sync and async). */
+unsigned invoker_active(const struct invoker *inv);
+/* cb runs on the loop once no invocation is active (soon, if none is now),
+ * and again each time the count falls to 0; cb NULL cancels. For a drain. */
+int invoker_when_idle(struct invoker *inv, void (*cb)(void *arg), void *arg);
 void invoker_forget(struct invoker *inv, const char *name);
 void invoker_set_concurrency(struct invoker *inv, const char *name, uint32_t reserved);
 /* pool_stop_idle(): stops name's idle instances; drop_snapshot: the next start is cold. */
@@ -124,6 +136,9 @@ struct invoker_log_watch;
 struct invoker_log_watch *invoker_log_watch(struct invoker *inv, const char *name,
 					    void (*cb)(void *arg), void *arg);
 void invoker_log_unwatch(struct invoker_log_watch *w);
+
+/* SnapStart since start: snapshots stored, versions that fell back to cold starts. */
+void invoker_snapshot_counts(struct invoker *inv, uint64_t *taken, uint64_t *fallbacks);
 
 void invoker_status(struct invoker *inv,
 		    void (*each)(void *arg, const struct invoker_pool_status *st), void *arg,

@@ -16,7 +16,8 @@
  *   to listen.
  * - Every request is answered with Lambda's shapes (ops.h, req.h).
  * - lambda_stop() closes the listeners (and unlinks the socket); requests
- *   in flight are still answered while the loop runs. lambda_free()
+ *   in flight are still answered while the loop runs, and new requests on
+ *   connections already open get 500 ServiceException "emberd is stopping". lambda_free()
  *   releases the requests still waiting, unanswered, and frees the server.
  *   Call it while the invoker still exists (a waiting request may hold one
  *   of its log watches), and before freeing the worker pool and the
@@ -36,6 +37,8 @@
 struct event_base;
 struct store;
 struct invoker;
+struct async;
+struct metrics;
 struct work_pool;
 struct runtimes;
 struct lambda;
@@ -44,6 +47,8 @@ struct lambda_opts {
 	struct event_base *base;
 	struct store *store;
 	struct invoker *invoker;
+	struct async *async;	 /* may be NULL */
+	struct metrics *metrics; /* GET /metrics; may be NULL */
 	struct work_pool *work;
 	const struct runtimes *runtimes;
 	const char *home; /* $EMBER_HOME: logs/ (the invoker writes them) and tmp/ */
@@ -53,6 +58,9 @@ int lambda_new(const struct lambda_opts *o, struct lambda **out);
 int lambda_listen_unix(struct lambda *l, const char *path);
 int lambda_listen_tcp(struct lambda *l, const char *host, uint16_t port, char *bound, size_t cap);
 void lambda_stop(struct lambda *l);
+/* A drain that timed out: each Invoke still waiting for its function gets
+ * 500 ServiceException now, while the loop can still send it. */
+void lambda_abort_invocations(struct lambda *l);
 void lambda_free(struct lambda *l);
 
 #endif

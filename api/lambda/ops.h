@@ -25,6 +25,8 @@
 struct event_base;
 struct evhttp;
 struct evhttp_bound_socket;
+struct async;
+struct metrics;
 
 #define LAMBDA_LISTENERS_MAX 4
 
@@ -38,11 +40,14 @@ struct lambda {
 	struct evhttp *http;
 	struct store *store;
 	struct invoker *inv;
+	struct async *async; /* NULL: Event invocations answer 500 */
+	struct metrics *metrics;
 	struct work_pool *work;
 	const struct runtimes *rt;
 	char home[PATH_MAX];
 	struct lreq_list live;
 	struct busy *busy;
+	bool stopping; /* lambda_stop(): new requests answer 500 */
 	struct evhttp_bound_socket *bound[LAMBDA_LISTENERS_MAX];
 	unsigned nbound;
 	char unix_path[PATH_MAX];
@@ -59,8 +64,19 @@ void op_list_versions(struct lreq *r);
 /* Code: create and update through the worker pool (ops_code.c). */
 void op_create_function(struct lreq *r);
 void op_update_code(struct lreq *r);
-/* Invoke (ops_invoke.c). */
+/* Invoke (ops_invoke.c). ops_invoke_abort_all(): every Invoke still
+ * waiting for its invocation gets 500 ServiceException now (a drain that
+ * timed out); the invocations end later, unanswered. */
 void op_invoke(struct lreq *r);
+void ops_invoke_abort_all(struct lambda *l);
+/* Event invocations and their configs, the failed record (ops_async.c). */
+void ops_invoke_event(struct lreq *r, const struct fn *f);
+void op_put_event_config(struct lreq *r);
+void op_update_event_config(struct lreq *r);
+void op_get_event_config(struct lreq *r);
+void op_delete_event_config(struct lreq *r);
+void op_ember_failed(struct lreq *r);
+void op_ember_replay(struct lreq *r);
 /* Concurrency and account (ops_account.c). */
 void op_put_concurrency(struct lreq *r);
 void op_get_concurrency(struct lreq *r);
@@ -70,6 +86,8 @@ void op_account_settings(struct lreq *r);
 void op_ember_status(struct lreq *r);
 void op_ember_logs(struct lreq *r);
 void op_ember_stop_idle(struct lreq *r);
+/* GET /metrics, Prometheus text (ops_metrics.c). */
+void op_metrics(struct lreq *r);
 
 /* Shared helpers (ops_common.c). */
 struct lambda *ops_lambda(struct lreq *r);

@@ -208,7 +208,7 @@ static void update_done(struct lambda *l, struct lreq *r, struct code_job *j)
 		lreq_error(r, LEXC_SERVICE, "saving the function failed: %s", strerror(-ret));
 		return;
 	}
-	invoker_drain(l->inv, f->name, f->key);
+	invoker_drain(l->inv, f->name, FN_LATEST, f->key);
 	reply_committed(r, l, j, f, 200);
 }
 

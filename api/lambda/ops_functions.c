@@ -6,8 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/async/async.h"
 #include "api/lambda/shape.h"
 #include "api/lambda/spec.h"
+#include "lib/util/log.h"
 
 #define PAGE_MAX     50	   /* Lambda's page size cap */
 #define MAXITEMS_MAX 10000 /* the model's MaxItems bound */
@@ -237,7 +239,7 @@ void op_update_configuration(struct lreq *r)
 		return;
 	}
 	/* Instances of the old configuration finish what they run, then stop. */
-	invoker_drain(l->inv, f->name, f->key);
+	invoker_drain(l->inv, f->name, FN_LATEST, f->key);
 	lreq_reply_json(r, 200, shape_config(f, false));
 }
 
@@ -257,6 +259,8 @@ void op_delete_function(struct lreq *r)
 		ret = store_delete(l->store, r->fn.name);
 		if (ret == 0)
 			invoker_forget(l->inv, r->fn.name);
+		if (ret == 0 && l->async != NULL && async_forget(l->async, r->fn.name) < 0)
+			log_warn("%s: its queued events stay on disk", r->fn.name);
 	} else if (strcmp(q, FN_LATEST) == 0) {
 		lreq_error(r, LEXC_INVALID_PARAMETER,
 			   "$LATEST version cannot be deleted without deleting the function.");
@@ -268,10 +272,9 @@ void op_delete_function(struct lreq *r)
 			lreq_error(r, LEXC_RESOURCE_NOT_FOUND, "Function not found: %s", arn);
 			return;
 		}
-		/* The contract drains by "not this key": published versions'
-		 * instances restart on their next invocation. */
+		/* Only the deleted version's instances go. */
 		if (ret == 0)
-			invoker_drain(l->inv, r->fn.name, sf->latest->key);
+			invoker_drain(l->inv, r->fn.name, q, NULL);
 	}
 	if (ret < 0) {
 		lreq_error(r, LEXC_SERVICE, "deleting failed: %s", strerror(-ret));

@@ -132,6 +132,27 @@ static bool client_context(struct lreq *r, char **out)
 	return true;
 }
 
+void ops_invoke_abort_all(struct lambda *l)
+{
+	struct lreq *r = l->live.head, *next;
+
+	for (; r != NULL; r = next) {
+		struct invocation *inv = r->op;
+
+		next = r->next;
+		if (r->cancel != invoke_cancel)
+			continue;
+		/* The invocation's own end, later, finds no request and drops. */
+		inv->r = NULL;
+		r->op = NULL;
+		r->cancel = NULL;
+		lreq_add_header(r, "Connection", "close");
+		lreq_error(r, LEXC_SERVICE,
+			   "emberd is stopping: the invocation did not finish "
+			   "within the drain timeout");
+	}
+}
+
 void op_invoke(struct lreq *r)
 {
 	struct lambda *l = ops_lambda(r);
@@ -150,11 +171,8 @@ void op_invoke(struct lreq *r)
 		return;
 	if (type == NULL)
 		type = "RequestResponse";
-	if (strcmp(type, "Event") == 0) {
-		lreq_error(r, LEXC_INVALID_PARAMETER, "Event invocations are not supported yet");
-		return;
-	}
-	if (strcmp(type, "RequestResponse") != 0 && strcmp(type, "DryRun") != 0) {
+	if (strcmp(type, "RequestResponse") != 0 && strcmp(type, "DryRun") != 0 &&
+	    strcmp(type, "Event") != 0) {
 		lreq_error(r, LEXC_INVALID_PARAMETER,
 			   "1 validation error detected: Value '%.32s' at 'invocationType' failed "
 			   "to satisfy constraint: Member must satisfy enum value set: [Event, "
@@ -181,6 +199,11 @@ void op_invoke(struct lreq *r)
 	if (strcmp(type, "DryRun") == 0) {
 		free(ctx);
 		lreq_reply_empty(r, 204);
+		return;
+	}
+	if (strcmp(type, "Event") == 0) {
+		free(ctx); /* Lambda passes no client context to Event invocations */
+		ops_invoke_event(r, f);
 		return;
 	}
 	inv = calloc(1, sizeof(*inv));

@@ -35,10 +35,21 @@ static const struct route table[] = {
 	  op_get_concurrency },
 	{ DELETE, "/2017-10-31/functions/{name}/concurrency", "DeleteFunctionConcurrency", SMALL,
 	  op_delete_concurrency },
+	{ PUT, "/2019-09-25/functions/{name}/event-invoke-config", "PutFunctionEventInvokeConfig",
+	  SMALL, op_put_event_config },
+	{ POST, "/2019-09-25/functions/{name}/event-invoke-config",
+	  "UpdateFunctionEventInvokeConfig", SMALL, op_update_event_config },
+	{ GET, "/2019-09-25/functions/{name}/event-invoke-config", "GetFunctionEventInvokeConfig",
+	  SMALL, op_get_event_config },
+	{ DELETE, "/2019-09-25/functions/{name}/event-invoke-config",
+	  "DeleteFunctionEventInvokeConfig", SMALL, op_delete_event_config },
 	{ GET, "/2016-08-19/account-settings", "GetAccountSettings", SMALL, op_account_settings },
 	{ GET, "/ember/status", "EmberStatus", SMALL, op_ember_status },
 	{ GET, "/ember/functions/{name}/logs", "EmberLogs", SMALL, op_ember_logs },
 	{ DELETE, "/ember/functions/{name}/instances", "EmberStopIdle", SMALL, op_ember_stop_idle },
+	{ GET, "/ember/functions/{name}/failed", "EmberFailed", SMALL, op_ember_failed },
+	{ POST, "/ember/functions/{name}/replay", "EmberReplay", SMALL, op_ember_replay },
+	{ GET, "/metrics", "Metrics", SMALL, op_metrics },
 };
 
 /* Does path match pattern? Captures the {name} segment. */

@@ -95,6 +95,11 @@ static void on_request(struct evhttp_request *req, void *arg)
 		return;
 	}
 	r->method = method_name(cmd);
+	if (l->stopping) { /* a drain: requests on open connections are refused too */
+		lreq_add_header(r, "Connection", "close");
+		lreq_error(r, LEXC_SERVICE, "emberd is stopping");
+		return;
+	}
 	route = routes_match(cmd, path, &seg, &seg_len, &known);
 	if (route == NULL) {
 		lreq_error(r, LEXC_UNKNOWN_OPERATION, "%s %.200s is not an operation of this API%s",
@@ -131,6 +136,8 @@ int lambda_new(const struct lambda_opts *o, struct lambda **out)
 	l->base = o->base;
 	l->store = o->store;
 	l->inv = o->invoker;
+	l->async = o->async;
+	l->metrics = o->metrics;
 	l->work = o->work;
 	l->rt = o->runtimes;
 	snprintf(l->home, sizeof(l->home), "%s", o->home);
@@ -228,7 +235,9 @@ void lambda_stop(struct lambda *l)
 {
 	if (l == NULL || l->http == NULL)
 		return;
-	/* New connections stop here; open ones are answered until lambda_free(). */
+	l->stopping = true;
+	/* New connections stop here; open ones get their answers (and new
+	 * requests on them a 500) until lambda_free(). */
 	for (unsigned i = 0; i < l->nbound; i++)
 		evhttp_del_accept_socket(l->http, l->bound[i]);
 	l->nbound = 0;
@@ -236,6 +245,12 @@ void lambda_stop(struct lambda *l)
 		unlink(l->unix_path);
 		l->unix_path[0] = '\0';
 	}
+}
+
+void lambda_abort_invocations(struct lambda *l)
+{
+	if (l != NULL)
+		ops_invoke_abort_all(l);
 }
 
 void lambda_free(struct lambda *l)

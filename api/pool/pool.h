@@ -173,7 +173,8 @@ int pool_send(struct pool_job *job, struct gproto_msg *m);
 /* The id of the instance a job runs on (valid in run() and frame()). */
 const char *pool_instance_id(const struct pool_job *job);
 
-void pool_drain(struct pool_set *s, const char *name, const char *current_key);
+/* Drains name's pools of version (NULL: every version) whose key is not current_key (NULL: all). */
+void pool_drain(struct pool_set *s, const char *name, const char *version, const char *current_key);
 void pool_forget(struct pool_set *s, const char *name);
 /* Stops name's idle instances now (busy ones finish and stay); with
  * drop_snapshot also deletes its versions' snapshots, so that the next start
@@ -181,6 +182,8 @@ void pool_forget(struct pool_set *s, const char *name);
  * how many instances it stopped. */
 unsigned pool_stop_idle(struct pool_set *s, const char *name, bool drop_snapshot);
 void pool_set_concurrency(struct pool_set *s, const char *name, uint32_t reserved);
+/* Snapshots stored, and versions that fell back to cold starts, since start. */
+void pool_snapshot_counts(struct pool_set *s, uint64_t *taken, uint64_t *fallbacks);
 void pool_status(struct pool_set *s, void (*each)(void *arg, const struct pool_status *st),
 		 void *arg, uint64_t *used_mib, uint64_t *budget_mib);
 

@@ -158,6 +158,7 @@ struct pool_set {
 	struct event *dispatch_ev;
 	struct pool *dirty;
 	bool freeing;
+	uint64_t snapshots_taken, snapshot_fallbacks; /* for /metrics */
 };
 
 /* spawn.c */

@@ -20,6 +20,7 @@ void pool_inst_ready(struct instance *inst)
 			return;
 		p->snap_busy = false;
 		p->snap_failed = true;
+		p->set->snapshot_fallbacks++;
 		log_warn("SnapStart: %s: cannot take a snapshot (%s); cold starts for this "
 			 "version",
 			 p->fn->key, strerror(-ret));
@@ -35,6 +36,7 @@ void pool_inst_snapshot_taken(struct instance *inst, int ret, const char *err, b
 	if (ret < 0) {
 		p->snap_busy = false;
 		p->snap_failed = true;
+		p->set->snapshot_fallbacks++;
 		log_warn("SnapStart: %s: snapshot failed: %s; cold starts for this version",
 			 p->fn->key, err);
 	}
@@ -56,15 +58,23 @@ void pool_snapshot_stored(struct pool *p, int ret, const char *err)
 	p->snap_busy = false;
 	if (ret == 0 && !p->draining) {
 		p->has_snapshot = true;
+		p->set->snapshots_taken++;
 		log_info("SnapStart: %s: snapshot taken (%s)", p->fn->key, p->snap_dir);
 	} else if (ret == 0) {
 		snap_delete(p->snap_dir); /* its version was replaced meanwhile */
 	} else {
 		p->snap_failed = true;
+		p->set->snapshot_fallbacks++;
 		log_warn("SnapStart: %s: snapshot failed: %s; cold starts for this version",
 			 p->fn->key, err);
 	}
 	pool_maybe_free(p);
+}
+
+void pool_snapshot_counts(struct pool_set *s, uint64_t *taken, uint64_t *fallbacks)
+{
+	*taken = s->snapshots_taken;
+	*fallbacks = s->snapshot_fallbacks;
 }
 
 void pool_inst_job_frame(struct instance *inst, const struct gproto_msg *m)
@@ -111,6 +121,7 @@ void pool_inst_start_failed(struct instance *inst, const char *detail, const cha
 	inst_console_tail(inst, tail, sizeof(tail));
 	if (inst->state == INST_SNAPSHOTTING) {
 		p->snap_failed = true; /* its jobs get another instance */
+		p->set->snapshot_fallbacks++;
 		log_warn("SnapStart: %s: instance %s failed while snapshotting: %s", p->fn->key,
 			 inst->id, detail);
 		return;
@@ -120,6 +131,7 @@ void pool_inst_start_failed(struct instance *inst, const char *detail, const cha
 			 "cold starts for this version. Last output:\n%s",
 			 p->fn->key, inst->id, detail, tail);
 		p->snap_failed = true;
+		p->set->snapshot_fallbacks++;
 		p->has_snapshot = false;
 		snap_delete(p->snap_dir);
 		return; /* its job waits for a cold start (ensure_starts at gone) */

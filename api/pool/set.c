@@ -164,7 +164,7 @@ void pool_set_free(struct pool_set *s)
 
 /* ---- control ---- */
 
-void pool_drain(struct pool_set *s, const char *name, const char *current_key)
+void pool_drain(struct pool_set *s, const char *name, const char *version, const char *current_key)
 {
 	for (unsigned b = 0; b < POOL_HASH_BUCKETS; b++) {
 		struct pool *p = s->pools[b];
@@ -173,6 +173,7 @@ void pool_drain(struct pool_set *s, const char *name, const char *current_key)
 			struct pool *next = p->next;
 
 			if (strcmp(p->fn->name, name) == 0 &&
+			    (version == NULL || strcmp(p->fn->version, version) == 0) &&
 			    (current_key == NULL || strcmp(p->fn->key, current_key) != 0) &&
 			    !p->draining) {
 				p->draining = true;
@@ -193,7 +194,7 @@ void pool_forget(struct pool_set *s, const char *name)
 {
 	char dir[PATH_MAX];
 
-	pool_drain(s, name, NULL);
+	pool_drain(s, name, NULL, NULL);
 	if (snprintf(dir, sizeof(dir), "%s/snapshots/%s", s->home, name) < (int)sizeof(dir) &&
 	    name[0] != '\0' && strchr(name, '/') == NULL && strcmp(name, "..") != 0)
 		snap_delete(dir);

@@ -39,6 +39,39 @@ static const char *const migrations[] = {
 	" code_image TEXT NOT NULL,"
 	" last_modified TEXT NOT NULL,"
 	" PRIMARY KEY (name, version));",
+	/* 2: asynchronous invocations (api/async/evdb.h owns these rows). */
+	"CREATE TABLE events ("
+	" id INTEGER PRIMARY KEY,"
+	" request_id TEXT NOT NULL,"
+	" name TEXT NOT NULL,"
+	" qualifier TEXT NOT NULL,"
+	" payload BLOB NOT NULL,"
+	" enqueued_ms INTEGER NOT NULL,"
+	" next_ms INTEGER NOT NULL,"
+	" attempts INTEGER NOT NULL DEFAULT 0,"
+	" running INTEGER NOT NULL DEFAULT 0,"
+	" error_type TEXT NOT NULL DEFAULT '',"
+	" error_message TEXT NOT NULL DEFAULT '');"
+	"CREATE TABLE failed_events ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" request_id TEXT NOT NULL,"
+	" name TEXT NOT NULL,"
+	" qualifier TEXT NOT NULL,"
+	" payload BLOB NOT NULL,"
+	" enqueued_ms INTEGER NOT NULL,"
+	" failed_ms INTEGER NOT NULL,"
+	" attempts INTEGER NOT NULL,"
+	" condition TEXT NOT NULL,"
+	" error_type TEXT NOT NULL,"
+	" error_message TEXT NOT NULL);"
+	"CREATE INDEX failed_events_name ON failed_events(name, id);"
+	"CREATE TABLE event_configs ("
+	" name TEXT NOT NULL,"
+	" qualifier TEXT NOT NULL,"
+	" max_retries INTEGER NOT NULL,"
+	" max_age_s INTEGER NOT NULL,"
+	" last_modified REAL NOT NULL,"
+	" PRIMARY KEY (name, qualifier));",
 };
 
 static int fail(struct db *db, const char *what)
@@ -130,6 +163,11 @@ int db_open(const char *path, struct db **out)
 err:
 	db_close(db);
 	return ret;
+}
+
+struct sqlite3 *db_sqlite(struct db *db)
+{
+	return db->h;
 }
 
 void db_close(struct db *db)

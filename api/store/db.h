@@ -25,10 +25,11 @@
 
 #include "api/store/fn.h"
 
-#define DB_SCHEMA_VERSION 1
+#define DB_SCHEMA_VERSION 2
 #define DB_FILE		  "ember.db"
 
 struct db;
+struct sqlite3;
 
 struct db_function {
 	char name[FN_NAME_MAX + 1];
@@ -39,6 +40,9 @@ struct db_function {
 
 int db_open(const char *path, struct db **out);
 void db_close(struct db *db);
+/* The connection, for modules that keep their own tables in this database
+ * (api/async/evdb.h: the event queue); same thread rule. */
+struct sqlite3 *db_sqlite(struct db *db);
 
 int db_begin(struct db *db);
 int db_commit(struct db *db);

@@ -1,5 +1,5 @@
-/* store: functions and versions in memory, every change through one SQLite transaction (see store.h). */
-#include "api/store/store.h"
+/* store: functions and versions in memory, every change through one SQLite transaction (see store.h; loading: store_load.c). */
+#include "api/store/store_priv.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -14,15 +14,10 @@
 #include "api/store/uuid.h"
 #include "lib/util/log.h"
 
-struct store {
-	struct db *db;
-	char home[PATH_MAX];
-	char region[STORE_REGION_MAX + 1];
-	char account[STORE_ACCOUNT_LEN + 1];
-	const struct runtimes *rt;
-	struct store_func **funcs; /* sorted by name */
-	unsigned count, cap;
-};
+struct db *store_db(struct store *s)
+{
+	return s->db;
+}
 
 const char *store_region(const struct store *s)
 {
@@ -66,7 +61,7 @@ unsigned store_index_after(const struct store *s, const char *name)
 	return lower_bound(s, name, true);
 }
 
-static struct store_func *find(const struct store *s, const char *name, unsigned *at)
+struct store_func *store_lookup(const struct store *s, const char *name, unsigned *at)
 {
 	unsigned i = lower_bound(s, name, false);
 
@@ -79,7 +74,7 @@ static struct store_func *find(const struct store *s, const char *name, unsigned
 
 const struct store_func *store_find(const struct store *s, const char *name)
 {
-	return find(s, name, NULL);
+	return store_lookup(s, name, NULL);
 }
 
 struct fn *store_version(const struct store_func *sf, const char *qualifier)
@@ -95,7 +90,7 @@ struct fn *store_version(const struct store_func *sf, const char *qualifier)
 	return NULL;
 }
 
-static void func_free(struct store_func *sf)
+void store_func_free(struct store_func *sf)
 {
 	if (sf == NULL)
 		return;
@@ -121,7 +116,7 @@ static int reserve_func(struct store *s)
 	return 0;
 }
 
-static int insert_func(struct store *s, struct store_func *sf, unsigned at)
+int store_insert_func(struct store *s, struct store_func *sf, unsigned at)
 {
 	int ret = reserve_func(s);
 
@@ -133,7 +128,7 @@ static int insert_func(struct store *s, struct store_func *sf, unsigned at)
 	return 0;
 }
 
-static int reserve_version(struct store_func *sf)
+int store_reserve_version(struct store_func *sf)
 {
 	if (sf->nversions == sf->cap) {
 		unsigned cap = sf->cap ? sf->cap * 2 : 4;
@@ -148,7 +143,7 @@ static int reserve_version(struct store_func *sf)
 }
 
 /* The file name part of a code image path. */
-static const char *image_name(const struct fn *f)
+const char *store_image_name(const struct fn *f)
 {
 	const char *slash = strrchr(f->code_image, '/');
 
@@ -170,7 +165,7 @@ static void now_lambda(char out[FN_TIME_MAX + 1])
 
 /* The fields the store owns: ARN, key, runtime image (and, if fresh, a new
  * revision and LastModified). */
-static int complete(struct store *s, struct fn *f, bool fresh)
+int store_complete(struct store *s, struct fn *f, bool fresh)
 {
 	const char *image = runtimes_image(s->rt, f->runtime);
 	int n, ret;
@@ -235,10 +230,10 @@ int store_create(struct store *s, struct fn *f)
 	unsigned at;
 	int ret;
 
-	if (find(s, f->name, &at) != NULL)
+	if (store_lookup(s, f->name, &at) != NULL)
 		return -EEXIST;
 	snprintf(f->version, sizeof(f->version), FN_LATEST);
-	ret = complete(s, f, true);
+	ret = store_complete(s, f, true);
 	if (ret == 0 && fn_check(f, err, sizeof(err)) < 0) {
 		log_err("store: refusing %s: %s", f->name, err);
 		ret = -EINVAL;
@@ -259,14 +254,14 @@ int store_create(struct store *s, struct fn *f)
 		goto err;
 	ret = db_put_function(s->db, &df);
 	if (ret == 0)
-		ret = db_put_version(s->db, f, image_name(f));
+		ret = db_put_version(s->db, f, store_image_name(f));
 	if (ret == 0)
 		ret = db_commit(s->db);
 	else
 		db_rollback(s->db);
 	if (ret < 0)
 		goto err;
-	return insert_func(s, sf, at); /* cannot fail: room was reserved */
+	return store_insert_func(s, sf, at); /* cannot fail: room was reserved */
 
 err:
 	sf->latest = NULL;
@@ -276,7 +271,7 @@ err:
 
 int store_replace_latest(struct store *s, struct fn *f)
 {
-	struct store_func *sf = find(s, f->name, NULL);
+	struct store_func *sf = store_lookup(s, f->name, NULL);
 	struct fn *old;
 	char err[64];
 	int ret;
@@ -284,7 +279,7 @@ int store_replace_latest(struct store *s, struct fn *f)
 	if (sf == NULL)
 		return -ENOENT;
 	snprintf(f->version, sizeof(f->version), FN_LATEST);
-	ret = complete(s, f, true);
+	ret = store_complete(s, f, true);
 	if (ret == 0 && fn_check(f, err, sizeof(err)) < 0) {
 		log_err("store: refusing %s: %s", f->name, err);
 		ret = -EINVAL;
@@ -294,7 +289,7 @@ int store_replace_latest(struct store *s, struct fn *f)
 	ret = db_begin(s->db);
 	if (ret < 0)
 		return ret;
-	ret = db_put_version(s->db, f, image_name(f));
+	ret = db_put_version(s->db, f, store_image_name(f));
 	if (ret < 0) {
 		db_rollback(s->db);
 		return ret;
@@ -312,7 +307,7 @@ int store_replace_latest(struct store *s, struct fn *f)
 int store_publish(struct store *s, const char *name, const char *description, struct fn **out,
 		  bool *created)
 {
-	struct store_func *sf = find(s, name, NULL);
+	struct store_func *sf = store_lookup(s, name, NULL);
 	struct db_function df;
 	struct fn *v;
 	int ret;
@@ -326,7 +321,7 @@ int store_publish(struct store *s, const char *name, const char *description, st
 	}
 	if (sf->next_version > FN_VERSION_NUM_MAX)
 		return -ENOSPC;
-	ret = reserve_version(sf);
+	ret = store_reserve_version(sf);
 	if (ret < 0)
 		return ret;
 	v = fn_dup(sf->latest);
@@ -335,7 +330,7 @@ int store_publish(struct store *s, const char *name, const char *description, st
 	snprintf(v->version, sizeof(v->version), "%u", sf->next_version);
 	if (description != NULL)
 		snprintf(v->description, sizeof(v->description), "%s", description);
-	ret = complete(s, v, true);
+	ret = store_complete(s, v, true);
 	if (ret < 0)
 		goto err;
 	func_row(sf, &df);
@@ -346,7 +341,7 @@ int store_publish(struct store *s, const char *name, const char *description, st
 		goto err;
 	ret = db_put_function(s->db, &df);
 	if (ret == 0)
-		ret = db_put_version(s->db, v, image_name(v));
+		ret = db_put_version(s->db, v, store_image_name(v));
 	if (ret == 0) {
 		ret = db_commit(s->db);
 	} else {
@@ -369,7 +364,7 @@ err:
 int store_delete(struct store *s, const char *name)
 {
 	unsigned at;
-	struct store_func *sf = find(s, name, &at);
+	struct store_func *sf = store_lookup(s, name, &at);
 	int ret;
 
 	if (sf == NULL)
@@ -394,13 +389,13 @@ int store_delete(struct store *s, const char *name)
 		if (strcmp(sf->versions[i]->code_image, sf->latest->code_image) != 0)
 			drop_image(NULL, sf->versions[i]);
 	}
-	func_free(sf);
+	store_func_free(sf);
 	return 0;
 }
 
 int store_delete_version(struct store *s, const char *name, const char *version)
 {
-	struct store_func *sf = find(s, name, NULL);
+	struct store_func *sf = store_lookup(s, name, NULL);
 	unsigned i;
 	struct fn *v;
 	int ret;
@@ -437,7 +432,7 @@ int store_delete_version(struct store *s, const char *name, const char *version)
 
 int store_set_reserved(struct store *s, const char *name, int64_t reserved)
 {
-	struct store_func *sf = find(s, name, NULL);
+	struct store_func *sf = store_lookup(s, name, NULL);
 	struct db_function df;
 	int ret;
 
@@ -480,156 +475,4 @@ uint64_t store_reserved_total(const struct store *s)
 			total += (uint64_t)s->funcs[i]->reserved;
 	}
 	return total;
-}
-
-/* --- loading --- */
-
-/* Loading goes through a staging list first: function rows come before
- * their versions, and a function without a $LATEST row is refused. */
-static int load_function(void *arg, const struct db_function *df)
-{
-	struct store *s = arg;
-	struct store_func *sf;
-	unsigned at;
-	int ret;
-
-	if (!fn_name_valid(df->name) || df->reserved < STORE_NO_RESERVED ||
-	    df->reserved > UINT32_MAX) {
-		log_err("database: bad function row %.64s", df->name);
-		return -EINVAL;
-	}
-	if (find(s, df->name, &at) != NULL)
-		return -EINVAL;
-	sf = calloc(1, sizeof(*sf));
-	if (sf == NULL)
-		return -ENOMEM;
-	/* A placeholder latest keeps the array sorted until the row comes. */
-	sf->latest = fn_new();
-	if (sf->latest == NULL) {
-		free(sf);
-		return -ENOMEM;
-	}
-	snprintf(sf->latest->name, sizeof(sf->latest->name), "%s", df->name);
-	sf->next_version = df->next_version;
-	sf->reserved = df->reserved;
-	snprintf(sf->published_rev, sizeof(sf->published_rev), "%s", df->published_rev);
-	ret = insert_func(s, sf, at);
-	if (ret < 0)
-		func_free(sf);
-	return ret;
-}
-
-static int load_row(void *arg, struct fn *f, const char *image)
-{
-	struct store *s = arg;
-	struct store_func *sf = find(s, f->name, NULL);
-	char err[64];
-	int ret = -EINVAL;
-
-	if (sf == NULL || !codedir_image_name_valid(image) || fn_check(f, err, sizeof(err)) < 0) {
-		log_err("database: bad version row %.64s %.16s", f->name, f->version);
-		goto err;
-	}
-	ret = codedir_path(s->home, f->name, image, f->code_image, sizeof(f->code_image));
-	if (ret == 0)
-		ret = complete(s, f, false);
-	if (ret < 0)
-		goto err;
-	if (f->runtime_image[0] == '\0')
-		log_warn("function %s %s: runtime %s is not in runtimes.json", f->name, f->version,
-			 f->runtime);
-	if (access(f->code_image, R_OK) < 0)
-		log_warn("function %s %s: code image %s: %s", f->name, f->version, f->code_image,
-			 strerror(errno));
-	if (strcmp(f->version, FN_LATEST) == 0) {
-		fn_unref(sf->latest);
-		sf->latest = f;
-		return 0;
-	}
-	if (strtoul(f->version, NULL, 10) >= sf->next_version) {
-		log_err("database: %s version %s is past next_version", f->name, f->version);
-		goto err;
-	}
-	ret = reserve_version(sf);
-	if (ret < 0)
-		goto err;
-	sf->versions[sf->nversions++] = f;
-	return 0;
-
-err:
-	fn_unref(f);
-	return ret;
-}
-
-static bool sweep_exists(void *arg, const char *name)
-{
-	return find(arg, name, NULL) != NULL;
-}
-
-static bool sweep_keep(void *arg, const char *name, const char *file)
-{
-	const struct store_func *sf = find(arg, name, NULL);
-
-	if (sf == NULL)
-		return false;
-	if (strcmp(image_name(sf->latest), file) == 0)
-		return true;
-	for (unsigned i = 0; i < sf->nversions; i++) {
-		if (strcmp(image_name(sf->versions[i]), file) == 0)
-			return true;
-	}
-	log_info("removing %s's unused code image %s", name, file);
-	return false;
-}
-
-int store_open(const struct store_opts *o, struct store **out)
-{
-	struct store *s = calloc(1, sizeof(*s));
-	char path[PATH_MAX];
-	int ret = -ENAMETOOLONG, n;
-
-	if (s == NULL)
-		return -ENOMEM;
-	s->rt = o->runtimes;
-	if (snprintf(s->home, sizeof(s->home), "%s", o->home) >= (int)sizeof(s->home) ||
-	    snprintf(s->region, sizeof(s->region), "%s", o->region) >= (int)sizeof(s->region) ||
-	    snprintf(s->account, sizeof(s->account), "%s", o->account) >= (int)sizeof(s->account))
-		goto err;
-	n = snprintf(path, sizeof(path), "%s/" DB_FILE, o->home);
-	if (n < 0 || (size_t)n >= sizeof(path))
-		goto err;
-	ret = db_open(path, &s->db);
-	if (ret < 0)
-		goto err;
-	ret = db_load(s->db, load_function, load_row, s);
-	if (ret < 0)
-		goto err;
-	for (unsigned i = 0; i < s->count; i++) {
-		if (s->funcs[i]->latest->version[0] == '\0') {
-			log_err("database: function %s has no $LATEST", s->funcs[i]->latest->name);
-			ret = -EINVAL;
-			goto err;
-		}
-	}
-	codedir_sweep_all(s->home, sweep_exists, sweep_keep, s);
-	log_info("store: %u functions in %s", s->count, path);
-	*out = s;
-	return 0;
-
-err:
-	if (ret == -ENAMETOOLONG)
-		log_err("store: %s: the path is too long", o->home);
-	store_close(s);
-	return ret;
-}
-
-void store_close(struct store *s)
-{
-	if (s == NULL)
-		return;
-	for (unsigned i = 0; i < s->count; i++)
-		func_free(s->funcs[i]);
-	free(s->funcs);
-	db_close(s->db);
-	free(s);
 }

@@ -36,6 +36,8 @@
 #include "api/store/fn.h"
 #include "api/store/runtimes.h"
 
+struct db;
+
 #define STORE_REGION_MAX  32
 #define STORE_ACCOUNT_LEN 12
 #define STORE_NO_RESERVED (-1)
@@ -61,6 +63,8 @@ struct store;
 
 int store_open(const struct store_opts *o, struct store **out);
 void store_close(struct store *s);
+/* The database, for the event queue's tables (api/async/evdb.h). */
+struct db *store_db(struct store *s);
 
 const char *store_region(const struct store *s);
 const char *store_account(const struct store *s);

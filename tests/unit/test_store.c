@@ -15,9 +15,12 @@
 #include <cmocka.h>
 
 #include "api/store/codedir.h"
+#include "api/store/db.h"
 #include "api/store/store.h"
 #include "lib/util/afile.h"
 #include "lib/util/log.h"
+
+_Static_assert(DB_SCHEMA_VERSION == 2, "test_schema_version writes the current version as 2");
 
 static char home[] = "/tmp/ember-store-XXXXXX";
 static struct runtimes rt;
@@ -286,7 +289,7 @@ static void test_schema_version(void **state)
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	v = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
-	assert_int_equal(v, 1);
+	assert_int_equal(v, DB_SCHEMA_VERSION);
 	/* A database from a newer emberd is refused, not misread. */
 	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
@@ -296,7 +299,7 @@ static void test_schema_version(void **state)
 	/* A row that breaks the rules (memory out of range) fails the load. */
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db,
-				      "PRAGMA user_version = 1;"
+				      "PRAGMA user_version = 2;" /* the current schema */
 				      "INSERT INTO functions VALUES ('f', 1, -1, '');"
 				      "INSERT INTO versions VALUES ('f', '$LATEST', 0, "
 				      "'11111111-2222-4333-8444-555555555555', 'python3.12', 'h', "
