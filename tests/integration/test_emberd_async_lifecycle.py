@@ -7,6 +7,7 @@ The stand-in for a VM here is none at all (--vmm /nonexistent): an event can
 never run, so it stays queued; what runs events is test_emberd_async*.py."""
 import http.client
 import os
+import pathlib
 import queue
 import re
 import shutil
@@ -183,8 +184,8 @@ def test_full_disk_gives_clear_errors_and_loses_nothing(tmp_path):
     """$EMBER_HOME on a small tmpfs that fills up: a code upload and an Event
     get clear errors (nothing half-written, no false 202), emberd keeps
     serving, and every event accepted before is still queued after a restart."""
-    h = tmp_path / "home"
-    h.mkdir()
+    # A short path: a jailed instance's sockets must fit sun_path under it.
+    h = pathlib.Path(tempfile.mkdtemp(prefix="ember-full-", dir="/tmp"))
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=32m", "tmpfs", str(h)], check=True)
     try:
         e = Emberd(home=str(h)).start()
@@ -225,6 +226,7 @@ def test_full_disk_gives_clear_errors_and_loses_nothing(tmp_path):
             e.kill()
     finally:
         subprocess.run(["umount", "-l", str(h)], check=False)
+        h.rmdir()
 
 
 def test_sigterm_drain_waits_then_answers_what_still_runs(home, tmp_path):
