@@ -280,6 +280,19 @@ static int start_one(struct pool *p)
 	if (!make_room(s, inst_memory_mib(p->fn)))
 		return POOL_THROTTLED_MEMORY;
 	ret = inst_spawn(p, restore, &inst);
+	if (ret < 0 && restore) {
+		/* The snapshot cannot be used (a file gone or unreadable, say, when
+		 * linking it into a jail): cold starts for this version, never a
+		 * failed invoke. */
+		log_warn("SnapStart: %s: cannot start a restore (%s); deleting the snapshot, "
+			 "cold starts for this version",
+			 p->fn->key, strerror(-ret));
+		p->snap_failed = true;
+		p->set->snapshot_fallbacks++;
+		p->has_snapshot = false;
+		snap_delete(p->snap_dir);
+		ret = inst_spawn(p, false, &inst);
+	}
 	if (ret < 0)
 		log_err("%s: starting an instance: %s", p->fn->key, strerror(-ret));
 	return ret;
