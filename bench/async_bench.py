@@ -19,9 +19,7 @@ host's ext4 disk, not a tmpfs), and the dispatcher running the events.
 Targets (issue 20): p50 <= 1 ms, >= 2,000 events/s, recovery <= 1 s for 10,000.
 """
 import argparse
-import base64
 import http.client
-import io
 import json
 import os
 import re
@@ -30,72 +28,15 @@ import signal
 import subprocess
 import tempfile
 import threading
-import time
-import zipfile
 
-REPO = os.path.realpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-BUILD = os.path.join(REPO, os.environ.get("BUILD", "build"))
-EMBERD = os.path.join(BUILD, "bin", "emberd")
-STANDIN = os.path.join(BUILD, "bin", "standin-vmm")
-READY = re.compile(r"ready: Lambda API on unix:\S+ and http://127\.0\.0\.1:(\d+)")
-QUEUED = re.compile(r"async: (\d+) events queued")
+import emberd_bench  # bench/emberd_bench.py: emberd on the stand-in VMM
+
 LUA = ('wrk.method = "POST"\nwrk.body = "{}"\nwrk.headers["Content-Type"] = '
        '"application/json"\nwrk.headers["X-Amz-Invocation-Type"] = "Event"\n')
 
 
-def zip_bytes():
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        z.writestr("app.py", "def handler(e, c):\n    return e\n")
-    return buf.getvalue()
-
-
-class Emberd:
-    def __init__(self, tmp, home, extra=()):
-        self.home = home
-        runtimes = os.path.join(tmp, "runtimes")
-        if not os.path.isdir(runtimes):
-            os.makedirs(runtimes)  # the stand-in opens no image: empty files do
-            shutil.copy(os.path.join(REPO, "runtimes", "runtimes.json"), runtimes)
-            for name in ("python", "nodejs", "provided"):
-                open(os.path.join(runtimes, name + ".erofs"), "w").close()
-        t0 = time.monotonic()
-        self.proc = subprocess.Popen(
-            [EMBERD, "--home", home, "--listen", "127.0.0.1:0", "--no-jail", "--vmm", STANDIN,
-             "--kernel", "/dev/null", "--initrd", "/dev/null", "--runtimes", runtimes,
-             "--memory-budget", str(1 << 30), "--keep-warm", "3600", "--log-level", "info",
-             *extra], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, text=True)
-        self.port, self.queued = None, None
-        for line in self.proc.stderr:
-            m = QUEUED.search(line)
-            if m:
-                self.queued = int(m.group(1))
-            m = READY.search(line)
-            if m:
-                self.port = int(m.group(1))
-                break
-        self.start_s = time.monotonic() - t0
-        if self.port is None:
-            raise RuntimeError("emberd did not start")
-        threading.Thread(target=lambda: [None for _ in self.proc.stderr], daemon=True).start()
-
-    def call(self, method, path, body=None, headers=None):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        try:
-            c.request(method, path, body=body,
-                      headers={"Content-Type": "application/json", **(headers or {})})
-            r = c.getresponse()
-            return r.status, r.read()
-        finally:
-            c.close()
-
-    def create(self, name):
-        body = json.dumps({"FunctionName": name, "Runtime": "python3.12",
-                           "Handler": "app.handler", "Role": "arn:aws:iam::0:role/x",
-                           "Code": {"ZipFile": base64.b64encode(zip_bytes()).decode()}})
-        status, out = self.call("POST", "/2015-03-31/functions", body)
-        assert status == 201, out
+class Emberd(emberd_bench.Emberd):
+    """emberd_bench's emberd on the stand-in, with a /metrics reader."""
 
     def metric(self, name):
         text = self.call("GET", "/metrics")[1].decode()
@@ -151,7 +92,7 @@ def main():
     ap.add_argument("--recovery-events", type=int, default=10000)
     a = ap.parse_args()
     # On the disk, where a fsync is a real one (/tmp here is ext4 too, but be explicit).
-    tmp = tempfile.mkdtemp(prefix="ember-async-bench-", dir=os.path.join(BUILD))
+    tmp = tempfile.mkdtemp(prefix="ember-async-bench-", dir=emberd_bench.BUILD)
     script = os.path.join(tmp, "event.lua")
     with open(script, "w") as f:
         f.write(LUA)

@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import zipfile
 
 REPO = os.path.realpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -38,6 +39,7 @@ BUILD = os.path.join(REPO, os.environ.get("BUILD", "build"))
 EMBERD = os.path.join(BUILD, "bin", "emberd")
 STANDIN = os.path.join(BUILD, "bin", "standin-vmm")
 READY = re.compile(r"ready: Lambda API on unix:\S+ and http://127\.0\.0\.1:(\d+)")
+QUEUED = re.compile(r"async: (\d+) events queued")
 LUA = 'wrk.method = "POST"\nwrk.body = "{}"\nwrk.headers["Content-Type"] = "application/json"\n'
 
 
@@ -49,8 +51,12 @@ def zip_bytes():
 
 
 class Emberd:
-    def __init__(self, tmp, tag, extra=()):
-        self.home = os.path.join(tmp, tag)
+    """emberd on home with the stand-in VMM (bench/async_bench.py uses it too):
+    port, start_s (spawn to its ready line) and queued (the Event queue it
+    loaded at start, if it said)."""
+
+    def __init__(self, tmp, home, extra=()):
+        self.home = home
         runtimes = os.path.join(tmp, "runtimes")
         if not os.path.isdir(runtimes):
             # The stand-in opens no image: empty files are enough.
@@ -58,26 +64,32 @@ class Emberd:
             shutil.copy(os.path.join(REPO, "runtimes", "runtimes.json"), runtimes)
             for name in ("python", "nodejs", "provided"):
                 open(os.path.join(runtimes, name + ".erofs"), "w").close()
+        t0 = time.monotonic()
         self.proc = subprocess.Popen(
             [EMBERD, "--home", self.home, "--listen", "127.0.0.1:0", "--no-jail", "--vmm", STANDIN,
              "--kernel", "/dev/null", "--initrd", "/dev/null", "--runtimes", runtimes,
              "--memory-budget", str(1 << 30), "--keep-warm", "3600", "--log-level", "info",
              *extra], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE, text=True)
-        self.port = None
+        self.port, self.queued = None, None
         for line in self.proc.stderr:
+            m = QUEUED.search(line)
+            if m:
+                self.queued = int(m.group(1))
             m = READY.search(line)
             if m:
                 self.port = int(m.group(1))
                 break
+        self.start_s = time.monotonic() - t0
         if self.port is None:
             raise RuntimeError("emberd did not start")
         threading.Thread(target=lambda: [None for _ in self.proc.stderr], daemon=True).start()
 
-    def call(self, method, path, body=None):
+    def call(self, method, path, body=None, headers=None):
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
         try:
-            c.request(method, path, body=body, headers={"Content-Type": "application/json"})
+            c.request(method, path, body=body,
+                      headers={"Content-Type": "application/json", **(headers or {})})
             r = c.getresponse()
             return r.status, r.read()
         finally:
@@ -139,7 +151,7 @@ def main():
     with open(script, "w") as f:
         f.write(LUA)
     try:
-        e = Emberd(tmp, "latency")
+        e = Emberd(tmp, os.path.join(tmp, "latency"))
         e.create("bench")
         e.invoke("bench")
         wrk(e.port, "bench", 1, 1, 2, script)  # warm-up
@@ -153,7 +165,7 @@ def main():
         print(f"concurrency 32: {thr['rps']:.0f} invokes/s, p50 {thr['p50_us']:.0f} us, p99 "
               f"{thr['p99_us']:.0f} us, {inst} instances (non-2xx: {thr['non2xx']})")
 
-        e = Emberd(tmp, "memory")
+        e = Emberd(tmp, os.path.join(tmp, "memory"))
         rss, anon, files, pss = mem_of(e.proc.pid)
         start_rss = rss
         print(f"memory: emberd at start, no function: VmRSS {rss / 1024:.1f} MiB (anonymous "
