@@ -26,6 +26,7 @@ import pytest
 REPO = os.path.realpath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(REPO, "tests", "testbox"))
 import testbox  # noqa: E402
+import l1_guard  # noqa: E402
 
 BUILD = os.path.join(REPO, os.environ.get("BUILD", "build"))
 
@@ -33,7 +34,12 @@ BUILD = os.path.join(REPO, os.environ.get("BUILD", "build"))
 KVM_WHERE, KVM_REASON = testbox.choose_kvm_host()
 
 
+def pytest_addoption(parser):
+    l1_guard.addoption(parser)
+
+
 def pytest_configure(config):
+    config.pluginmanager.register(l1_guard.Plugin(), "ember-l1-guard")
     config.addinivalue_line(
         "markers", "quick: a representative subset (boot, exit codes, API, vsock, blk, rng, "
         "snapshot, hostile guest, Lambda) that make integration-san runs against the "
@@ -180,14 +186,16 @@ class TestboxHost:
         def body():
             try:
                 rc, _, _ = self.box.run(argv, env=env, out=sp.chunks.put, started=conn.put)
-            except testbox.TestboxError:
+            except testbox.TestboxError as e:
                 rc = None
+                sp.chunks.put(f"\n[testbox: {e}]\n".encode())
+                conn.put(None)  # unblocks the wait below if it never started
             sp._finished(rc)
         threading.Thread(target=body, daemon=True).start()
         sock = conn.get(timeout=30)
 
         def stop():
-            if not sp.done.is_set():
+            if sock is not None and not sp.done.is_set():
                 try:
                     sock.shutdown(socket.SHUT_RDWR)
                 except OSError:
@@ -206,12 +214,19 @@ def kvm():
     for path in (testbox.KERNEL, testbox.INITRAMFS):
         if not os.path.exists(path):
             skip_here_fail_in_ci(f"{path} is missing (make testbox)")
-    box = testbox.Testbox(os.path.join(BUILD, "testbox", f"session-{os.getpid()}"))
+    boots = iter(range(1000))
+
+    def boot():
+        # A fresh folder per L1: a dead one's console.log stays to be read.
+        n = next(boots)
+        name = f"session-{os.getpid()}" + (f"-{n}" if n else "")
+        return testbox.Testbox(os.path.join(BUILD, "testbox", name)).boot()
     try:
-        box.boot()
+        host = TestboxHost(boot())
     except testbox.TestboxError as e:
         skip_here_fail_in_ci(f"the testbox did not boot: {e}")
+    l1_guard.GUARD.attach(host, boot)
     try:
-        yield TestboxHost(box)
+        yield host
     finally:
-        box.stop()
+        host.box.stop()

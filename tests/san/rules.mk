@@ -69,7 +69,7 @@ san: $(SAN_BUILDS)
 integration-san: all $(SAN_BUILDS)
 	@rm -rf $(SAN_REPORTS) && mkdir -p $(SAN_REPORTS)
 	@EMBER_VMM=$(abspath $(BIN_SAN))/ember-vmm EMBER_GUEST_DIR=$(abspath $(GUEST_SAN)) \
-		$(PYTHON) -m pytest -v -rs -m quick tests/integration; rc=$$?; \
+		$(PYTHON) tests/integration/run_suite.py -v -rs -m quick tests/integration; rc=$$?; \
 	for r in $(SAN_REPORTS)/*; do [ -e "$$r" ] || continue; \
 		echo "== sanitizer report $$r"; cat "$$r"; rc=1; done; \
 	exit $$rc

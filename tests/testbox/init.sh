@@ -46,7 +46,8 @@ if [ -n "$share" ]; then
 	$bb mount -t 9p -o $opts,cache=mmap work "$share" || echo "testbox: cannot mount the checkout at $share"
 fi
 $bb ip link set lo up
-$bb sysctl -qw kernel.printk="3 4 1 3"
+# Errors and worse reach the console (console.log): an OOM kill, an oops.
+$bb sysctl -qw kernel.printk="4 4 1 3"
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/busybox HOME=/root
 export TESTBOX=1
 cd "${share:-/}"

@@ -263,6 +263,16 @@ class Testbox:
         if os.path.exists(state):
             os.unlink(state)
 
+    def alive(self):
+        """Whether QEMU still runs (a panic in L1 ends it: panic=-1, -no-reboot)."""
+        if self.proc:
+            return self.proc.poll() is None
+        try:
+            os.kill(self.pid, 0)
+            return True
+        except ProcessLookupError:
+            return False
+
     def forward(self, guest_port, host_port=None):
         """Forwards a host loopback port to guest_port in L1, now. Returns it."""
         host_port = host_port or free_port()
@@ -304,7 +314,12 @@ class Testbox:
         payload = b"".join(f.encode() + b"\0" for f in fields)
         deadline = None if timeout is None else time.monotonic() + timeout
         outs, errs = [], []
-        with socket.create_connection(("127.0.0.1", self.ctl_port)) as s:
+        try:
+            s = socket.create_connection(("127.0.0.1", self.ctl_port))
+        except OSError as e:
+            raise TestboxError(f"cannot reach the testbox agent ({e}): L1 died? "
+                               f"see {self.console_log}")
+        with s:
             s.sendall(struct.pack("<I", len(payload)) + payload)
             started and started(s)
             reader = _Frames(s, deadline)
