@@ -191,6 +191,7 @@ def section(out, res, made, rel):
                      f"{f(s['handler_p50_ms'], nd=2)} | {f(rest) if mode != 'warm' else '—'} | "
                      f"{fr(ratio(s['p50_ms'], q))} |")
     L.append("")
+    L += phases_table(res["starts"])
     th = res.get("throughput", {})
     L.append("**Throughput**, warm invokes of `provided` (`ember bench --mode warm -c C`):")
     L.append("")
@@ -296,6 +297,26 @@ def summary(res, rel):
              f" ({f(e.get('init_ms'))}) | — | — | — |")
     L.append(SUMMARY_END)
     return "\n".join(L)
+
+
+def phases_table(starts):
+    """Where emberd's spawn-to-READY went, p50 per phase (X-Ember-Start-Phases,
+    api/pool/phases.h), for each runtime's cold and restore runs."""
+    rows = []
+    for rt, modes in starts.items():
+        for mode in ("cold", "restore"):
+            ph = ((modes.get(mode) or {}).get("summary") or {}).get("phases_p50_ms")
+            if ph:
+                rows.append(f"| {rt} | {mode} | {f(ph['spawn'])} | {f(ph['vm'])} | "
+                            f"{f(ph['connect'])} | {f(ph['init'])} |")
+    if not rows:
+        return []
+    return ["**Phases of a start**, p50 (emberd's own clock, from `X-Ember-Start-Phases`): "
+            "spawn = exec until the VMM's API listens (restore only); vm = the boot "
+            "(cold) or PUT /snapshot/load until the VM runs (restore); connect = vsock "
+            "and its handshake; init = INIT or RESTORE until the runtime's READY.", "",
+            "| runtime | start | spawn | vm | connect | init |", "|---|---|---|---|---|---|",
+            *rows, ""]
 
 
 def write(out, res, results_md):

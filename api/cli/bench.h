@@ -27,12 +27,17 @@
 enum bench_mode { MODE_WARM, MODE_RESTORE, MODE_COLD };
 extern const char *const cli_bench_modes[]; /* "warm", "restore", "cold" */
 
+/* The phases of a start that emberd reports in X-Ember-Start-Phases. */
+enum bench_phase { PHASE_SPAWN, PHASE_VM, PHASE_CONNECT, PHASE_INIT, BENCH_PHASES };
+extern const char *const cli_bench_phases[]; /* "spawn", "vm", "connect", "init" */
+
 struct sample {
-	double ms;	    /* request sent -> response read, CLOCK_MONOTONIC */
-	double init_ms;	    /* REPORT's Init or Restore Duration, or -1 */
-	double duration_ms; /* REPORT's Duration (the handler), or -1 */
-	int start;	    /* enum mode as REPORT shows it, -1: no REPORT line */
-	long status;	    /* HTTP status; 0: no answer */
+	double ms;		       /* request sent -> response read, CLOCK_MONOTONIC */
+	double init_ms;		       /* REPORT's Init or Restore Duration, or -1 */
+	double duration_ms;	       /* REPORT's Duration (the handler), or -1 */
+	int start;		       /* enum mode as REPORT shows it, -1: no REPORT line */
+	double phase_ms[BENCH_PHASES]; /* from X-Ember-Start-Phases, or -1 */
+	long status;		       /* HTTP status; 0: no answer */
 	bool fn_error;
 };
 
@@ -52,7 +57,8 @@ struct bench {
 struct summary {
 	size_t ok, mismatched, throttled, failed;
 	double p50, p90, p99, min, max, mean, init_p50, fn_p50;
-	double *v; /* the counted samples' ms, sorted */
+	double phase_p50[BENCH_PHASES]; /* NaN where no sample had the phase */
+	double *v;			/* the counted samples' ms, sorted */
 };
 
 int cli_bench_summarize(const struct bench *b, struct summary *m);

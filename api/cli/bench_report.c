@@ -11,6 +11,7 @@
 #define BENCH_HIST_ROWS 12
 
 const char *const cli_bench_modes[] = { "warm", "restore", "cold" };
+const char *const cli_bench_phases[] = { "spawn", "vm", "connect", "init" };
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -31,6 +32,18 @@ static double pct(const double *v, size_t n, double p)
 static bool counted(const struct bench *b, const struct sample *s)
 {
 	return s->status == 200 && !s->fn_error && s->start == (int)b->mode;
+}
+
+/* The p50 of phase k over the counted samples that have it. */
+static double phase_p50(const struct bench *b, int k, double *scratch)
+{
+	size_t n = 0;
+
+	for (unsigned i = 0; i < b->n; i++)
+		if (counted(b, &b->s[i]) && b->s[i].phase_ms[k] >= 0)
+			scratch[n++] = b->s[i].phase_ms[k];
+	qsort(scratch, n, sizeof(double), cmp_double);
+	return pct(scratch, n, 50);
 }
 
 int cli_bench_summarize(const struct bench *b, struct summary *m)
@@ -73,6 +86,8 @@ int cli_bench_summarize(const struct bench *b, struct summary *m)
 	m->mean = m->ok ? m->mean / (double)m->ok : NAN;
 	m->init_p50 = pct(init, ni, 50);
 	m->fn_p50 = pct(fn, nf, 50);
+	for (int k = 0; k < BENCH_PHASES; k++)
+		m->phase_p50[k] = phase_p50(b, k, init);
 	free(init);
 	free(fn);
 	return 0;
@@ -126,11 +141,18 @@ void cli_bench_print(const struct bench *b, const struct summary *m, double wall
 		return;
 	printf("latency ms: p50 %.2f  p90 %.2f  p99 %.2f  min %.2f  max %.2f  mean %.2f\n", m->p50,
 	       m->p90, m->p99, m->min, m->max, m->mean);
-	if (b->mode != MODE_WARM)
+	if (b->mode != MODE_WARM) {
 		printf("phases p50 ms: %s %.2f (emberd: spawn to READY)  handler %.2f  "
 		       "rest (API, queueing, transport) %.2f\n",
 		       b->mode == MODE_COLD ? "init" : "restore", m->init_p50, m->fn_p50,
 		       m->p50 - m->init_p50 - m->fn_p50);
+		/* X-Ember-Start-Phases: where spawn to READY went. */
+		printf("  of which: spawn %.2f  %s %.2f  connect %.2f  %s %.2f\n",
+		       m->phase_p50[PHASE_SPAWN], b->mode == MODE_COLD ? "boot" : "load+resume",
+		       m->phase_p50[PHASE_VM], m->phase_p50[PHASE_CONNECT],
+		       b->mode == MODE_COLD ? "INIT to READY" : "RESTORE to READY",
+		       m->phase_p50[PHASE_INIT]);
+	}
 	printf("%s: %.1f per second\n", b->mode == MODE_WARM ? "throughput" : "starts",
 	       (double)m->ok * 1e3 / wall_ms);
 	histogram(m);
@@ -168,6 +190,13 @@ int cli_bench_write_json(const struct bench *b, const struct summary *m, double 
 				cJSON_AddNullToObject(sum, k[i]);
 			else
 				cJSON_AddNumberToObject(sum, k[i], v[i]);
+		cJSON *ph = cJSON_AddObjectToObject(sum, "phases_p50_ms");
+
+		for (int i = 0; ph != NULL && i < BENCH_PHASES; i++)
+			if (isnan(m->phase_p50[i]))
+				cJSON_AddNullToObject(ph, cli_bench_phases[i]);
+			else
+				cJSON_AddNumberToObject(ph, cli_bench_phases[i], m->phase_p50[i]);
 		cJSON_AddNumberToObject(sum, "counted", (double)m->ok);
 		cJSON_AddNumberToObject(sum, "other_start", (double)m->mismatched);
 		cJSON_AddNumberToObject(sum, "throttled", (double)m->throttled);
@@ -185,6 +214,12 @@ int cli_bench_write_json(const struct bench *b, const struct summary *m, double 
 					s->start >= 0 ? cli_bench_modes[s->start] : "none");
 		cJSON_AddNumberToObject(e, "init_ms", s->init_ms);
 		cJSON_AddNumberToObject(e, "handler_ms", s->duration_ms);
+		if (s->phase_ms[PHASE_INIT] >= 0) {
+			cJSON *ph = cJSON_AddObjectToObject(e, "phases_ms");
+
+			for (int k = 0; ph != NULL && k < BENCH_PHASES; k++)
+				cJSON_AddNumberToObject(ph, cli_bench_phases[k], s->phase_ms[k]);
+		}
 		cJSON_AddNumberToObject(e, "status", (double)s->status);
 		cJSON_AddBoolToObject(e, "function_error", s->fn_error);
 	}

@@ -71,6 +71,21 @@ static void parse_tail(const char *b64, struct sample *s)
 	free(text);
 }
 
+/* "restore spawn=0.91 vm=1.80 connect=0.20 init=0.35 total=3.26": each
+ * phase's ms, -1 for a phase the header does not name (a warm start has none). */
+static void parse_phases(const char *v, struct sample *s)
+{
+	char key[16];
+
+	for (int i = 0; i < BENCH_PHASES; i++) {
+		const char *p;
+
+		snprintf(key, sizeof(key), " %s=", cli_bench_phases[i]);
+		p = strstr(v, key);
+		s->phase_ms[i] = p != NULL ? strtod(p + strlen(key), NULL) : -1;
+	}
+}
+
 static void invoke_one(struct bench *b, struct sample *s)
 {
 	static const char *const hdrs[] = { "X-Amz-Log-Type: Tail", NULL };
@@ -79,12 +94,14 @@ static void invoke_one(struct bench *b, struct sample *s)
 
 	memset(s, 0, sizeof(*s));
 	s->start = -1;
+	parse_phases("", s);
 	if (cli_request(b->c, "POST", b->invoke_path, b->payload, b->payload_len, hdrs, &r) < 0)
 		return;
 	s->ms = now_ms() - t;
 	s->status = r.status;
 	s->fn_error = r.function_error[0] != '\0';
 	parse_tail(r.log_result, s);
+	parse_phases(r.start_phases, s);
 	cli_resp_free(&r);
 }
 

@@ -97,6 +97,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 		     sizeof(r->executed_version));
 	header_value(p, len, "X-Ember-Log-Offset", r->log_offset, sizeof(r->log_offset));
 	header_value(p, len, "X-Ember-Log-Inode", r->log_inode, sizeof(r->log_inode));
+	header_value(p, len, "X-Ember-Start-Phases", r->start_phases, sizeof(r->start_phases));
 	return len;
 }
 

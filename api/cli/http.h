@@ -41,6 +41,7 @@ struct cli_resp {
 	char executed_version[32];
 	char log_offset[32];
 	char log_inode[32];
+	char start_phases[160]; /* X-Ember-Start-Phases (api/pool/phases.h) */
 };
 
 int cli_conn_init(struct cli_conn *c, const char *endpoint, const char *home);

@@ -61,6 +61,7 @@ static void finish(struct call *c, enum invoke_outcome outcome, const void *body
 		.body_len = len,
 		.reason = c->reason,
 		.start = c->start,
+		.phases = c->start != INVOKE_START_WARM ? &c->phases : NULL,
 	};
 
 	if (log_report)
@@ -119,7 +120,8 @@ static void trace_id(char *out, size_t cap)
 		out[0] = '\0';
 }
 
-static void on_run(void *arg, struct pool_job *job, enum pool_start how, double init_ms)
+static void on_run(void *arg, struct pool_job *job, enum pool_start how,
+		   const struct pool_phases *ph)
 {
 	struct call *c = call_of(job);
 	struct gproto_msg m = { .type = GPROTO_INVOKE };
@@ -130,8 +132,9 @@ static void on_run(void *arg, struct pool_job *job, enum pool_start how, double 
 	c->start = how == POOL_START_COLD      ? INVOKE_START_COLD
 		   : how == POOL_START_RESTORE ? INVOKE_START_RESTORE
 					       : INVOKE_START_WARM;
-	c->init_ms = init_ms;
-	metrics_start(c->inv->metrics, c->start, init_ms);
+	if (ph != NULL)
+		c->phases = *ph;
+	metrics_start(c->inv->metrics, c->start, c->phases.total_ms);
 	invoke_log_start(c);
 	trace_id(trace, sizeof(trace));
 	m.invoke = (struct gproto_invoke){

@@ -37,6 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "api/pool/phases.h"
 #include "api/store/fn.h"
 
 struct event_base;
@@ -82,7 +83,8 @@ struct invoke_result {
 	const char *tail;   /* with req->want_tail: the last INVOKE_TAIL_BYTES of this
 			     * invocation's log (START ... REPORT), NUL-terminated; else NULL */
 	enum invoke_start start;
-	double duration_ms; /* the function's run, as in REPORT */
+	const struct pool_phases *phases; /* a cold or restore start's; NULL when warm */
+	double duration_ms;		  /* the function's run, as in REPORT */
 };
 
 struct invoke_req {

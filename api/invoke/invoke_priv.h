@@ -30,7 +30,7 @@ struct call {
 	void *arg;
 	struct tail *tail; /* with want_tail */
 	enum invoke_start start;
-	double init_ms;
+	struct pool_phases phases; /* when start is not warm; total_ms is init_ms */
 	uint64_t t_start_ns;
 	uint64_t peak_mem;
 	bool started; /* START was logged */

@@ -89,10 +89,10 @@ double invoke_log_end(struct call *c)
 		     used);
 	if (c->start == INVOKE_START_COLD)
 		n += snprintf(line + n, sizeof(line) - (size_t)n, "Init Duration: %.2f ms\t",
-			      c->init_ms);
+			      c->phases.total_ms);
 	else if (c->start == INVOKE_START_RESTORE)
 		n += snprintf(line + n, sizeof(line) - (size_t)n, "Restore Duration: %.2f ms\t",
-			      c->init_ms);
+			      c->phases.total_ms);
 	n += snprintf(line + n, sizeof(line) - (size_t)n, "\n");
 	invoke_log_text(c, line, (size_t)n);
 	return ms;

@@ -94,6 +94,7 @@ static void to_initializing_or_restoring(struct instance *inst)
 	const struct fn *fn = inst->pool->fn;
 	int ret;
 
+	inst->t_connected_ns = pool_now_ns();
 	if (inst->restore) {
 		ret = send_restore(inst);
 		if (ret < 0) {

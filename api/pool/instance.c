@@ -24,6 +24,24 @@ uint64_t pool_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+static double ms_between(uint64_t from, uint64_t to)
+{
+	return from != 0 && to >= from ? (double)(to - from) / 1e6 : 0;
+}
+
+void pool_phases_of(const struct instance *inst, struct pool_phases *ph)
+{
+	uint64_t vm_from = inst->restore ? inst->t_api_ns : inst->t_spawn_ns;
+
+	*ph = (struct pool_phases){
+		.spawn_ms = inst->restore ? ms_between(inst->t_spawn_ns, inst->t_api_ns) : 0,
+		.vm_ms = ms_between(vm_from, inst->t_vm_ns),
+		.connect_ms = ms_between(inst->t_vm_ns, inst->t_connected_ns),
+		.init_ms = ms_between(inst->t_connected_ns, inst->t_ready_ns),
+		.total_ms = ms_between(inst->t_spawn_ns, inst->t_ready_ns),
+	};
+}
+
 uint64_t inst_memory_mib(const struct fn *fn)
 {
 	return (uint64_t)fn->memory_mib + POOL_OVERHEAD_MIB;
@@ -89,15 +107,19 @@ static void on_line(struct instance *inst, bool is_err, const char *line, size_t
 	/* A guest could print the cold marker early; that only connects sooner
 	 * and fails its own start. The VMM's line cannot come from the guest. */
 	if (!inst->restore && !is_err &&
-	    memmem(line, len, POOL_READY_COLD, strlen(POOL_READY_COLD)) != NULL)
+	    memmem(line, len, POOL_READY_COLD, strlen(POOL_READY_COLD)) != NULL) {
+		inst->t_vm_ns = pool_now_ns();
 		inst_connect(inst);
-	else if (inst->restore && is_err &&
-		 memmem(line, len, POOL_READY_RESTORE, strlen(POOL_READY_RESTORE)) != NULL)
+	} else if (inst->restore && is_err &&
+		   memmem(line, len, POOL_READY_RESTORE, strlen(POOL_READY_RESTORE)) != NULL) {
+		inst->t_vm_ns = pool_now_ns();
 		inst_connect(inst);
-	else if (inst->restore && is_err && !inst->load_sent &&
-		 memmem(line, len, POOL_API_LISTENING, strlen(POOL_API_LISTENING)) != NULL) {
-		int ret = snap_load(inst);
+	} else if (inst->restore && is_err && !inst->load_sent &&
+		   memmem(line, len, POOL_API_LISTENING, strlen(POOL_API_LISTENING)) != NULL) {
+		int ret;
 
+		inst->t_api_ns = pool_now_ns();
+		ret = snap_load(inst);
 		inst->load_sent = true;
 		if (ret < 0)
 			inst_fail(inst, "loading the snapshot: %s", strerror(-ret));

@@ -225,15 +225,16 @@ static void run_job(struct instance *inst, struct pool_job *job)
 {
 	struct pool_set *s = inst->pool->set;
 	enum pool_start how = POOL_START_WARM;
-	double init_ms = 0;
+	struct pool_phases ph;
+	bool fresh = inst->fresh;
 
-	if (inst->fresh) {
+	if (fresh) {
 		how = inst->restore ? POOL_START_RESTORE : POOL_START_COLD;
-		init_ms = (double)(inst->t_ready_ns - inst->t_spawn_ns) / 1e6;
+		pool_phases_of(inst, &ph);
 		inst->fresh = false;
 	}
 	inst_run(inst, job);
-	s->ops->run(s->arg, job, how, init_ms);
+	s->ops->run(s->arg, job, how, fresh ? &ph : NULL);
 }
 
 /* An instance is ready for work: the oldest waiting job, else idle (or

@@ -62,6 +62,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "api/pool/phases.h"
 #include "api/store/fn.h"
 #include "lib/gproto/gproto.h"
 
@@ -131,9 +132,10 @@ struct pool_job {
 
 struct pool_ops {
 	/* job now owns an instance: send it (pool_send) and return. how: a warm
-	 * instance, or the first job of a cold or restored one, which took
-	 * init_ms from spawn to READY. */
-	void (*run)(void *arg, struct pool_job *job, enum pool_start how, double init_ms);
+	 * instance, or the first job of a cold or restored one, whose start
+	 * took `ph` (NULL for a warm one). */
+	void (*run)(void *arg, struct pool_job *job, enum pool_start how,
+		    const struct pool_phases *ph);
 	/* A frame for the running job: LOG (its req_id), STATS, RESULT or ERROR.
 	 * After RESULT or ERROR the job is over: the pool no longer refers to
 	 * it, and the instance is idle again, or retired after a runtime exit

@@ -132,7 +132,9 @@ struct instance {
 	bool handshaken;
 	unsigned connect_tries;
 	struct gproto_reader rd;
-	uint64_t t_spawn_ns, t_ready_ns;
+	/* The start's milestones (pool_phases): exec, the VMM's API listening
+	 * (restore), the VM ready for vsock, the handshake done, READY. */
+	uint64_t t_spawn_ns, t_api_ns, t_vm_ns, t_connected_ns, t_ready_ns;
 	uint64_t req_id;      /* the running job's */
 	struct pool_job *job; /* while busy (or dying with a job on it) */
 	char why[256];	      /* why it is stopping, for a job that dies with it */
@@ -183,6 +185,8 @@ void inst_console_tail(const struct instance *inst, char *out, size_t cap);
 void inst_finish(struct instance *inst);
 uint64_t inst_memory_mib(const struct fn *fn);
 uint64_t pool_now_ns(void);
+/* The phases of inst's start, from its milestones (pool.h). */
+void pool_phases_of(const struct instance *inst, struct pool_phases *ph);
 
 /* conn.c: connects to the guest's port (the guest listens, or the
  * restore is done); frames then drive the instance's state. */

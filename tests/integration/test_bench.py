@@ -75,6 +75,17 @@ def test_bench_counts_the_start_kind_it_was_asked_for(emberd, fn, tmp_path, mode
     assert s["min_ms"] <= s["p50_ms"] <= s["p90_ms"] <= s["p99_ms"] <= s["max_ms"]
     if mode != "warm":
         assert all(x["init_ms"] >= 0 for x in d["samples"])  # REPORT's Init/Restore Duration
+        # emberd's X-Ember-Start-Phases, per sample and as p50s: they add up to
+        # the Init/Restore Duration; only a restore has an API step (spawn).
+        for x in d["samples"]:
+            ph = x["phases_ms"]
+            assert abs(sum(ph.values()) - x["init_ms"]) <= 0.05, x
+            assert (ph["spawn"] > 0) == (mode == "restore") and ph["vm"] > 0, x
+        assert set(s["phases_p50_ms"]) == {"spawn", "vm", "connect", "init"}, s
+        assert "of which: spawn" in out, out
+    else:
+        assert all("phases_ms" not in x for x in d["samples"]), d["samples"]
+        assert all(v is None for v in s["phases_p50_ms"].values()), s
     # What a user reads: the method, the percentiles and a histogram.
     assert f"{mode} starts, 12 requests" in out
     assert "CLOCK_MONOTONIC" in out and "warm-up" in out

@@ -100,19 +100,37 @@ def test_each_runtime_cold_then_snapshot_then_warm(emberd, runtime, handler, fil
     assert log.startswith(f"START RequestId: {rep[0]['id']} Version: $LATEST\n"), log
     assert f"END RequestId: {rep[0]['id']}\n" in log
     assert "hello" in log  # the function's own line, between START and END
-    # Warm: the same instance again.
-    status, ferr, body, log, _ = emberd.invoke(name, {"name": "again"})
+    ph = phases(resp, "cold", rep[0]["init"])
+    assert ph["spawn"] == 0 and ph["vm"] > 0 and ph["init"] > 0, ph  # no API step cold
+    # Warm: the same instance again, with no start to report.
+    status, ferr, body, log, resp = emberd.invoke(name, {"name": "again"})
     assert status == 200 and ferr is None, body
     assert json.loads(body)["calls_in_this_instance"] == 2
     assert reports(log)[0]["start"] == "warm", log
+    assert "x-ember-start-phases" not in resp["ResponseMetadata"]["HTTPHeaders"]
     # Its VM dies while idle: emberd notices, and the next instance is a
     # restore of the snapshot the first one took.
     kill_idle(emberd, others)
-    status, ferr, body, log, _ = emberd.invoke(name, {"name": "restored"})
+    status, ferr, body, log, resp = emberd.invoke(name, {"name": "restored"})
     assert status == 200 and ferr is None, body
     assert json.loads(body)["calls_in_this_instance"] == 1
     rep = reports(log)
     assert rep[0]["start"] == "restore" and rep[0]["init"] > 0, log
+    ph = phases(resp, "restore", rep[0]["init"])
+    assert ph["spawn"] > 0 and ph["vm"] > 0 and ph["init"] > 0, ph
+
+
+def phases(resp, kind, total_ms):
+    """X-Ember-Start-Phases of a first answer: its kind, and phases that add up
+    to the REPORT line's Init or Restore Duration (each rounded to 0.01 ms)."""
+    kv = resp["ResponseMetadata"]["HTTPHeaders"]["x-ember-start-phases"].split()
+    assert kv[0] == kind, kv
+    ph = {k: float(v) for k, v in (x.split("=") for x in kv[1:])}
+    assert set(ph) == {"spawn", "vm", "connect", "init", "total"}, ph
+    assert abs(ph["total"] - total_ms) <= 0.01, (ph, total_ms)
+    parts = ph["spawn"] + ph["vm"] + ph["connect"] + ph["init"]
+    assert parts <= ph["total"] + 0.05 and parts >= 0.9 * ph["total"], ph
+    return ph
 
 
 def kill_idle(e, others):

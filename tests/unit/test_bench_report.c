@@ -35,7 +35,9 @@ static void fill(struct bench *b, struct cli_conn *c)
 					      .init_ms = 10,
 					      .duration_ms = 1,
 					      .start = MODE_RESTORE,
-					      .status = 200 };
+					      .status = 200,
+					      /* spawn 1..100 ms, no vm phase reported */
+					      .phase_ms = { 1 + i, -1, 0.5, 2 } };
 	samples[100] = (struct sample){
 		.ms = 5000, .init_ms = -1, .duration_ms = 2, .start = MODE_WARM, .status = 200
 	};
@@ -63,6 +65,10 @@ static void test_summary_counts_only_the_kind_asked_for(void **state)
 	assert_true(m.p50 == 50 && m.p90 == 90 && m.p99 == 99);
 	assert_true(m.min == 1 && m.max == 100 && m.mean == 50.5);
 	assert_true(m.init_p50 == 10 && m.fn_p50 == 1);
+	/* Phases over the counted samples that carry them; none: NaN. */
+	assert_true(m.phase_p50[PHASE_SPAWN] == 50 && m.phase_p50[PHASE_CONNECT] == 0.5 &&
+		    m.phase_p50[PHASE_INIT] == 2);
+	assert_true(isnan(m.phase_p50[PHASE_VM]));
 	for (size_t i = 1; i < m.ok; i++)
 		assert_true(m.v[i - 1] <= m.v[i]);
 	free(m.v);
@@ -109,6 +115,15 @@ static void test_json_and_csv_keep_every_sample(void **state)
 	assert_true(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "summary"), "p50_ms")->valuedouble ==
 		    50);
 	assert_true(cJSON_GetObjectItem(j, "per_second")->valuedouble == 100);
+	{
+		cJSON *ph = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "summary"), "phases_p50_ms");
+
+		assert_true(cJSON_GetObjectItem(ph, "spawn")->valuedouble == 50);
+		assert_true(cJSON_IsNull(cJSON_GetObjectItem(ph, "vm")));
+		ph = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "samples"), 0),
+					 "phases_ms");
+		assert_true(cJSON_GetObjectItem(ph, "init")->valuedouble == 2);
+	}
 	cJSON_Delete(j);
 	free(text);
 
