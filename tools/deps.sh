@@ -29,6 +29,10 @@ while read -r name status; do
 	[ "$status" = installed ] || missing+=("$name")
 done < <(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${pkgs[@]}" 2>&1 |
 	sed -E 's/^dpkg-query: no packages found matching (.*)$/\1 missing/')
+# Node.js and npm, for the AWS SDK for JavaScript test (tests/js): by command,
+# since a host may have them from another Debian source (nodesource's nodejs
+# carries npm, and Debian's npm package would conflict with it).
+command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" != 0 ]; then
