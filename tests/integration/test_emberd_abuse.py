@@ -1,6 +1,7 @@
 """Abuse from inside a jailed function, through emberd (issue 19), while a second
 function keeps answering: a handler that never returns, a fork bomb, filling
-/tmp, allocating past its memory, spinning every vCPU, flooding the console.
+/tmp, allocating past its memory, spinning every vCPU, flooding vsock with
+connections, reaching for the device registers, flooding the console.
 
 Each abuse gets the error a Lambda user would see (a timeout, the runtime's
 error, or a clean answer saying what failed), and the host stays healthy: the
@@ -18,7 +19,7 @@ import pytest
 from emberd_kvm import EmberdVm, c_bootstrap, reports
 
 PY_RT, C_RT = "python3.12", "provided.al2023"
-ABUSE = b'''import errno, os, sys, time
+ABUSE = b'''import ctypes, errno, os, socket, sys, time
 
 def handler(event, context):
     op = event.get("op")
@@ -77,6 +78,40 @@ def handler(event, context):
             sys.stdout.flush()
             n += 64
         return {"lines": n, "console": console}
+    if op == "vsock":
+        # Connections to every port of the host and of other CIDs as fast as
+        # it can: the host side has no listener there, so each is refused.
+        end = time.time() + event["s"]
+        n, errs = 0, {}
+        while time.time() < end:
+            for cid in (2, 1, 3, 4):
+                s = None
+                try:
+                    s = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
+                    s.settimeout(1)
+                    s.connect((cid, 1024 + n % 60000))
+                    s.sendall(b"x" * 65536)  # a flood of data, were it accepted
+                    errs["connected"] = errs.get("connected", 0) + 1
+                except OSError as e:
+                    name = errno.errorcode.get(e.errno, str(e.errno))
+                    errs[name] = errs.get(name, 0) + 1
+                finally:
+                    if s is not None:
+                        s.close()
+                n += 1
+        return {"attempts": n, "errors": errs}
+    if op == "mmio":
+        # The device registers are reached through /dev/mem or port I/O:
+        # neither is the function's to use (it runs unprivileged).
+        got = {}
+        try:
+            open("/dev/mem", "r+b").close()
+            got["devmem"] = "opened"
+        except OSError as e:
+            got["devmem"] = errno.errorcode[e.errno]
+        libc = ctypes.CDLL(None, use_errno=True)
+        got["iopl"] = "allowed" if libc.iopl(3) == 0 else errno.errorcode[ctypes.get_errno()]
+        return got
     return {"ok": True}
 '''
 TIMEOUT_S = 30  # the abusive function's Lambda timeout
@@ -176,8 +211,9 @@ def test_handler_that_never_returns(emberd):
 
 def test_fork_bomb(emberd):
     # The handler never returns: the deadline destroys the instance, unless
-    # the guest's OOM killer ends the runtime first (the guest has no pids
-    # limit for the function yet: guest-init's part of issue 19).
+    # the guest's OOM killer ends the runtime first (ember-init caps the
+    # function's processes with RLIMIT_NPROC, so forks fail rather than
+    # multiply; test_guest_hardening.py checks the cap and the cleanup).
     err = function_error(abuse(emberd, "forkbomb", {"op": "forkbomb"}))
     assert err["errorType"] in ("Sandbox.Timedout", "Runtime.ExitError"), err
     serves_again(emberd)
@@ -207,6 +243,21 @@ def test_allocating_past_its_memory(emberd):
 def test_spinning_every_vcpu(emberd):
     got = ok(abuse(emberd, "spin", {"op": "spin", "s": 10}))
     assert got["spun"] == 10, got
+    serves_again(emberd)
+
+
+def test_flooding_vsock_with_connections_and_data(emberd):
+    got = ok(abuse(emberd, "vsock", {"op": "vsock", "s": 10}))
+    # Every connection was refused or reset: nothing listens for the guest.
+    assert got["attempts"] > 0 and "connected" not in got["errors"], got
+    serves_again(emberd)
+
+
+def test_garbage_to_the_device_registers_is_not_the_functions_to_write(emberd):
+    # What a root guest writing garbage to every register does to ember-vmm
+    # is test_hostile_guest.py's; a function cannot reach the registers at all.
+    got = ok(abuse(emberd, "mmio", {"op": "mmio"}))
+    assert got["devmem"] in ("EACCES", "ENOENT", "EPERM") and got["iopl"] == "EPERM", got
     serves_again(emberd)
 
 
