@@ -20,6 +20,7 @@ Targets (issue 18): p50 <= 100 us, >= 10,000 invokes/s, RSS <= 16 MiB.
 """
 import argparse
 import base64
+import collections
 import http.client
 import io
 import json
@@ -139,6 +140,21 @@ def mem_of(pid):
             for k in ("VmRSS", "RssAnon", "RssFile")] + [pss]
 
 
+def rss_by_file(pid, top=8):
+    """[(kB, mapping)]: where VmRSS lies, by mapped file ([heap], [anon], each
+    shared library), the largest first; what a reader needs to see which part
+    of emberd's RSS is its own and which its libraries'."""
+    by = collections.Counter()
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            head = line.split()
+            if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+                name = head[5] if len(head) > 5 else "[anon]"
+            elif head[0] == "Rss:":
+                by[os.path.basename(name)] += int(head[1])
+    return [(kb, name) for name, kb in by.most_common(top)]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=10)
@@ -187,10 +203,12 @@ def main():
         st = e.status()
         total = sum(p["Idle"] + p["Busy"] for p in st["Pools"])
         rss, anon, files, pss = mem_of(e.proc.pid)
+        where = rss_by_file(e.proc.pid)
         e.stop()
         print(f"memory: {len(st['Pools'])} functions, {total} idle instances: emberd VmRSS "
               f"{rss / 1024:.1f} MiB (anonymous {anon / 1024:.1f}, files {files / 1024:.1f}), "
-              f"Pss {pss / 1024:.1f} MiB")
+              f"Pss {pss / 1024:.1f} MiB; largest parts: "
+              + ", ".join(f"{name} {kb / 1024:.1f}" for kb, name in where))
         if a.json:
             for r in (lat, thr):
                 r.pop("raw")
