@@ -23,6 +23,13 @@ What it measures, each by calling the one tool that owns that loop:
   density        idle restored instances of one 128 MiB function: PSS of each
                  ember-vmm, and how many fit emberd's memory budget
   emberd's cost  bench/emberd_bench.py on this host with the stand-in VMM
+  components     the component benchmarks that need no guest to boot, on this
+                 host, called as they are and their summaries kept: the
+                 control API (api_bench.py), the VMM side of a restore
+                 (restore_host.py), what the jail adds to a start
+                 (jail_bench.py), durable Event invocations (async_bench.py).
+                 The ones that boot guests (blk, vsock, invoke, runtime,
+                 snapshot) stay separate scripts, run in the testbox by hand.
 
 Writes bench/out/<UTC date-time>/ (machine.json, one JSON per measurement with
 every sample, gnuplot .dat files and PNG charts) and, unless --no-results, a
@@ -298,6 +305,32 @@ def machine(host):
     return m
 
 
+def components(quick):
+    """Runs the host-side component benchmarks (module docstring), each as the
+    program it is; returns {name: {"command", "rc", "summary": its last lines}}.
+    restore_host.py makes the snapshot jail_bench.py restores: it goes first."""
+    runs = [("control API", "api_bench.py", ["--calls", "200" if quick else "1000",
+                                             "--starts", "5" if quick else "50"]),
+            ("restore, VMM side", "restore_host.py", ["--runs", "3" if quick else "20"]),
+            ("jail", "jail_bench.py", ["--runs", "3" if quick else "20"]),
+            ("Event invocations", "async_bench.py", ["--seconds", "2" if quick else "10",
+                                                     "--recovery-events",
+                                                     "500" if quick else "10000"])]
+    out = {}
+    for name, script, args in runs:
+        log(f"component: {name} ({script})")
+        argv = [sys.executable, os.path.join(REPO, "bench", script), *args]
+        try:
+            p = subprocess.run(argv, capture_output=True, text=True, timeout=1200,
+                               env=dict(os.environ, BUILD=BUILD))
+            rc, text = p.returncode, (p.stdout if p.returncode == 0 else p.stdout + p.stderr)
+        except subprocess.TimeoutExpired:
+            rc, text = None, "timed out after 1200 s"
+        out[name] = {"command": "python3 bench/" + " ".join([script, *args]), "rc": rc,
+                     "summary": [l for l in text.strip().splitlines() if l.strip()][-12:]}
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -340,6 +373,7 @@ def main():
                         "10" if a.quick else "100", "--json", path], check=True,
                        env=dict(os.environ, BUILD=BUILD), stdout=sys.stderr)
         save("emberd", json.load(open(path)))
+        save("components", components(a.quick))
     log(f"KVM: {where} ({why})")
     host = Host(where)
     try:

@@ -216,7 +216,8 @@ def main():
                 json.dump({"seconds": a.seconds, "tool": "wrk (warm-up run first, not counted)",
                            "vmm": "standin-vmm", "c1": lat, "c32": thr, "functions": len(
                                st["Pools"]), "instances": total, "rss_kib": rss,
-                           "pss_kib": pss, "start_rss_kib": start_rss}, f, indent=1)
+                           "pss_kib": pss, "start_rss_kib": start_rss,
+                           "rss_largest": where}, f, indent=1)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

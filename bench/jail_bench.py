@@ -116,7 +116,9 @@ def main():
     for f in (state, mem, VMM, JAILER):
         if not os.path.exists(f):
             sys.exit(f"missing {f} (make; python3 bench/restore_host.py makes the snapshot)")
-    # The snapshot's vsock socket is relative ("v.sock"): a fresh cwd per run.
+    # The snapshot's vsock socket is relative ("v.sock"): a fresh cwd per run;
+    # jailed, ember-vmm runs in "/" and takes the path from the caller only
+    # (--vsock-override, as emberd's load request does; vmm/snapshot/README.md).
     scratch = f"/tmp/ember-jail-bench-{os.getpid()}"
     shutil.rmtree(BASE, ignore_errors=True)
     # Private copies of the guest files on this file system, to hard-link from.
@@ -134,7 +136,8 @@ def main():
     kinds = {
         "restore": lambda i, d: ([VMM, "--restore", f"{state},{mem}", *debug], d),
         "restore-jailed": lambda i, d: (jailed(f"r{i}", [(state, "state"), (mem, "mem")],
-                                               ["--restore", "/state,/mem", *debug]), d),
+                                               ["--restore", "/state,/mem",
+                                                "--vsock-override", "/v.sock", *debug]), d),
         "cold": lambda i, d: ([VMM, "--kernel", kernel, "--initrd", initrd, *debug], d),
         "cold-jailed": lambda i, d: (jailed(f"c{i}", [(kernel, "vmlinux"),
                                                       (initrd, "initramfs.cpio")],

@@ -246,8 +246,12 @@ def section(out, res, made, rel):
                  f"({e['c1']['rps']:.0f}/s); at concurrency 32 {e['c32']['rps']:.0f} invokes/s; "
                  f"RSS {e['start_rss_kib'] / 1024:.1f} MiB at start, "
                  f"{e['rss_kib'] / 1024:.1f} MiB (PSS {e['pss_kib'] / 1024:.1f}) with "
-                 f"{e['functions']} functions and {e['instances']} idle instances.")
+                 f"{e['functions']} functions and {e['instances']} idle instances"
+                 + (" (the largest parts: " + ", ".join(f"{n} {kb / 1024:.1f} MiB"
+                                                     for kb, n in e["rss_largest"]) + ")"
+                    if e.get("rss_largest") else "") + ".")
         L.append("")
+    L += components_section(res.get("components"))
     L.append("**Targets** (issue 21):")
     L.append("")
     L.append("| target | this run | met |")
@@ -297,6 +301,20 @@ def summary(res, rel):
              f" ({f(e.get('init_ms'))}) | — | — | — |")
     L.append(SUMMARY_END)
     return "\n".join(L)
+
+
+def components_section(comps):
+    """The host-side component benchmarks' own summaries, as they printed them."""
+    if not comps:
+        return []
+    L = ["**Component benchmarks** on this host (called by `make bench` as they are; "
+         "each one's own summary, verbatim):", ""]
+    for name, c in comps.items():
+        state = "" if c["rc"] == 0 else f" — FAILED (exit {c['rc']})"
+        L += [f"- {name}: `{c['command']}`{state}", "", "  ```"]
+        L += [f"  {line}" for line in c["summary"]]
+        L += ["  ```", ""]
+    return L
 
 
 def phases_table(starts):

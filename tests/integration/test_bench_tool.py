@@ -1,7 +1,8 @@
 """`make bench`'s driver (bench/bench.py) end to end without KVM: --standin makes emberd
 drive the stand-in VMM (tests/drivers/standin_vmm.c) and leaves the VM boot part out.
 Checks that the tool produces what its report is made of: the JSON of every
-measurement with every sample, the machine description, the charts and the report.
+measurement with every sample, the machine description, the charts, the
+component benchmarks' summaries and the report.
 No timing is asserted."""
 import json
 import os
@@ -44,3 +45,12 @@ def test_bench_tool_writes_its_json_charts_and_report(tmp_path):
     report = (out / "report.md").read_text()
     assert "<!-- bench:summary -->" in report and "| provided | cold |" in report
     assert "stand-in VMM" in report
+    # Where each start went (emberd's X-Ember-Start-Phases), per runtime.
+    assert "**Phases of a start**" in report and "| python | restore |" in report
+    # The host-side component benchmarks ran, each as its own program.
+    comps = json.loads((out / "components.json").read_text())
+    assert set(comps) == {"control API", "restore, VMM side", "jail", "Event invocations"}
+    for name, c in comps.items():
+        assert c["rc"] == 0 and c["summary"], (name, c)
+        assert f"- {name}: `python3 bench/" in report, name
+    assert any("jail adds to a restore start" in l for l in comps["jail"]["summary"])
