@@ -227,8 +227,10 @@ def test_filling_tmp(emberd):
         assert got["errno"] == 28 and got["mib"] > 0, got  # ENOSPC, after some MiB
     else:
         # /tmp is a tmpfs in the guest's memory, sized beyond a 128 MB
-        # function: the guest's OOM killer ends the runtime first.
-        assert got["errorType"] == "Runtime.ExitError", got
+        # function: the guest's OOM killer ends the runtime first, or, when
+        # the guest's reclaim takes longer than the function may run, the
+        # deadline ends it.
+        assert got["errorType"] in ("Runtime.ExitError", "Sandbox.Timedout"), got
     serves_again(emberd)
 
 
