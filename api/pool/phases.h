@@ -1,4 +1,4 @@
-/* phases: where the time of one instance's start went, for the X-Ember-Start-Phases header, /metrics and ember bench.
+/* phases: where the time of one instance's start went, for the X-Ember-Start-Phases header and ember bench.
  *
  * Contract: plain data, filled by the pool (pool_phases_of) for the first job
  * of a cold or restored instance and handed up through the invoker. */
