@@ -53,7 +53,7 @@ $bb sysctl -qw kernel.printk="4 4 1 3"
 # nested paging triple-faulted or hung within seconds: in 6 of 6 runs of
 # test_emberd_abuse.py on a fresh L1 one did; with THP off, 0 of 2 (their
 # other failures were the L1 death l1_death.py names, and a slow /tmp fill),
-# and the next make bench met one in about 900 starts and 1,500 invocations:
+# and the next make bench met one in about 280 starts and 1,130 invocations:
 # fewer, not none. L1 only: on a hardware host the guests keep huge pages.
 echo never >/sys/kernel/mm/transparent_hugepage/enabled
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/busybox HOME=/root
