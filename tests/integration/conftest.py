@@ -13,6 +13,7 @@ The checkout has the same absolute path in L1 as on the host, so a test
 passes the same argv in both cases. Host-side clients reach servers in L1
 through kvm.forward(guest_port), which returns a host loopback port.
 """
+import itertools
 import os
 import queue
 import socket
@@ -214,7 +215,7 @@ def kvm():
     for path in (testbox.KERNEL, testbox.INITRAMFS):
         if not os.path.exists(path):
             skip_here_fail_in_ci(f"{path} is missing (make testbox)")
-    boots = iter(range(1000))
+    boots = itertools.count()
 
     def boot():
         # A fresh folder per L1: a dead one's console.log stays to be read.

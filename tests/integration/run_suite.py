@@ -52,11 +52,14 @@ def main(args):
     os.makedirs(os.path.join(BUILD, "testbox"), exist_ok=True)
     base = os.path.join(BUILD, "testbox", f"l1-report-{os.getpid()}")
     rc, rep = pytest(args, base + ".json")
-    for attempt in range(1, RERUNS + 1):
+    for attempt in range(1, RERUNS + 2):
         why = verdict(rc, rep)
         if why is not None:
             why and print(f"run_suite: {why}", flush=True)
             return rc
+        if attempt > RERUNS:
+            print(f"run_suite: L1 died in each of {RERUNS} re-runs: the suite fails", flush=True)
+            return 1
         only = f"{base}.only{attempt}"
         with open(only, "w") as f:
             f.write("\n".join(rep["affected"]) + "\n")
@@ -64,12 +67,6 @@ def main(args):
               f"re-run {attempt} of at most {RERUNS}: the {len(rep['affected'])} test(s) it "
               "took down, on a fresh L1", flush=True)
         rc, rep = pytest([*args, "--ember-only", only], f"{base}.rerun{attempt}.json")
-    why = verdict(rc, rep)
-    if why is None:
-        print(f"run_suite: L1 died in each of {RERUNS} re-runs: the suite fails", flush=True)
-        return 1
-    why and print(f"run_suite: {why}", flush=True)
-    return rc
 
 
 if __name__ == "__main__":
