@@ -16,20 +16,31 @@ What it measures, each by calling the one tool that owns that loop:
                  interleaved; exec -> init marker, exec -> exit, RSS
   starts         `ember bench` against emberd (Lambda API), per runtime
                  (provided, python, nodejs): cold (emberd --no-snapstart),
-                 restore and warm (SnapStart on); client round trip, and
-                 emberd's Init/Restore Duration and the handler's Duration
+                 restore and warm (SnapStart on: each restore takes the
+                 standby VMM spawned ahead), and restore on demand (emberd
+                 --no-standby: each restore spawns its VMM); client round
+                 trip, emberd's Init/Restore Duration and its phases, and the
+                 handler's Duration
   throughput     `ember bench --mode warm -c C` on provided, C = 1, 8, 32, 128
   creation rate  `ember bench --mode restore -c C`: restores per second
   density        idle restored instances of one 128 MiB function: PSS of each
-                 ember-vmm, and how many fit emberd's memory budget
+                 ember-vmm, and how many fit emberd's memory budget (emberd
+                 --no-standby, so that only instances are counted)
   emberd's cost  bench/emberd_bench.py on this host with the stand-in VMM
   components     the component benchmarks that need no guest to boot, on this
                  host, called as they are and their summaries kept: the
                  control API (api_bench.py), the VMM side of a restore
                  (restore_host.py), what the jail adds to a start
-                 (jail_bench.py), durable Event invocations (async_bench.py).
-                 The ones that boot guests (blk, vsock, invoke, runtime,
-                 snapshot) stay separate scripts, run in the testbox by hand.
+                 (jail_bench.py), durable Event invocations (async_bench.py);
+                 then those that boot guests, where the VMs run (L1 here),
+                 with fewer runs than their defaults: virtio-blk and vsock
+                 against QEMU (blk_bench.py, vsock_bench.py), the guest's
+                 invoke path (invoke_bench.py), the runtime images
+                 (runtime_bench.py), restore against boot and PSS at the VMM
+                 level (snapshot_bench.py), guest command lines
+                 (cmdline_boot.py). Left out: testbox_bench.py (what the
+                 testbox itself costs) and guest_boot_tcg.py (kernel configs
+                 under pure TCG): they measure the test machinery, not ember.
 
 Writes bench/out/<UTC date-time>/ (machine.json, one JSON per measurement with
 every sample, gnuplot .dat files and PNG charts) and, unless --no-results, a
@@ -68,17 +79,17 @@ FUNCTIONS = [
 ]
 # Runs per measurement. Cold starts of python and node take 10-25 s each in the
 # testbox (TCG), so their cold counts are cut there to fit the 30 minute budget.
-FULL = {"boots": 20, "restore": 50, "warm": 50, "cold": {"provided": 50, "python": 6,
+FULL = {"boots": 20, "restore": 50, "ondemand": 20, "warm": 50, "cold": {"provided": 50, "python": 6,
                                                         "nodejs": 4},
         "conc": [1, 8, 32, 128], "creation": [1, 4, 8], "density": 12}
-HW = {"boots": 50, "restore": 100, "warm": 200, "cold": {"provided": 100, "python": 50,
+HW = {"boots": 50, "restore": 100, "ondemand": 50, "warm": 200, "cold": {"provided": 100, "python": 50,
                                                          "nodejs": 50},
       "conc": [1, 8, 32, 128], "creation": [1, 4, 8, 16], "density": 50}
 # A shorter testbox run, for when the 30 minutes are not there (say so in the report).
-SMALL = {"boots": 8, "restore": 20, "warm": 30, "cold": {"provided": 8, "python": 2,
+SMALL = {"boots": 8, "restore": 20, "ondemand": 10, "warm": 30, "cold": {"provided": 8, "python": 2,
                                                         "nodejs": 2},
          "conc": [1, 8, 32, 128], "creation": [1, 4], "density": 8}
-QUICK = {"boots": 2, "restore": 3, "warm": 5, "cold": {"provided": 2, "python": 1, "nodejs": 1},
+QUICK = {"boots": 2, "restore": 3, "ondemand": 2, "warm": 5, "cold": {"provided": 2, "python": 1, "nodejs": 1},
          "conc": [1, 8], "creation": [1, 2], "density": 2}
 
 
@@ -138,7 +149,7 @@ class Host:
 class Emberd:
     """One emberd on the Host, its log in the output folder; stop() ends it."""
 
-    def __init__(self, host, tag, snapstart, budget_mib, logdir, standin=None):
+    def __init__(self, host, tag, snapstart, budget_mib, logdir, standin=None, extra=()):
         self.host, self.done, self.standin = host, threading.Event(), standin
         self.home = f"/tmp/ember-bench-{tag}"  # Unix sockets cannot live on the 9p share
         self.lines = queue.Queue()
@@ -146,7 +157,7 @@ class Emberd:
         argv = [EMBERD, "--home", self.home, "--no-tcp", "--runtimes", host.images["runtimes"],
                 "--kernel", host.images["kernel"], "--initrd", host.images["initrd"],
                 "--memory-budget", str(budget_mib), "--keep-warm", "3600", "--log-level", "info"]
-        argv += [] if snapstart else ["--no-snapstart"]
+        argv += ([] if snapstart else ["--no-snapstart"]) + list(extra)
         argv += ["--guest-args", "noxsave"] if host.where == "testbox" else []
         if standin:  # --standin: the stand-in VMM plays VMM and guest; empty images
             swap = {host.images["runtimes"]: standin, host.images["kernel"]: "/dev/null",
@@ -305,28 +316,60 @@ def machine(host):
     return m
 
 
-def components(quick):
-    """Runs the host-side component benchmarks (module docstring), each as the
-    program it is; returns {name: {"command", "rc", "summary": its last lines}}.
-    restore_host.py makes the snapshot jail_bench.py restores: it goes first."""
-    runs = [("control API", "api_bench.py", ["--calls", "200" if quick else "1000",
-                                             "--starts", "5" if quick else "50"]),
-            ("restore, VMM side", "restore_host.py", ["--runs", "3" if quick else "20"]),
-            ("jail", "jail_bench.py", ["--runs", "3" if quick else "20"]),
-            ("Event invocations", "async_bench.py", ["--seconds", "2" if quick else "10",
-                                                     "--recovery-events",
-                                                     "500" if quick else "10000"])]
+# The component benchmarks (module docstring): name, script, arguments (full
+# run, --quick). Host side: restore_host.py makes the snapshot jail_bench.py
+# restores, so it goes first. Guest side: fewer runs than each script's
+# default, to fit make bench's 30 minutes in the testbox.
+HOST_COMPONENTS = [
+    ("control API", "api_bench.py", ["--calls", "1000", "--starts", "50"],
+     ["--calls", "200", "--starts", "5"]),
+    ("restore, VMM side", "restore_host.py", ["--runs", "20"], ["--runs", "3"]),
+    ("jail", "jail_bench.py", ["--runs", "20"], ["--runs", "3"]),
+    ("Event invocations", "async_bench.py", ["--seconds", "10", "--recovery-events", "10000"],
+     ["--seconds", "2", "--recovery-events", "500"])]
+GUEST_COMPONENTS = [
+    ("virtio-blk read, against QEMU microvm", "blk_bench.py", ["--runs", "3", "--mib", "64"],
+     ["--runs", "1", "--mib", "16"]),
+    ("vsock, against QEMU's vhost-vsock", "vsock_bench.py", ["--pings", "500", "--mib", "16"],
+     ["--pings", "50", "--mib", "2"]),
+    ("guest invoke path (ember-init, no runtime)", "invoke_bench.py",
+     ["--invokes", "300", "--inits", "2"], ["--invokes", "20", "--inits", "1"]),
+    ("runtime images: INIT to READY, warm invoke", "runtime_bench.py",
+     ["--invokes", "300", "--lang-invokes", "200", "--inits", "1"],
+     ["--invokes", "20", "--lang-invokes", "200", "--inits", "1", "--runtimes", "provided"]),
+    ("snapshot: restore against boot, pages, PSS", "snapshot_bench.py",
+     ["--runs", "5", "--clones", "10"], ["--runs", "1", "--clones", "2"]),
+    ("guest command lines (ember-init's uptime)", "cmdline_boot.py", ["--runs", "3"],
+     ["--runs", "1"]),
+]
+
+
+def components(quick, host=None):
+    """Runs the component benchmarks, each as the program it is: the host-side
+    ones here, or with a Host the guest-booting ones where the VMs run (L1 of
+    this run's testbox). Returns {name: {"command", "rc", "summary": its last
+    lines}}."""
     out = {}
-    for name, script, args in runs:
+    for name, script, full, short in GUEST_COMPONENTS if host else HOST_COMPONENTS:
+        args = short if quick else full
+        cmd = "python3 bench/" + " ".join([script, *args])
+        if time.monotonic() > DEADLINE[0]:
+            out[name] = {"command": cmd, "rc": None, "summary": ["skipped: --minutes were up"]}
+            continue
         log(f"component: {name} ({script})")
-        argv = [sys.executable, os.path.join(REPO, "bench", script), *args]
+        argv = [sys.executable if host is None else "python3",
+                os.path.join(REPO, "bench", script), *args]
         try:
-            p = subprocess.run(argv, capture_output=True, text=True, timeout=1200,
-                               env=dict(os.environ, BUILD=BUILD))
-            rc, text = p.returncode, (p.stdout if p.returncode == 0 else p.stdout + p.stderr)
-        except subprocess.TimeoutExpired:
-            rc, text = None, "timed out after 1200 s"
-        out[name] = {"command": "python3 bench/" + " ".join([script, *args]), "rc": rc,
+            if host is None:
+                p = subprocess.run(argv, capture_output=True, text=True, timeout=1200,
+                                   env=dict(os.environ, BUILD=BUILD))
+                rc, stdout, stderr = p.returncode, p.stdout, p.stderr
+            else:
+                rc, stdout, stderr = host.run(argv, timeout=1200)
+            text = stdout if rc == 0 else stdout + stderr
+        except (subprocess.TimeoutExpired, testbox.TestboxError) as ex:
+            rc, text = None, f"did not finish: {str(ex).strip()[-300:]}"
+        out[name] = {"command": cmd, "rc": rc,
                      "summary": [l for l in text.strip().splitlines() if l.strip()][-12:]}
     return out
 
@@ -421,6 +464,21 @@ def main():
                                 for c in n["conc"]})
             save("creation", {str(c): bench_json(e, "provided", "restore", 2 * c, c)
                               for c in n["creation"]})
+        finally:
+            e.stop()
+        save("starts", starts)
+        # Restores with no standby VMM (each spawns its own: what a version's
+        # first restore after its keep-warm TTL costs), and density, whose
+        # process count must not include the standbys.
+        e = Emberd(host, "ondemand", True, 4096, out, standin, ["--no-standby"])
+        try:
+            for name, runtime, handler, code in FUNCTIONS:
+                e.ember("create", name, "--runtime", runtime, "--handler", handler, "--code",
+                        code if not a.standin else os.path.join(REPO, "examples", "python"),
+                        "--memory", "128", "--timeout", "60")
+            for name, *_ in FUNCTIONS:
+                starts[name]["restore_ondemand"] = bench_json(e, name, "restore",
+                                                              n["ondemand"])
             dens = {}
             for name in ("provided", "python"):
                 dens[name] = density(host, e, name, n["density"])
@@ -431,6 +489,8 @@ def main():
         finally:
             e.stop()
         save("starts", starts)
+        if not a.standin:
+            save("guest_components", components(a.quick, host))
     except Exception as ex:  # what was measured is still reported, with the reason
         import traceback
         traceback.print_exc()

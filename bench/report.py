@@ -13,6 +13,9 @@ import subprocess
 SUMMARY_BEGIN, SUMMARY_END = "<!-- bench:summary -->", "<!-- /bench:summary -->"
 RUNS = "<!-- bench:runs -->"
 MODES = ("cold", "restore", "warm")
+# Rows of the starts table: the start kinds, and restores with no standby VMM.
+ROWS = (("cold", "cold"), ("restore", "restore"), ("restore_ondemand", "restore, no standby"),
+        ("warm", "warm"))
 
 
 def med(vals):
@@ -166,16 +169,17 @@ def section(out, res, made, rel):
                  f"{fr(ratio(s['init_ms'], q))} |")
     L.append("")
     L.append("**Function starts** through emberd's Lambda API (`ember bench`; cold with "
-             "`--no-snapstart`, restore and warm with SnapStart; examples/ functions, "
-             "128 MiB). Phases: emberd's Init/Restore Duration (spawn to READY), the "
+             "`--no-snapstart`, restore and warm with SnapStart, each restore on the standby "
+             "VMM emberd spawned ahead; \"restore, no standby\" with `--no-standby`, each "
+             "restore spawning its VMM; examples/ functions, 128 MiB). Phases: emberd's Init/Restore Duration (spawn to READY), the "
              "handler's Duration, and the rest (API, queueing, transport):")
     L.append("")
     L.append("| runtime | start | counted | p50 | p90 | p99 | init/restore p50 | handler p50 | "
              "rest p50 | p50 vs QEMU boot |")
     L.append("|---|---|---|---|---|---|---|---|---|---|")
     for rt, modes in res["starts"].items():
-        for mode in MODES:
-            d = modes.get(mode)
+        for key, mode in ROWS:
+            d = modes.get(key)
             if d is None:
                 continue
             s = d["summary"]
@@ -251,17 +255,21 @@ def section(out, res, made, rel):
                                                      for kb, n in e["rss_largest"]) + ")"
                     if e.get("rss_largest") else "") + ".")
         L.append("")
-    L += components_section(res.get("components"))
+    L += components_section(res.get("components"), "on this host")
+    L += components_section(res.get("guest_components"), "where the VMs ran (L1 in the "
+                            "testbox: only their ratios against QEMU mean anything)")
     L.append("**Targets** (issue 21):")
     L.append("")
     L.append("| target | this run | met |")
     L.append("|---|---|---|")
     for rt, modes in res["starts"].items():
         c = modes.get("cold", {}).get("summary", {}).get("p50_ms")
-        r = modes.get("restore", {}).get("summary", {}).get("p50_ms")
-        v = ratio(r, c)
-        L.append(f"| restore ≤ 0.05× cold, {rt} | {fr(v)} | "
-                 f"{'n/a' if v is None else 'yes' if v <= 0.05 else 'no'} |")
+        for key, what in (("restore", ""), ("restore_ondemand", " (no standby)")):
+            if key not in modes:
+                continue
+            v = ratio(modes[key].get("summary", {}).get("p50_ms"), c)
+            L.append(f"| restore{what} ≤ 0.05× cold, {rt} | {fr(v)} | "
+                     f"{'n/a' if v is None else 'yes' if v <= 0.05 else 'no'} |")
     ev = ratio(b.get("ember-vmm", {}).get("init_ms"), q)
     L.append(f"| VMM boot ≤ 0.5× QEMU microvm (exec → init) | {fr(ev)} | "
              f"{'n/a' if ev is None else 'yes' if ev <= 0.5 else 'no'} |")
@@ -303,11 +311,11 @@ def summary(res, rel):
     return "\n".join(L)
 
 
-def components_section(comps):
-    """The host-side component benchmarks' own summaries, as they printed them."""
+def components_section(comps, where):
+    """The component benchmarks' own summaries, as they printed them."""
     if not comps:
         return []
-    L = ["**Component benchmarks** on this host (called by `make bench` as they are; "
+    L = [f"**Component benchmarks** {where} (called by `make bench` as they are; "
          "each one's own summary, verbatim):", ""]
     for name, c in comps.items():
         state = "" if c["rc"] == 0 else f" — FAILED (exit {c['rc']})"
@@ -322,15 +330,16 @@ def phases_table(starts):
     api/pool/phases.h), for each runtime's cold and restore runs."""
     rows = []
     for rt, modes in starts.items():
-        for mode in ("cold", "restore"):
-            ph = ((modes.get(mode) or {}).get("summary") or {}).get("phases_p50_ms")
+        for key, mode in ROWS[:3]:
+            ph = ((modes.get(key) or {}).get("summary") or {}).get("phases_p50_ms")
             if ph:
                 rows.append(f"| {rt} | {mode} | {f(ph['spawn'])} | {f(ph['vm'])} | "
                             f"{f(ph['connect'])} | {f(ph['init'])} |")
     if not rows:
         return []
     return ["**Phases of a start**, p50 (emberd's own clock, from `X-Ember-Start-Phases`): "
-            "spawn = exec until the VMM's API listens (restore only); vm = the boot "
+            "spawn = exec until the VMM's API listens (restore only; with a standby VMM, "
+            "what the restore still waited for it); vm = the boot "
             "(cold) or PUT /snapshot/load until the VM runs (restore); connect = vsock "
             "and its handshake; init = INIT or RESTORE until the runtime's READY.", "",
             "| runtime | start | spawn | vm | connect | init |", "|---|---|---|---|---|---|",

@@ -38,6 +38,7 @@ struct sample {
 	int start;		       /* enum mode as REPORT shows it, -1: no REPORT line */
 	double phase_ms[BENCH_PHASES]; /* from X-Ember-Start-Phases, or -1 */
 	long status;		       /* HTTP status; 0: no answer */
+	bool standby;		       /* a restore on a VMM spawned ahead */
 	bool fn_error;
 };
 
@@ -58,6 +59,7 @@ struct summary {
 	size_t ok, mismatched, throttled, failed;
 	double p50, p90, p99, min, max, mean, init_p50, fn_p50;
 	double phase_p50[BENCH_PHASES]; /* NaN where no sample had the phase */
+	size_t standby;			/* counted restores on a standby VMM */
 	double *v;			/* the counted samples' ms, sorted */
 };
 

@@ -70,6 +70,7 @@ int cli_bench_summarize(const struct bench *b, struct summary *m)
 			continue;
 		m->v[m->ok++] = s->ms;
 		m->mean += s->ms;
+		m->standby += s->standby;
 		if (s->init_ms >= 0)
 			init[ni++] = s->init_ms;
 		if (s->duration_ms >= 0)
@@ -152,6 +153,10 @@ void cli_bench_print(const struct bench *b, const struct summary *m, double wall
 		       m->phase_p50[PHASE_VM], m->phase_p50[PHASE_CONNECT],
 		       b->mode == MODE_COLD ? "INIT to READY" : "RESTORE to READY",
 		       m->phase_p50[PHASE_INIT]);
+		if (b->mode == MODE_RESTORE)
+			printf("  %zu of %zu restores took a standby VMM (spawned ahead; emberd "
+			       "--no-standby spawns each one on demand)\n",
+			       m->standby, m->ok);
 	}
 	printf("%s: %.1f per second\n", b->mode == MODE_WARM ? "throughput" : "starts",
 	       (double)m->ok * 1e3 / wall_ms);
@@ -198,6 +203,7 @@ int cli_bench_write_json(const struct bench *b, const struct summary *m, double 
 			else
 				cJSON_AddNumberToObject(ph, cli_bench_phases[i], m->phase_p50[i]);
 		cJSON_AddNumberToObject(sum, "counted", (double)m->ok);
+		cJSON_AddNumberToObject(sum, "standby_starts", (double)m->standby);
 		cJSON_AddNumberToObject(sum, "other_start", (double)m->mismatched);
 		cJSON_AddNumberToObject(sum, "throttled", (double)m->throttled);
 		cJSON_AddNumberToObject(sum, "failed", (double)m->failed);
@@ -219,6 +225,7 @@ int cli_bench_write_json(const struct bench *b, const struct summary *m, double 
 
 			for (int k = 0; ph != NULL && k < BENCH_PHASES; k++)
 				cJSON_AddNumberToObject(ph, cli_bench_phases[k], s->phase_ms[k]);
+			cJSON_AddBoolToObject(e, "standby", s->standby);
 		}
 		cJSON_AddNumberToObject(e, "status", (double)s->status);
 		cJSON_AddBoolToObject(e, "function_error", s->fn_error);

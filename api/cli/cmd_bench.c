@@ -72,11 +72,13 @@ static void parse_tail(const char *b64, struct sample *s)
 }
 
 /* "restore spawn=0.91 vm=1.80 connect=0.20 init=0.35 total=3.26": each
- * phase's ms, -1 for a phase the header does not name (a warm start has none). */
+ * phase's ms, -1 for a phase the header does not name (a warm start has none);
+ * "restore standby ...": the VMM was spawned ahead. */
 static void parse_phases(const char *v, struct sample *s)
 {
 	char key[16];
 
+	s->standby = strncmp(v, "restore standby ", strlen("restore standby ")) == 0;
 	for (int i = 0; i < BENCH_PHASES; i++) {
 		const char *p;
 

@@ -181,8 +181,8 @@ int cli_cmd_status(struct cli_conn *c, int argc, char **argv)
 {
 	static const struct option opts[] = { { "json", no_argument, NULL, O_JSON },
 					      { NULL, 0, NULL, 0 } };
-	static const char *const head[] = { "FUNCTION", "VERSION",  "STARTING", "IDLE",
-					    "BUSY",	"DRAINING", "SNAPSHOT", "MEMORY" };
+	static const char *const head[] = { "FUNCTION", "VERSION", "STARTING", "IDLE",	"BUSY",
+					    "DRAINING", "STANDBY", "SNAPSHOT", "MEMORY" };
 	const cJSON *it;
 	struct cli_table t;
 	struct cli_resp r;
@@ -211,23 +211,24 @@ int cli_cmd_status(struct cli_conn *c, int argc, char **argv)
 	}
 	j = cJSON_ParseWithLength(r.body, r.len);
 	cli_resp_free(&r);
-	cli_table_init(&t, 8, head);
+	cli_table_init(&t, 9, head);
 	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j, "Pools"))
 	{
 		char cells[5][24], mem[32];
-		const char *row[8];
-		static const char *const keys[] = { "Starting", "Idle", "Busy", "Draining" };
+		const char *row[9];
+		static const char *const keys[] = { "Starting", "Idle", "Busy", "Draining",
+						    "Standby" };
 
 		row[0] = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "FunctionName"));
 		row[1] = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "Version"));
-		for (int k = 0; k < 4; k++) {
+		for (int k = 0; k < 5; k++) {
 			snprintf(cells[k], sizeof(cells[k]), "%.0f", num(it, keys[k]));
 			row[2 + k] = cells[k];
 		}
-		row[6] = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "Snapshot")) ? "yes"
+		row[7] = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "Snapshot")) ? "yes"
 											: "no";
 		snprintf(mem, sizeof(mem), "%.0f MiB", num(it, "MemoryMiB"));
-		row[7] = mem;
+		row[8] = mem;
 		cli_table_add(&t, row);
 	}
 	cli_table_print(&t, stdout);

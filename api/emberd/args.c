@@ -15,6 +15,7 @@
 static const char usage[] =
 	"usage: emberd [--home DIR] [--listen ADDR:PORT [--listen-any] | --no-tcp]\n"
 	"              [--memory-budget MIB] [--keep-warm SEC] [--no-snapstart]\n"
+	"              [--no-standby]\n"
 	"              [--vmm PATH] [--kernel PATH] [--initrd PATH] [--runtimes DIR]\n"
 	"              [--guest-args STR] [--region R] [--account-id N] [--log-level LEVEL]\n"
 	"              [--no-jail | [--jail-uids FIRST-LAST] [--jail-gid GID]\n"
@@ -35,6 +36,8 @@ static const char usage[] =
 	"  --memory-budget MIB memory all instances may take together (default 75% of RAM)\n"
 	"  --keep-warm SEC     idle instances are stopped after SEC seconds (default 300)\n"
 	"  --no-snapstart      always cold-start; never snapshot a ready instance\n"
+	"  --no-standby        spawn no VMM ahead for a version's next restore (by default\n"
+	"                      one waits per snapshotted version, kept as long as --keep-warm)\n"
 	"  --vmm PATH          ember-vmm (default: next to emberd)\n"
 	"  --kernel PATH       the guest kernel (default: ../guest/vmlinux from emberd)\n"
 	"  --initrd PATH       the guest initramfs (default: ../guest/initramfs.cpio)\n"
@@ -70,6 +73,7 @@ enum {
 	OPT_RUNTIMES,
 	OPT_GUEST_ARGS,
 	OPT_NO_SNAP,
+	OPT_NO_STANDBY,
 	OPT_LOG,
 	OPT_REGION,
 	OPT_ACCOUNT,
@@ -97,6 +101,7 @@ static const struct option options[] = {
 	{ "runtimes", required_argument, NULL, OPT_RUNTIMES },
 	{ "guest-args", required_argument, NULL, OPT_GUEST_ARGS },
 	{ "no-snapstart", no_argument, NULL, OPT_NO_SNAP },
+	{ "no-standby", no_argument, NULL, OPT_NO_STANDBY },
 	{ "log-level", required_argument, NULL, OPT_LOG },
 	{ "region", required_argument, NULL, OPT_REGION },
 	{ "account-id", required_argument, NULL, OPT_ACCOUNT },
@@ -219,6 +224,7 @@ static void defaults(struct emberd_args *a)
 	a->tcp = true;
 	a->keep_warm_s = EMBERD_DEFAULT_KEEP_S;
 	a->snapstart = true;
+	a->standby = true;
 	a->jail.uid_first = POOL_JAIL_UID_FIRST;
 	a->jail.uid_count = POOL_JAIL_UID_COUNT;
 	a->jail.gid = POOL_JAIL_GID;
@@ -341,6 +347,9 @@ int emberd_args_parse(int argc, char **argv, struct emberd_args *a)
 			break;
 		case OPT_NO_SNAP:
 			a->snapstart = false;
+			break;
+		case OPT_NO_STANDBY:
+			a->standby = false;
 			break;
 		case OPT_LOG:
 			ret = log_parse_level(optarg, &a->level);

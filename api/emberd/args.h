@@ -50,6 +50,7 @@ struct emberd_args {
 	char guest_args[1024];
 	bool has_guest_args;
 	bool snapstart;
+	bool standby;
 	struct pool_jail jail;
 	enum log_level level;
 	char region[33], account[13];

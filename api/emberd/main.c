@@ -206,6 +206,7 @@ int main(int argc, char **argv)
 			.memory_budget_mib = a.memory_budget_mib,
 			.keep_warm_s = a.keep_warm_s,
 			.snapstart = a.snapstart,
+			.standby = a.standby,
 			.jail = &a.jail,
 			.metrics = metrics,
 		};

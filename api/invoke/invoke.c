@@ -263,6 +263,7 @@ int invoker_new(struct event_base *base, const struct invoker_opts *opts, struct
 		.memory_budget_mib = opts->memory_budget_mib,
 		.keep_warm_s = opts->keep_warm_s,
 		.snapstart = opts->snapstart,
+		.standby = opts->standby,
 		.jail = opts->jail,
 	};
 	struct rlimit rl;
@@ -507,6 +508,7 @@ static void status_each(void *arg, const struct pool_status *ps)
 		.idle = ps->idle,
 		.busy = ps->busy,
 		.draining = ps->draining,
+		.standby = ps->standby,
 		.has_snapshot = ps->has_snapshot,
 		.memory_mib = ps->memory_mib,
 	};

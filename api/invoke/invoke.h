@@ -57,6 +57,7 @@ struct invoker_opts {
 	uint64_t memory_budget_mib;   /* instances x (MemorySize + overhead) must fit */
 	unsigned keep_warm_s;	      /* idle instances are stopped after this */
 	bool snapstart;		      /* snapshot the first ready instance of each version */
+	bool standby;		      /* a VMM spawned ahead per snapshot (pool.h) */
 	struct metrics *metrics;      /* every outcome and start is counted here; may be NULL */
 	const struct pool_jail *jail; /* NULL: every instance jailed, defaults (pool.h) */
 };
@@ -105,6 +106,7 @@ struct invoke_req {
 struct invoker_pool_status {
 	const char *name, *version, *key;
 	unsigned starting, idle, busy, draining; /* instances by state */
+	unsigned standby;			 /* VMMs spawned ahead (pool.h) */
 	bool has_snapshot;
 	uint64_t memory_mib; /* reserved by this pool's instances */
 };

@@ -39,6 +39,7 @@ static void add_pool(void *arg, const struct invoker_pool_status *st)
 		cJSON_AddNumberToObject(p, "Idle", st->idle) &&
 		cJSON_AddNumberToObject(p, "Busy", st->busy) &&
 		cJSON_AddNumberToObject(p, "Draining", st->draining) &&
+		cJSON_AddNumberToObject(p, "Standby", st->standby) &&
 		cJSON_AddBoolToObject(p, "Snapshot", st->has_snapshot) &&
 		cJSON_AddNumberToObject(p, "MemoryMiB", (double)st->memory_mib);
 }

@@ -58,9 +58,9 @@ static void add_phases(struct lreq *r, enum invoke_start start, const struct poo
 {
 	char v[160];
 
-	snprintf(v, sizeof(v), "%s spawn=%.2f vm=%.2f connect=%.2f init=%.2f total=%.2f",
-		 start == INVOKE_START_RESTORE ? "restore" : "cold", ph->spawn_ms, ph->vm_ms,
-		 ph->connect_ms, ph->init_ms, ph->total_ms);
+	snprintf(v, sizeof(v), "%s%s spawn=%.2f vm=%.2f connect=%.2f init=%.2f total=%.2f",
+		 start == INVOKE_START_RESTORE ? "restore" : "cold", ph->standby ? " standby" : "",
+		 ph->spawn_ms, ph->vm_ms, ph->connect_ms, ph->init_ms, ph->total_ms);
 	lreq_add_header(r, "X-Ember-Start-Phases", v);
 }
 

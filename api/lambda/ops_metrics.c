@@ -35,6 +35,7 @@ static void add_pool(void *arg, const struct invoker_pool_status *st)
 	row->idle += st->idle;
 	row->busy += st->busy;
 	row->draining += st->draining;
+	row->standby += st->standby;
 }
 
 void op_metrics(struct lreq *r)

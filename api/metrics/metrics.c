@@ -206,14 +206,14 @@ static void write_starts(const struct metrics *m, FILE *out)
 
 static void write_instances(const struct metrics_gauges *g, FILE *out)
 {
-	static const char *const states[] = { "starting", "idle", "busy", "draining" };
+	static const char *const states[] = { "starting", "idle", "busy", "draining", "standby" };
 
 	header(out, "ember_instances", "gauge", "Instances by function and state.");
 	for (unsigned i = 0; i < g->ninst; i++) {
 		const unsigned v[] = { g->inst[i].starting, g->inst[i].idle, g->inst[i].busy,
-				       g->inst[i].draining };
+				       g->inst[i].draining, g->inst[i].standby };
 
-		for (size_t j = 0; j < 4; j++)
+		for (size_t j = 0; j < 5; j++)
 			fprintf(out, "ember_instances{function=\"%s\",state=\"%s\"} %u\n",
 				g->inst[i].name, states[j], v[j]);
 	}

@@ -27,7 +27,7 @@ struct metrics;
 /* What is read at scrape time from its owners. */
 struct metrics_instances {
 	const char *name;
-	unsigned starting, idle, busy, draining;
+	unsigned starting, idle, busy, draining, standby;
 };
 
 struct metrics_gauges {

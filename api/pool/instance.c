@@ -39,6 +39,7 @@ void pool_phases_of(const struct instance *inst, struct pool_phases *ph)
 		.connect_ms = ms_between(inst->t_vm_ns, inst->t_connected_ns),
 		.init_ms = ms_between(inst->t_connected_ns, inst->t_ready_ns),
 		.total_ms = ms_between(inst->t_spawn_ns, inst->t_ready_ns),
+		.standby = inst->from_standby,
 	};
 }
 
@@ -102,8 +103,13 @@ static void on_line(struct instance *inst, bool is_err, const char *line, size_t
 {
 	tail_add(inst, line, len);
 	tail_add(inst, "\n", 1);
-	if (inst->state != INST_STARTING || inst->bev != NULL)
+	if ((inst->state != INST_STARTING && inst->state != INST_STANDBY) || inst->bev != NULL)
 		return;
+	if (inst->state == INST_STANDBY) {
+		if (is_err && memmem(line, len, POOL_API_LISTENING, strlen(POOL_API_LISTENING)))
+			pool_standby_api_ready(inst);
+		return;
+	}
 	/* A guest could print the cold marker early; that only connects sooner
 	 * and fails its own start. The VMM's line cannot come from the guest. */
 	if (!inst->restore && !is_err &&
@@ -118,6 +124,7 @@ static void on_line(struct instance *inst, bool is_err, const char *line, size_t
 		   memmem(line, len, POOL_API_LISTENING, strlen(POOL_API_LISTENING)) != NULL) {
 		int ret;
 
+		inst->api_ready = true;
 		inst->t_api_ns = pool_now_ns();
 		ret = snap_load(inst);
 		inst->load_sent = true;
@@ -307,6 +314,10 @@ void inst_fail(struct instance *inst, const char *fmt, ...)
 		log_ratelimited(LOG_WARN, "instance %s: %s", inst->id, why);
 		inst_stop(inst, STOP_WAIT, why);
 		return;
+	case INST_STANDBY:
+		log_ratelimited(LOG_WARN, "instance %s (standby): %s", inst->id, why);
+		inst_stop(inst, STOP_KILL, why);
+		return;
 	case INST_IDLE:
 		log_ratelimited(LOG_WARN, "instance %s (idle): %s", inst->id, why);
 		inst_stop(inst, STOP_KILL, why);
@@ -382,6 +393,9 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	case INST_IDLE:
 		pool_inst_idle_expired(inst);
 		return;
+	case INST_STANDBY:
+		pool_standby_expired(inst);
+		return;
 	case INST_BUSY:
 		pool_inst_deadline(inst);
 		return;
@@ -400,8 +414,8 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* The events of a freshly spawned instance; it is then starting. */
-int inst_attach(struct instance *inst)
+/* The events of a freshly spawned instance; it is then starting (or on standby). */
+int inst_attach(struct instance *inst, bool standby)
 {
 	struct event_base *base = inst->pool->set->base;
 
@@ -422,7 +436,7 @@ int inst_attach(struct instance *inst)
 			event_free(inst->err_ev);
 		return -ENOMEM;
 	}
-	inst_set_state(inst, INST_STARTING);
+	inst_set_state(inst, standby ? INST_STANDBY : INST_STARTING);
 	inst_arm(inst, POOL_BOOT_TIMEOUT_S);
 	return 0;
 }

@@ -153,10 +153,15 @@ void pool_inst_state(struct instance *inst, enum inst_state from, enum inst_stat
 		if (p->insts != NULL)
 			p->insts->prev = inst;
 		p->insts = inst;
+	}
+	/* A standby holds no guest memory yet: it counts once it is taken. */
+	if (!inst->counted && to < INST_STANDBY) {
 		s->used_mib += mib;
 		p->memory_mib += mib;
 		inst->counted = true;
 	}
+	if (from == INST_STANDBY && p->standby == inst)
+		p->standby = NULL;
 	if (from == INST_IDLE)
 		idle_unlink(s, inst);
 	if (to == INST_IDLE) {
@@ -280,7 +285,9 @@ static int start_one(struct pool *p)
 
 	if (!make_room(s, inst_memory_mib(p->fn)))
 		return POOL_THROTTLED_MEMORY;
-	ret = inst_spawn(p, restore, &inst);
+	if (restore && pool_standby_take(p) != NULL)
+		return 0;
+	ret = inst_spawn(p, restore, false, &inst);
 	if (ret < 0 && restore) {
 		/* The snapshot cannot be used (a file gone or unreadable, say, when
 		 * linking it into a jail): cold starts for this version, never a
@@ -292,10 +299,13 @@ static int start_one(struct pool *p)
 		p->set->snapshot_fallbacks++;
 		p->has_snapshot = false;
 		snap_delete(p->snap_dir);
-		ret = inst_spawn(p, false, &inst);
+		pool_standby_drop(p, "its snapshot was deleted");
+		ret = inst_spawn(p, false, false, &inst);
 	}
 	if (ret < 0)
 		log_err("%s: starting an instance: %s", p->fn->key, strerror(-ret));
+	else if (restore)
+		pool_standby_fill(p); /* there was none (it died, say): one for the next */
 	return ret;
 }
 

@@ -46,6 +46,16 @@
  * the version falls back to cold starts for the life of this process; a job
  * waiting for a restore that failed waits for a cold start instead.
  *
+ * Standby (opts->standby, api/pool/standby.c): once a version's snapshot is
+ * stored, one ember-vmm for its next restore is spawned ahead (jailed, its
+ * snapshot files linked in, its API listening) and waits in the state
+ *   standby       spawned ahead: no VM, no guest memory; the timer is the
+ *                 keep-warm TTL once its API listens (none with keep_warm_s 0)
+ * A restore start takes it (the load goes at once) and spawns the next. A
+ * standby is not counted in the memory budget, the limits or "live"
+ * instances: it holds a process (about 2 MiB) but no guest memory. It goes
+ * with its snapshot (deleted, replaced, failed) and with its version.
+ *
  * Failures: a VM that does not start fails the oldest waiting job
  * (POOL_FAIL_START, with the console's last lines); an INIT_ERROR fails it
  * with the runtime's error (POOL_FAIL_INIT_ERROR). A running job whose
@@ -103,6 +113,7 @@ struct pool_opts {
 	uint64_t memory_budget_mib;
 	unsigned keep_warm_s;
 	bool snapstart;
+	bool standby; /* with snapstart: a VMM spawned ahead per snapshotted version */
 	const struct pool_jail *jail; /* NULL: jailed, with the defaults above */
 };
 
@@ -153,6 +164,7 @@ struct pool_ops {
 struct pool_status {
 	const char *name, *version, *key;
 	unsigned starting, idle, busy, draining;
+	unsigned standby; /* spawned ahead, not serving: not an instance of the limits */
 	bool has_snapshot;
 	uint64_t memory_mib;
 };

@@ -56,6 +56,7 @@ enum inst_state {
 	INST_SNAPSHOTTING,
 	INST_IDLE,
 	INST_BUSY,
+	INST_STANDBY, /* standby.c: spawned ahead for a restore; holds no VM yet */
 	INST_DRAINING,
 	INST_GONE,
 };
@@ -97,6 +98,7 @@ struct pool {
 	unsigned n[INST_NSTATES]; /* instances by state */
 	struct instance *insts;	  /* every live instance */
 	struct instance *idle;	  /* idle ones, most recently used first */
+	struct instance *standby; /* standby.c: the next restore's VMM, spawned */
 	uint64_t memory_mib;
 };
 
@@ -109,9 +111,11 @@ struct instance {
 	char dir[POOL_DIR_MAX];	 /* <home>/run/<id>: root's only (the pid file) */
 	char root[POOL_DIR_MAX]; /* the VMM's folder from the host: its sockets, vm.json */
 	bool jailed;
-	uint32_t uid;	/* jailed: its own */
-	bool load_job;	/* a snapshot load job refers to it (like snap_job) */
-	bool load_sent; /* restore: the load is on its way */
+	uint32_t uid;	   /* jailed: its own */
+	bool load_job;	   /* a snapshot load job refers to it (like snap_job) */
+	bool load_sent;	   /* restore: the load is on its way */
+	bool api_ready;	   /* restore: its API listens (the load may go) */
+	bool from_standby; /* restore: it was the pool's standby */
 	enum inst_state state;
 	bool restore;  /* started from the snapshot */
 	bool fresh;    /* has run no job yet */
@@ -147,6 +151,7 @@ struct pool_set {
 	uint64_t budget_mib, used_mib;
 	unsigned keep_warm_s;
 	bool snapstart;
+	bool standby; /* keep a VMM spawned ahead per snapshotted version */
 	const struct pool_ops *ops;
 	void *arg;
 	struct work_pool *work;
@@ -163,15 +168,15 @@ struct pool_set {
 	uint64_t snapshots_taken, snapshot_fallbacks; /* for /metrics */
 };
 
-/* spawn.c */
-int inst_spawn(struct pool *p, bool restore, struct instance **out);
+/* spawn.c: a standby instance (restore only) waits in INST_STANDBY. */
+int inst_spawn(struct pool *p, bool restore, bool standby, struct instance **out);
 void inst_remove_dir(const char *dir);
 /* Start-up: stops what an earlier emberd left in <home>/run (it held the
  * home's lock, which this one holds now, so every VM there is an orphan). */
 void inst_sweep_leftovers(const char *home);
 
 /* instance.c */
-int inst_attach(struct instance *inst);
+int inst_attach(struct instance *inst, bool standby);
 void inst_set_state(struct instance *inst, enum inst_state to);
 void inst_arm(struct instance *inst, unsigned seconds);
 /* Something went wrong: tell the pool (a start failure), then stop it. */
@@ -208,6 +213,15 @@ void pool_fail_job(struct pool_job *job, enum pool_fail why, const char *detail,
 void pool_offer(struct instance *inst);
 void pool_ensure_starts(struct pool *p);
 void pool_on_dispatch(int fd, short what, void *arg);
+
+/* standby.c: one VMM spawned ahead per snapshotted version (pool.h). */
+void pool_standby_fill(struct pool *p);
+/* The standby as a restore starting now (and a new standby spawned);
+ * NULL if the pool has none. */
+struct instance *pool_standby_take(struct pool *p);
+void pool_standby_drop(struct pool *p, const char *why);
+void pool_standby_api_ready(struct instance *inst);
+void pool_standby_expired(struct instance *inst);
 
 /* report.c: what instances report. */
 void pool_inst_ready(struct instance *inst);

@@ -60,6 +60,7 @@ void pool_snapshot_stored(struct pool *p, int ret, const char *err)
 		p->has_snapshot = true;
 		p->set->snapshots_taken++;
 		log_info("SnapStart: %s: snapshot taken (%s)", p->fn->key, p->snap_dir);
+		pool_standby_fill(p);
 	} else if (ret == 0) {
 		snap_delete(p->snap_dir); /* its version was replaced meanwhile */
 	} else {
@@ -134,6 +135,7 @@ void pool_inst_start_failed(struct instance *inst, const char *detail, const cha
 		p->set->snapshot_fallbacks++;
 		p->has_snapshot = false;
 		snap_delete(p->snap_dir);
+		pool_standby_drop(p, "its snapshot was deleted");
 		return; /* its job waits for a cold start (ensure_starts at gone) */
 	}
 	if (etype == NULL)

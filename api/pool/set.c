@@ -27,6 +27,7 @@ int pool_set_new(struct event_base *base, const struct pool_opts *opts, const st
 	s->budget_mib = opts->memory_budget_mib;
 	s->keep_warm_s = opts->keep_warm_s;
 	s->snapstart = opts->snapstart;
+	s->standby = opts->standby;
 	if (snprintf(s->home, sizeof(s->home), "%s", opts->home) >= (int)sizeof(s->home) ||
 	    snprintf(s->vmm, sizeof(s->vmm), "%s", opts->vmm_path) >= (int)sizeof(s->vmm) ||
 	    snprintf(s->kernel, sizeof(s->kernel), "%s", opts->kernel_path) >=
@@ -181,6 +182,7 @@ void pool_drain(struct pool_set *s, const char *name, const char *version, const
 					snap_delete(p->snap_dir);
 					p->has_snapshot = false;
 				}
+				pool_standby_drop(p, "its version was replaced");
 				while (p->idle != NULL)
 					inst_stop(p->idle, STOP_TERM, "its version was replaced");
 				pool_maybe_free(p);
@@ -212,6 +214,7 @@ unsigned pool_stop_idle(struct pool_set *s, const char *name, bool drop_snapshot
 			if (drop_snapshot && s->snapstart && p->has_snapshot && !p->snap_busy) {
 				snap_delete(p->snap_dir);
 				p->has_snapshot = false;
+				pool_standby_drop(p, "its snapshot was deleted on request");
 			}
 			for (; p->idle != NULL; n++)
 				inst_stop(p->idle, STOP_TERM, "stopped on request");
@@ -240,6 +243,7 @@ void pool_status(struct pool_set *s, void (*each)(void *arg, const struct pool_s
 				.idle = p->n[INST_IDLE],
 				.busy = p->n[INST_BUSY],
 				.draining = p->n[INST_DRAINING],
+				.standby = p->n[INST_STANDBY],
 				.has_snapshot = p->has_snapshot,
 				.memory_mib = p->memory_mib,
 			};

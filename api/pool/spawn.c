@@ -237,7 +237,7 @@ static int spawn_vmm(struct instance *inst, int out_w, int err_w)
 	return -ret;
 }
 
-int inst_spawn(struct pool *p, bool restore, struct instance **out)
+int inst_spawn(struct pool *p, bool restore, bool standby, struct instance **out)
 {
 	struct pool_set *s = p->set;
 	struct instance *inst = calloc(1, sizeof(*inst));
@@ -301,7 +301,7 @@ int inst_spawn(struct pool *p, bool restore, struct instance **out)
 		waitpid(inst->pid, NULL, 0);
 		goto err_fds;
 	}
-	ret = inst_attach(inst);
+	ret = inst_attach(inst, standby);
 	if (ret < 0) {
 		pidfd_send_signal(inst->pidfd, SIGKILL, NULL, 0);
 		waitpid(inst->pid, NULL, 0);

@@ -202,3 +202,30 @@ def simple_zip():
 
 def code_sha256(data):
     return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
+STANDIN = os.path.join(BUILD, "bin", "standin-vmm")
+
+
+class StandinEmberd(Emberd):
+    """emberd with SnapStart on and the stand-in VMM (tests/drivers/standin_vmm.c) as its
+    VMM: it answers INIT and INVOKE and takes snapshots with no guest, so no KVM is
+    needed. runtimes_dir() makes the runtimes folder it reads (the stand-in opens no
+    image)."""
+
+    def argv(self):
+        return [EMBERD, "--home", self.home, "--listen", "127.0.0.1:0", "--no-jail",
+                "--vmm", STANDIN, "--kernel", "/dev/null", "--initrd", "/dev/null",
+                "--runtimes", self.runtimes, "--memory-budget", "4096", "--keep-warm", "3600",
+                "--log-level", self.level] + self.extra
+
+    level = "info"
+
+    @staticmethod
+    def runtimes_dir(path):
+        with open(os.path.join(REPO, "runtimes", "runtimes.json")) as f:
+            (path / "runtimes.json").write_text(f.read())
+        for n in ("python", "nodejs", "provided"):
+            (path / f"{n}.erofs").write_bytes(b"")
+        return str(path)
+

@@ -26,11 +26,11 @@ class EmberdVm:
     """One emberd in L1 with its own home; argv extras per test group."""
     count = 0
 
-    def __init__(self, kvm, extra=()):
+    def __init__(self, kvm, extra=(), standby=False, home=None):
         EmberdVm.count += 1
         self.kvm = kvm
         tag = f"{os.getpid()}-{EmberdVm.count}"
-        self.home = f"/tmp/ember-it-{tag}"
+        self.home = home or f"/tmp/ember-it-{tag}"
         self.pidfile = f"/tmp/ember-it-{tag}.pid"
         # In the testbox, QEMU's port forward arrives on L1's own address, not
         # on its loopback: emberd listens on all of L1's (which reaches nothing
@@ -39,8 +39,10 @@ class EmberdVm:
             where = ["--listen", "0.0.0.0:0", "--listen-any", "--guest-args", "noxsave"]
         else:
             where = ["--listen", "127.0.0.1:0"]
+        # Standby VMMs (emberd's default) only where a test asks for them: the
+        # others count and kill instances by their folders, and a standby has one.
         argv = [EMBERD, "--home", self.home, "--runtimes", RUNTIMES, "--log-level", "debug",
-                *where, *extra]
+                *where, *([] if standby else ["--no-standby"]), *extra]
         # stderr into stdout (the fixture streams stdout); the pid for a clean SIGTERM.
         self.proc = kvm.spawn(["/bin/sh", "-c", f'echo $$ > {self.pidfile}; exec "$@" 2>&1',
                                "sh", *argv])

@@ -160,7 +160,7 @@ def test_delete(emberd, code_dir):
 def test_status(emberd):
     out = ok(emberd.ember("status"))
     assert table(out)[0] == ["FUNCTION", "VERSION", "STARTING", "IDLE", "BUSY", "DRAINING",
-                             "SNAPSHOT", "MEMORY"]
+                             "STANDBY", "SNAPSHOT", "MEMORY"]
     assert "memory in use:" in out
     st = json.loads(ok(emberd.ember("status", "--json")))
     assert st["MemoryBudgetMiB"] > 0

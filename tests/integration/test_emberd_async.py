@@ -11,15 +11,13 @@ Retries are shortened with --async-retry-base (Lambda waits about 1 and 2
 minutes). Every wait is on an event with a deadline: emberd's own log lines
 (it runs with --log-level debug) and the function's log."""
 import json
-import os
 import queue
 import re
 import time
 
 import pytest
 
-from emberd_host import EMBERD, RUNTIMES
-from emberd_kvm import READY, START_TIMEOUT, EmberdVm, LogFollower
+from emberd_kvm import EmberdVm, LogFollower
 
 PY_RT = "python3.12"
 FAIL_PY = b'''def handler(event, context):
@@ -32,27 +30,10 @@ ASYNC_ARGS = ["--memory-budget", "1024", "--keep-warm", "30", "--async-retry-bas
 
 class AsyncEmberd(EmberdVm):
     """EmberdVm with a chosen home, so that a second emberd finds the first one's
-    state (EmberdVm always makes a fresh one)."""
+    state (EmberdVm makes a fresh one unless told)."""
 
     def __init__(self, kvm, extra=(), home=None):
-        EmberdVm.count += 1
-        self.kvm = kvm
-        tag = f"{os.getpid()}-a{EmberdVm.count}"
-        self.home = home or f"/tmp/ember-it-{tag}"
-        self.pidfile = f"/tmp/ember-it-{tag}.pid"
-        where = (["--listen", "0.0.0.0:0", "--listen-any", "--guest-args", "noxsave"]
-                 if kvm.where == "testbox" else ["--listen", "127.0.0.1:0"])
-        argv = [EMBERD, "--home", self.home, "--runtimes", RUNTIMES, "--log-level", "debug",
-                *where, *extra]
-        self.proc = kvm.spawn(["/bin/sh", "-c", f'echo $$ > {self.pidfile}; exec "$@" 2>&1',
-                               "sh", *argv])
-        try:
-            self.proc.wait_for("ready: Lambda API", START_TIMEOUT)
-            self.port = kvm.forward(int(READY.search(self.proc.text).group(1)))
-        except BaseException:
-            self.proc.stop()
-            raise
-        self.endpoint = f"http://127.0.0.1:{self.port}"
+        super().__init__(kvm, extra, home=home)
 
     def sigkill(self):
         assert self.sh(f"kill -KILL $(cat {self.pidfile})")[0] == 0

@@ -39,7 +39,7 @@ static double sample(const char *text, const char *series)
 static void test_counts_and_histograms(void **state)
 {
 	struct metrics *m = NULL;
-	struct metrics_instances inst[] = { { .name = "b", .idle = 2, .busy = 1 } };
+	struct metrics_instances inst[] = { { .name = "b", .idle = 2, .busy = 1, .standby = 1 } };
 	struct metrics_gauges g = {
 		.inst = inst,
 		.ninst = 1,
@@ -97,6 +97,7 @@ static void test_counts_and_histograms(void **state)
 		    1);
 	assert_true(sample(text, "ember_instances{function=\"b\",state=\"idle\"}") == 2);
 	assert_true(sample(text, "ember_instances{function=\"b\",state=\"busy\"}") == 1);
+	assert_true(sample(text, "ember_instances{function=\"b\",state=\"standby\"}") == 1);
 	assert_true(sample(text, "ember_memory_budget_bytes") == 1024.0 * 1048576);
 	assert_true(sample(text, "ember_event_queue_depth") == 7);
 	assert_true(sample(text, "ember_event_oldest_age_seconds") == 1.5);
