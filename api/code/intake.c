@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "api/code/image.h"
+#include "api/store/codedir.h"
 #include "api/store/uuid.h"
 #include "lib/util/afile.h"
 #include "lib/util/log.h"
@@ -58,7 +59,7 @@ static void service(struct intake *in, const char *what, int err)
 
 void intake_run(struct intake *in)
 {
-	char staging[PATH_MAX];
+	char staging[PATH_MAX], zip[PATH_MAX];
 	struct afile af;
 	int dirfd, ret;
 
@@ -113,9 +114,21 @@ void intake_run(struct intake *in)
 		afile_abort(&af);
 		goto out_rm;
 	}
+	/* The zip as uploaded, beside its image, for GetFunction's Code.Location;
+	 * both are written before the version's row names them. */
+	ret = codedir_zip_path(in->image_path, zip, sizeof(zip));
+	if (ret == 0)
+		ret = afile_write(zip, in->zip, in->zip_len, 0600);
+	if (ret < 0) {
+		service(in, "keeping the zip", ret);
+		afile_abort(&af);
+		goto out_rm;
+	}
 	ret = afile_commit(&af);
-	if (ret < 0)
+	if (ret < 0) {
 		service(in, "writing the code image", ret);
+		unlink(zip);
+	}
 out_rm:
 	rm_tree(staging);
 }

@@ -85,6 +85,9 @@ void op_account_settings(struct lreq *r);
 /* ember's own, for the CLI (ops_ember.c). */
 void op_ember_status(struct lreq *r);
 void op_ember_logs(struct lreq *r);
+void op_get_code(struct lreq *r);
+/* GetFunction's Code.Location for f (ops_code.c), "" when no zip is kept. */
+void ops_code_location(struct lreq *r, const struct fn *f, char *out, size_t cap);
 void op_ember_stop_idle(struct lreq *r);
 /* GET /metrics, Prometheus text (ops_metrics.c). */
 void op_metrics(struct lreq *r);

@@ -1,10 +1,13 @@
-/* ops_code: CreateFunction and UpdateFunctionCode: the body is parsed, decoded, unzipped and imaged on a worker, then committed on the loop. */
+/* ops_code: CreateFunction and UpdateFunctionCode (the body is parsed, decoded, unzipped and imaged on a worker, then committed on the loop), and the kept zip that GetFunction's Code.Location names. */
 #include "api/lambda/ops.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "api/code/digest.h"
@@ -298,4 +301,49 @@ void op_update_code(struct lreq *r)
 		return;
 	}
 	submit(r, false);
+}
+
+void ops_code_location(struct lreq *r, const struct fn *f, char *out, size_t cap)
+{
+	const char *host = lreq_header(r, "Host");
+	char zip[PATH_MAX];
+
+	out[0] = '\0';
+	if (codedir_zip_path(f->code_image, zip, sizeof(zip)) < 0 || access(zip, R_OK) < 0)
+		return;
+	/* The address the client reached emberd at; a Host that is no host[:port]
+	 * (or none, from an HTTP/1.0 client) gives localhost. */
+	if (host == NULL || host[0] == '\0' || strlen(host) > 255 ||
+	    strpbrk(host, "/?#@\\ \t\"'<>") != NULL)
+		host = "localhost";
+	snprintf(out, cap, "http://%s/ember/functions/%s/code?Qualifier=%s", host, f->name,
+		 strcmp(f->version, FN_LATEST) == 0 ? "%24LATEST" : f->version);
+}
+
+/* GET /ember/functions/{name}/code[?Qualifier=]: the version's zip, as uploaded. */
+void op_get_code(struct lreq *r)
+{
+	struct fn *f = ops_find(r, NULL, false);
+	char zip[PATH_MAX];
+	struct stat st;
+	int fd;
+
+	if (f == NULL)
+		return;
+	fd = codedir_zip_path(f->code_image, zip, sizeof(zip)) == 0
+		     ? open(zip, O_RDONLY | O_CLOEXEC)
+		     : -1;
+	if (fd < 0) {
+		lreq_error(r, LEXC_RESOURCE_NOT_FOUND,
+			   "No zip is kept for %s version %s: its code was uploaded to an emberd "
+			   "that kept none",
+			   f->name, f->version);
+		return;
+	}
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		lreq_error(r, LEXC_SERVICE, "reading the zip: %s", strerror(errno));
+		return;
+	}
+	lreq_reply_file(r, 200, "application/zip", fd, st.st_size);
 }

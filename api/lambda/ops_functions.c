@@ -18,9 +18,12 @@ void op_get_function(struct lreq *r)
 {
 	const struct store_func *sf;
 	struct fn *f = ops_find(r, &sf, false);
+	char location[512];
 
-	if (f != NULL)
-		lreq_reply_json(r, 200, shape_function(f, sf->reserved));
+	if (f == NULL)
+		return;
+	ops_code_location(r, f, location, sizeof(location));
+	lreq_reply_json(r, 200, shape_function(f, sf->reserved, location));
 }
 
 void op_get_configuration(struct lreq *r)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 
@@ -121,6 +122,26 @@ void lreq_reply_raw(struct lreq *r, int status, const char *content_type, const 
 		log_err("request %s: out of memory for the reply", r->id);
 		evbuffer_drain(out, evbuffer_get_length(out));
 		status = 500;
+	}
+	log_debug("%s %s -> %d (%s)", r->method != NULL ? r->method : "?",
+		  evhttp_request_get_uri(r->req), status, r->id);
+	evhttp_send_reply(r->req, status, reason(status), out);
+	lreq_free(r);
+}
+
+void lreq_reply_file(struct lreq *r, int status, const char *content_type, int fd, off_t len)
+{
+	struct evbuffer *out = evhttp_request_get_output_buffer(r->req);
+
+	lreq_add_header(r, "x-amzn-RequestId", r->id);
+	lreq_add_header(r, "Content-Type", content_type);
+	/* libevent sends it with sendfile (or maps it) and closes fd when done. */
+	if (len > 0 && evbuffer_add_file(out, fd, 0, len) < 0) {
+		log_err("request %s: cannot send the file", r->id);
+		close(fd);
+		status = 500;
+	} else if (len == 0) {
+		close(fd);
 	}
 	log_debug("%s %s -> %d (%s)", r->method != NULL ? r->method : "?",
 		  evhttp_request_get_uri(r->req), status, r->id);

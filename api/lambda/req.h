@@ -20,6 +20,7 @@
 
 #include <cjson/cJSON.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include <sys/queue.h>
 
 #include <event2/http.h>
@@ -66,6 +67,8 @@ void lreq_reply_json(struct lreq *r, int status, cJSON *json);
 void lreq_reply_raw(struct lreq *r, int status, const char *content_type, const void *body,
 		    size_t len);
 void lreq_reply_empty(struct lreq *r, int status);
+/* len bytes of fd from its start, sent from the file (fd is the reply's now). */
+void lreq_reply_file(struct lreq *r, int status, const char *content_type, int fd, off_t len);
 void lreq_error(struct lreq *r, enum lexc e, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void lreq_fail(struct lreq *r, const struct lerror *err);

@@ -46,6 +46,7 @@ static const struct route table[] = {
 	{ GET, "/2016-08-19/account-settings", "GetAccountSettings", SMALL, op_account_settings },
 	{ GET, "/ember/status", "EmberStatus", SMALL, op_ember_status },
 	{ GET, "/ember/functions/{name}/logs", "EmberLogs", SMALL, op_ember_logs },
+	{ GET, "/ember/functions/{name}/code", "EmberGetCode", SMALL, op_get_code },
 	{ DELETE, "/ember/functions/{name}/instances", "EmberStopIdle", SMALL, op_ember_stop_idle },
 	{ GET, "/ember/functions/{name}/failed", "EmberFailed", SMALL, op_ember_failed },
 	{ POST, "/ember/functions/{name}/replay", "EmberReplay", SMALL, op_ember_replay },

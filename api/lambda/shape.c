@@ -95,10 +95,10 @@ cJSON *shape_concurrency(int64_t reserved)
 	return done(&b, o);
 }
 
-cJSON *shape_function(const struct fn *f, int64_t reserved)
+cJSON *shape_function(const struct fn *f, int64_t reserved, const char *location)
 {
 	struct b b = { .ok = true };
-	cJSON *o = cJSON_CreateObject(), *conf = shape_config(f, false), *conc;
+	cJSON *o = cJSON_CreateObject(), *conf = shape_config(f, false), *conc, *code;
 
 	if (o == NULL || conf == NULL) {
 		cJSON_Delete(o);
@@ -106,8 +106,11 @@ cJSON *shape_function(const struct fn *f, int64_t reserved)
 		return NULL;
 	}
 	cJSON_AddItemToObject(o, "Configuration", conf);
-	/* Lambda's Code.Location is a presigned S3 URL; ember keeps no zip to hand out. */
-	str(&b, obj(&b, o, "Code"), "RepositoryType", "S3");
+	/* Lambda's Code.Location is a presigned S3 URL; ember's is its own route. */
+	code = obj(&b, o, "Code");
+	str(&b, code, "RepositoryType", "S3");
+	if (location != NULL && location[0] != '\0')
+		str(&b, code, "Location", location);
 	if (reserved >= 0) {
 		conc = shape_concurrency(reserved);
 		b.ok = b.ok && conc != NULL && cJSON_AddItemToObject(o, "Concurrency", conc);

@@ -9,7 +9,8 @@
  *   change only after its code image is built. Fields ember does not
  *   implement carry Lambda's defaults (TracingConfig PassThrough,
  *   EphemeralStorage 512, SnapStart off, LoggingConfig Text).
- * - shape_function(): GetFunction's {Configuration, Code, Concurrency?}.
+ * - shape_function(): GetFunction's {Configuration, Code, Concurrency?}; Code.Location
+ *   only when location is non-empty.
  * - shape_concurrency(): {"ReservedConcurrentExecutions": N}, or {} for none.
  * - shape_account(): GetAccountSettings.
  * Thread: any. */
@@ -34,7 +35,7 @@ struct shape_account {
 };
 
 cJSON *shape_config(const struct fn *f, bool qualify_latest);
-cJSON *shape_function(const struct fn *f, int64_t reserved);
+cJSON *shape_function(const struct fn *f, int64_t reserved, const char *location);
 cJSON *shape_concurrency(int64_t reserved);
 cJSON *shape_account(const struct shape_account *a);
 

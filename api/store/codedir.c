@@ -83,6 +83,30 @@ bool codedir_image_name_valid(const char *file)
 	return true;
 }
 
+int codedir_zip_path(const char *image, char *out, size_t cap)
+{
+	size_t n = strlen(image), ext = strlen(CODEDIR_IMAGE_EXT);
+
+	if (n < ext || strcmp(image + n - ext, CODEDIR_IMAGE_EXT) != 0)
+		return -EINVAL;
+	return fmt(out, cap, "%.*s" CODEDIR_ZIP_EXT, (int)(n - ext), image);
+}
+
+/* keep() of a file: a zip as its image. */
+static bool kept(bool (*keep)(void *arg, const char *name, const char *file), void *arg,
+		 const char *name, const char *file)
+{
+	char image[UUID_STR_LEN + sizeof(CODEDIR_IMAGE_EXT)];
+	size_t n = strlen(file);
+
+	if (n == UUID_STR_LEN + strlen(CODEDIR_ZIP_EXT) &&
+	    strcmp(file + UUID_STR_LEN, CODEDIR_ZIP_EXT) == 0) {
+		snprintf(image, sizeof(image), "%.*s" CODEDIR_IMAGE_EXT, UUID_STR_LEN, file);
+		return keep(arg, name, image);
+	}
+	return keep(arg, name, file);
+}
+
 void codedir_sweep(const char *home, const char *name,
 		   bool (*keep)(void *arg, const char *name, const char *file), void *arg)
 {
@@ -100,7 +124,7 @@ void codedir_sweep(const char *home, const char *name,
 
 			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 				continue;
-			if (keep != NULL && keep(arg, name, de->d_name))
+			if (keep != NULL && kept(keep, arg, name, de->d_name))
 				continue;
 			if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 			    !S_ISREG(st.st_mode)) {

@@ -184,6 +184,17 @@ int store_complete(struct store *s, struct fn *f, bool fresh)
 	return fn_set_key(f);
 }
 
+/* An image and the zip kept beside it (codedir.h). */
+static void remove_image(const char *image)
+{
+	char zip[PATH_MAX];
+
+	if (unlink(image) < 0 && errno != ENOENT)
+		log_warn("removing %s: %s", image, strerror(errno));
+	if (codedir_zip_path(image, zip, sizeof(zip)) == 0 && unlink(zip) < 0 && errno != ENOENT)
+		log_warn("removing %s: %s", zip, strerror(errno));
+}
+
 /* Deletes images that were named by `gone` and are named by no fn of sf. */
 static void drop_image(const struct store_func *sf, const struct fn *gone)
 {
@@ -195,8 +206,7 @@ static void drop_image(const struct store_func *sf, const struct fn *gone)
 				return;
 		}
 	}
-	if (unlink(gone->code_image) < 0 && errno != ENOENT)
-		log_warn("removing %s: %s", gone->code_image, strerror(errno));
+	remove_image(gone->code_image);
 }
 
 static void func_row(const struct store_func *sf, struct db_function *df)
@@ -218,8 +228,7 @@ void store_discard_image(struct store *s, const char *name, const char *path)
 	/* Only the file: another job may be writing into the same folder (a
 	 * concurrent create of the same name). Empty folders go at the next start. */
 	(void)s, (void)name;
-	if (unlink(path) < 0 && errno != ENOENT)
-		log_warn("removing %s: %s", path, strerror(errno));
+	remove_image(path);
 }
 
 int store_create(struct store *s, struct fn *f)

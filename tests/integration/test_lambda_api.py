@@ -58,6 +58,11 @@ def boto_error(excinfo):
     return err["Error"]["Code"], err["Error"]["Message"], err["ResponseMetadata"]
 
 
+def fetch(url):
+    """GET url with curl, as a user would fetch Code.Location: the body's bytes."""
+    return subprocess.run(["curl", "-sf", url], check=True, capture_output=True).stdout
+
+
 def check_config(c, fname, zip_bytes, memory=128, timeout=3, handler="app.h",
                  runtime="python3.12", version="$LATEST", env=None, description=""):
     assert c["FunctionName"] == fname
@@ -100,11 +105,18 @@ def test_create_get_with_the_aws_cli(emberd, tmp_path):
     assert g["Configuration"] == c
     assert g["Code"]["RepositoryType"] == "S3"
     assert "Concurrency" not in g
+    # Code.Location is where the zip can be fetched, as uploaded (curl, as a
+    # user would; the host is the one the client reached emberd at).
+    loc = g["Code"]["Location"]
+    assert loc == f"{emberd.endpoint}/ember/functions/{fname}/code?Qualifier=%24LATEST", loc
+    assert fetch(loc) == z
     _, gc, _ = emberd.aws("get-function-configuration", "--function-name", fname)
     assert gc == c
-    # The code image exists, is an EROFS image, and keeps the bootstrap executable.
-    images = os.listdir(os.path.join(emberd.home, "functions", fname, "code"))
-    assert len(images) == 1 and images[0].endswith(".erofs")
+    # The code image exists, is an EROFS image, and keeps the bootstrap
+    # executable; the zip is kept beside it.
+    images = sorted(os.listdir(os.path.join(emberd.home, "functions", fname, "code")))
+    assert len(images) == 2 and images[0].endswith(".erofs") and images[1].endswith(".zip")
+    assert images[0][:-len(".erofs")] == images[1][:-len(".zip")]
     out = tmp_path / "x"
     subprocess.run(["fsck.erofs", f"--extract={out}",
                     os.path.join(emberd.home, "functions", fname, "code", images[0])],
@@ -180,9 +192,10 @@ def test_update_code_and_configuration(emberd):
     c3 = b.update_function_configuration(FunctionName=fname, MemorySize=512,
                                          RevisionId=c2["RevisionId"])
     assert c3["MemorySize"] == 512
-    # Only the image $LATEST still names is kept.
+    # Only the image $LATEST still names is kept, with its zip.
     images = os.listdir(os.path.join(emberd.home, "functions", fname, "code"))
-    assert len(images) == 1
+    assert len(images) == 2
+    assert fetch(b.get_function(FunctionName=fname)["Code"]["Location"]) == z2
 
 
 def test_publish_and_versions(emberd):
@@ -207,6 +220,12 @@ def test_publish_and_versions(emberd):
     p2 = b.list_versions_by_function(FunctionName=fname, MaxItems=2, Marker=p1["NextMarker"])
     assert [v["Version"] for v in p2["Versions"]] == ["2"]
     assert "NextMarker" not in p2
+    # Each version's Code.Location serves its own code.
+    b.update_function_code(FunctionName=fname, ZipFile=make_zip({"a": (b"new", 0o644)}))
+    assert fetch(b.get_function(FunctionName=fname, Qualifier="1")["Code"]["Location"]) == z
+    assert fetch(b.get_function(FunctionName=fname)["Code"]["Location"]) != z
+    st, _, body = emberd.http("GET", f"/ember/functions/{fname}/code?Qualifier=7")
+    assert st == 404 and b"Function not found" in body
     # Versions are immutable: version 1 keeps its memory.
     assert b.get_function(FunctionName=fname, Qualifier="1")["Configuration"]["MemorySize"] == 256
     assert b.get_function_configuration(FunctionName=f"{fname}:2")["MemorySize"] == 512
@@ -261,7 +280,7 @@ def test_delete(emberd):
     b = emberd.boto3()
     create(emberd, fname)
     code = os.path.join(emberd.home, "functions", fname, "code")
-    assert len(os.listdir(code)) == 1
+    assert len(os.listdir(code)) == 2  # the image and its zip
     emberd.aws("delete-function", "--function-name", fname)
     assert os.listdir(code) == []
     with pytest.raises(b.exceptions.ResourceNotFoundException):
@@ -473,7 +492,14 @@ def test_state_survives_a_restart():
         v1 = b.get_function_configuration(FunctionName=fname, Qualifier="1")
         assert e.stop() == 0
         assert not os.path.exists(e.socket)  # removed on a clean stop
+        # A zip whose image no version names (a crash between the two, say) is
+        # swept at start; the ones in use are kept.
+        code = os.path.join(e.home, "functions", fname, "code")
+        stray = os.path.join(code, str(uuid.uuid4()) + ".zip")
+        open(stray, "wb").write(b"PK")
         e.start()
+        assert not os.path.exists(stray) and len(os.listdir(code)) == 2
+        assert fetch(e.boto3().get_function(FunctionName=fname)["Code"]["Location"]) == z
         b = e.boto3()
         assert bare(b.get_function_configuration(FunctionName=fname)) == bare(latest)
         assert bare(b.get_function_configuration(FunctionName=fname, Qualifier="1")) == bare(v1)

@@ -333,16 +333,20 @@ static void test_shape_config(void **state)
 	assert_string_equal(str(c, "FunctionArn"),
 			    "arn:aws:lambda:us-east-1:000000000000:function:f:3");
 	cJSON_Delete(c);
-	fn = shape_function(f, 7);
+	fn = shape_function(f, 7, "http://h:1/ember/functions/f/code?Qualifier=3");
 	assert_string_equal(str(cJSON_GetObjectItemCaseSensitive(fn, "Configuration"), "Version"),
 			    "3");
 	assert_string_equal(str(cJSON_GetObjectItemCaseSensitive(fn, "Code"), "RepositoryType"),
 			    "S3");
+	assert_string_equal(str(cJSON_GetObjectItemCaseSensitive(fn, "Code"), "Location"),
+			    "http://h:1/ember/functions/f/code?Qualifier=3");
 	assert_true(num(cJSON_GetObjectItemCaseSensitive(fn, "Concurrency"),
 			"ReservedConcurrentExecutions") == 7);
 	cJSON_Delete(fn);
-	fn = shape_function(f, -1);
+	fn = shape_function(f, -1, "");
 	assert_null(cJSON_GetObjectItemCaseSensitive(fn, "Concurrency"));
+	assert_null(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(fn, "Code"),
+						     "Location"));
 	cJSON_Delete(fn);
 	fn_unref(f);
 }
