@@ -336,7 +336,7 @@ GUEST_COMPONENTS = [
      ["--invokes", "300", "--inits", "2"], ["--invokes", "20", "--inits", "1"]),
     ("runtime images: INIT to READY, warm invoke", "runtime_bench.py",
      ["--invokes", "300", "--lang-invokes", "200", "--inits", "1"],
-     ["--invokes", "20", "--lang-invokes", "200", "--inits", "1", "--runtimes", "provided"]),
+     ["--invokes", "200", "--lang-invokes", "200", "--inits", "1", "--runtimes", "provided"]),
     ("snapshot: restore against boot, pages, PSS", "snapshot_bench.py",
      ["--runs", "5", "--clones", "10"], ["--runs", "1", "--clones", "2"]),
     ("guest command lines (ember-init's uptime)", "cmdline_boot.py", ["--runs", "3"],

@@ -9,6 +9,9 @@ As root. Interleaved, run by run, four ways to start one VM:
                   files hard-linked into the jail as emberd does
   cold            ember-vmm --kernel vmlinux --initrd initramfs.cpio
   cold-jailed     the same through the jailer, kernel and initramfs hard-linked
+  standby         ember-vmm --api-sock, spawned ahead as emberd's standby VMMs
+                  are; timed from PUT /snapshot/load once its API listens
+  standby-jailed  the same through the jailer (the restore emberd does)
 Each run is timed from this script's spawn (the exec of ember-vmm, or of
 ember-jailer) to ember-vmm's debug line "guest may run N us after start",
 which comes once every thread has its seccomp filter, just before the first
@@ -20,11 +23,14 @@ and cgroups are removed between runs (not timed). The snapshot defaults to
 build/bench/host/{state,mem}, which bench/restore_host.py makes.
 """
 import argparse
+import http.client
+import json
 import math
 import os
 import re
 import select
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -44,14 +50,36 @@ RUNNING = re.compile(rb"guest may run (\d+) us after start")
 CGROUP_ROOTS = ["/sys/fs/cgroup", "/sys/fs/cgroup/pids", "/sys/fs/cgroup/memory"]
 
 
-def until_running(argv, cwd, timeout):
-    """Spawn -> the "guest may run" line: (wall ms, the VMM's own us)."""
+class UnixHTTP(http.client.HTTPConnection):
+    def __init__(self, path):
+        super().__init__("localhost", timeout=30)
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(self.path)
+
+
+def until_running(argv, cwd, timeout, load=None):
+    """Spawn -> the "guest may run" line: (wall ms, the VMM's own us). With load
+    (api socket, body), a standby as emberd keeps: once the API listens, the
+    clock starts and PUT /snapshot/load goes; own is ember-vmm's figure as it logs it."""
     t0 = time.monotonic()
     p = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                          stderr=subprocess.PIPE)
     buf = b""
     try:
         while True:
+            if load is not None and b"API listening on" in buf:
+                t0 = time.monotonic()
+                c = UnixHTTP(load[0])
+                c.request("PUT", "/snapshot/load", body=json.dumps(load[1]),
+                          headers={"Content-Type": "application/json"})
+                r = c.getresponse()
+                if r.status != 204:
+                    raise RuntimeError(f"load: {r.status} {r.read()[:400]!r}")
+                c.close()
+                load = None
             ready, _, _ = select.select([p.stderr], [], [], max(0, t0 + timeout - time.monotonic()))
             if not ready:
                 raise RuntimeError(f"timeout: {buf[-400:]!r}")
@@ -144,17 +172,28 @@ def main():
                                             ["--kernel", "/vmlinux", "--initrd",
                                              "/initramfs.cpio", *debug]), d),
     }
+    # As emberd's standby VMMs (api/pool/standby.c): spawned ahead, the
+    # restore timed from the load request on (vsock path from the caller).
+    def body(st, mm, vs):
+        return {"snapshot_path": st, "mem_backend": {"backend_type": "File", "backend_path": mm},
+                "vsock_override": {"uds_path": vs}, "resume_vm": True}
+    kinds["standby"] = lambda i, d: (
+        [VMM, "--api-sock", "api.sock", *debug], d,
+        (os.path.join(d, "api.sock"), body(state, mem, "v.sock")))
+    kinds["standby-jailed"] = lambda i, d: (
+        jailed(f"s{i}", [(state, "state"), (mem, "mem")], ["--api-sock", "/api.sock", *debug]),
+        d, (os.path.join(jail_root(f"s{i}"), "api.sock"), body("/state", "/mem", "/v.sock")))
     res = {k: [] for k in kinds}
     for rnd in range(args.runs + 1):  # round 0 warms the page cache, not counted
         for kind, make in kinds.items():
             d = f"{scratch}/{kind}-{rnd}"
             os.makedirs(d)
-            argv, cwd = make(rnd, d)
+            argv, cwd, *load = make(rnd, d)
             try:
-                wall, own = until_running(argv, cwd, args.timeout)
+                wall, own = until_running(argv, cwd, args.timeout, *load)
             finally:
-                clean_jail(f"r{rnd}")
-                clean_jail(f"c{rnd}")
+                for prefix in "rcs":
+                    clean_jail(f"{prefix}{rnd}")
                 shutil.rmtree(d, ignore_errors=True)
             print(f"{'warm' if rnd == 0 else rnd:>4} {kind:15s} spawn->running {wall:.2f} ms "
                   f"(main()->running {own:.2f} ms)", file=sys.stderr, flush=True)
@@ -166,17 +205,19 @@ def main():
     print(f"# {args.runs} runs each (+1 warm-up), interleaved; this host ({os.uname().release}), "
           f"cgroup v{'2' if os.path.exists('/sys/fs/cgroup/cgroup.controllers') else '1'}, "
           f"jailer arguments {JAIL_ARGS}")
-    print("| start | spawn -> guest may run (median, p99) | of which in ember-vmm's main() |")
+    print("| start | spawn (standby: load) -> guest may run (median, p99) | "
+          "of which in ember-vmm's main() |")
     print("|---|---|---|")
     for kind, rows in res.items():
         wall = [r[0] for r in rows]
         own = [r[1] for r in rows]
         print(f"| {kind} | {statistics.median(wall):.2f} ms, {p99(wall):.2f} ms | "
               f"{statistics.median(own):.2f} ms |")
-    for plain in ("restore", "cold"):
+    for plain in ("restore", "cold", "standby"):
         a = statistics.median(r[0] for r in res[plain])
         b = statistics.median(r[0] for r in res[f"{plain}-jailed"])
-        print(f"jail adds to a {plain} start: {b - a:.2f} ms (median against median)")
+        what = "restore on a standby VMM (emberd's)" if plain == "standby" else f"{plain} start"
+        print(f"jail adds to a {what}: {b - a:.2f} ms (median against median)")
 
 
 if __name__ == "__main__":

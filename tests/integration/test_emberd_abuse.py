@@ -1,7 +1,8 @@
 """Abuse from inside a jailed function, through emberd (issue 19), while a second
 function keeps answering: a handler that never returns, a fork bomb, filling
 /tmp, allocating past its memory, spinning every vCPU, flooding vsock with
-connections, reaching for the device registers, flooding the console.
+connections, reaching for the device registers, flooding the console, flooding
+the Runtime API with connections.
 
 Each abuse gets the error a Lambda user would see (a timeout, the runtime's
 error, or a clean answer saying what failed), and the host stays healthy: the
@@ -112,6 +113,22 @@ def handler(event, context):
         libc = ctypes.CDLL(None, use_errno=True)
         got["iopl"] = "allowed" if libc.iopl(3) == 0 else errno.errorcode[ctypes.get_errno()]
         return got
+    if op == "rapi":
+        # Connections to the Runtime API (ember-init, PID 1, serves it) until
+        # the function runs out of descriptors: PID 1 stops accepting at half
+        # of its own limit, so the rest wait in its backlog, costing it nothing.
+        host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
+        held, errs = [], {}
+        while len(held) < event["n"]:
+            try:
+                held.append(socket.create_connection((host, int(port)), timeout=5))
+            except OSError as e:
+                name = errno.errorcode.get(e.errno, str(e.errno))
+                errs[name] = errs.get(name, 0) + 1
+                break
+        for c in held:
+            c.close()
+        return {"opened": len(held), "errors": errs}
     return {"ok": True}
 '''
 TIMEOUT_S = 30  # the abusive function's Lambda timeout
@@ -252,6 +269,18 @@ def test_flooding_vsock_with_connections_and_data(emberd):
     got = ok(abuse(emberd, "vsock", {"op": "vsock", "s": 10}))
     # Every connection was refused or reset: nothing listens for the guest.
     assert got["attempts"] > 0 and "connected" not in got["errors"], got
+    serves_again(emberd)
+
+
+def test_flooding_the_runtime_api_with_connections(emberd):
+    # Up to 3000 held at once: past PID 1's cap (half its descriptors), and
+    # past the function's own descriptor limit (then EMFILE, in the function).
+    got = ok(abuse(emberd, "rapi", {"op": "rapi", "n": 3000}))
+    print(f"\nRuntime API flood: {got}")
+    assert got["opened"] > 100, got
+    assert set(got["errors"]) <= {"EMFILE", "ENFILE"}, got
+    # The runtime's own next /next and /response went through after it: PID 1
+    # still serves the Runtime API, on this very instance.
     serves_again(emberd)
 
 
