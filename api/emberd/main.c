@@ -218,6 +218,8 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < store_count(store); i++) {
 		const struct store_func *sf = store_at(store, i);
 
+		/* The runtime images in use, copied for the jails off the loop. */
+		invoker_prestage(inv, sf->latest->runtime_image);
 		if (sf->reserved >= 0)
 			invoker_set_concurrency(inv, sf->latest->name, (uint32_t)sf->reserved);
 	}

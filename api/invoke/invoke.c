@@ -481,6 +481,11 @@ void invoker_set_concurrency(struct invoker *inv, const char *name, uint32_t res
 	pool_set_concurrency(inv->pools, name, reserved);
 }
 
+void invoker_prestage(struct invoker *inv, const char *path)
+{
+	pool_prestage(inv->pools, path);
+}
+
 struct invoker_log_watch *invoker_log_watch(struct invoker *inv, const char *name,
 					    void (*cb)(void *arg), void *arg)
 {

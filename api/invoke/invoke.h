@@ -127,6 +127,9 @@ unsigned invoker_active(const struct invoker *inv);
 int invoker_when_idle(struct invoker *inv, void (*cb)(void *arg), void *arg);
 void invoker_forget(struct invoker *inv, const char *name);
 void invoker_set_concurrency(struct invoker *inv, const char *name, uint32_t reserved);
+/* pool_prestage(): a function's runtime image copied for the jails now, off
+ * the loop (at start for stored functions, on create and configuration). */
+void invoker_prestage(struct invoker *inv, const char *path);
 /* pool_stop_idle(): stops name's idle instances; drop_snapshot: the next start is cold. */
 unsigned invoker_stop_idle(struct invoker *inv, const char *name, bool drop_snapshot);
 

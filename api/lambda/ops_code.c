@@ -169,6 +169,8 @@ static void create_done(struct lambda *l, struct lreq *r, struct code_job *j)
 		return;
 	}
 	j->f = NULL; /* the store's now */
+	/* Its runtime image copied for the jails now, not by its first start. */
+	invoker_prestage(l->inv, f->runtime_image);
 	reply_committed(r, l, j, f, 201);
 }
 

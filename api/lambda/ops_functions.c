@@ -243,6 +243,7 @@ void op_update_configuration(struct lreq *r)
 	}
 	/* Instances of the old configuration finish what they run, then stop. */
 	invoker_drain(l->inv, f->name, FN_LATEST, f->key);
+	invoker_prestage(l->inv, f->runtime_image); /* a new runtime, maybe */
 	lreq_reply_json(r, 200, shape_config(f, false));
 }
 

@@ -251,8 +251,9 @@ static int stage(const struct pool_set *s, const char *src, char *out, size_t ca
 		close(in);
 		return 0;
 	}
+	/* A worker (pool_prestage) and the loop may stage one file at once. */
 	if (ret == 0 &&
-	    snprintf(tmp, sizeof(tmp), "%s.%d.tmp", out, (int)getpid()) >= (int)sizeof(tmp))
+	    snprintf(tmp, sizeof(tmp), "%s.%d.tmp", out, (int)gettid()) >= (int)sizeof(tmp))
 		ret = -ENAMETOOLONG;
 	if (ret < 0) {
 		close(in);
@@ -264,14 +265,58 @@ static int stage(const struct pool_set *s, const char *src, char *out, size_t ca
 	ret = fd < 0 ? -errno : copy_fd(in, fd, st.st_size);
 	if (ret == 0)
 		ret = make_vm_readable(fd, s->jail.gid);
-	if (ret == 0 && rename(tmp, out) < 0)
+	/* link, not rename: a copy another thread placed first stays (its
+	 * inode may be in a snapshot already); this one is then dropped. */
+	if (ret == 0 && link(tmp, out) < 0 && errno != EEXIST)
 		ret = -errno;
 	if (fd >= 0)
 		close(fd);
-	if (ret < 0)
-		unlink(tmp);
+	unlink(tmp);
 	close(in);
 	return ret;
+}
+
+struct prestage {
+	struct work w;
+	const struct pool_set *s; /* only its fixed fields are read */
+	int ret;
+	char src[PATH_MAX], out[PATH_MAX];
+};
+
+static void prestage_run(struct work *w)
+{
+	struct prestage *j = (struct prestage *)w;
+
+	j->ret = stage(j->s, j->src, j->out, sizeof(j->out));
+}
+
+static void prestage_done(struct work *w)
+{
+	struct prestage *j = (struct prestage *)w;
+
+	if (!w->cancelled && j->ret < 0)
+		log_warn("jail: staging %s: %s (the first start that needs it tries again)", j->src,
+			 strerror(-j->ret));
+	else if (!w->cancelled)
+		log_debug("jail: %s staged as %s", j->src, j->out);
+	free(j);
+}
+
+void pool_prestage(struct pool_set *s, const char *path)
+{
+	struct prestage *j;
+
+	if (s->jail.off || path == NULL || path[0] == '\0')
+		return;
+	j = calloc(1, sizeof(*j));
+	if (j == NULL)
+		return;
+	j->w.run = prestage_run;
+	j->w.done = prestage_done;
+	j->s = s;
+	snprintf(j->src, sizeof(j->src), "%s", path);
+	if (work_submit(s->work, &j->w) < 0)
+		free(j); /* the first start stages it then */
 }
 
 /* Links `from` (staged) as <root>/<name>. */

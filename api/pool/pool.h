@@ -196,6 +196,11 @@ void pool_forget(struct pool_set *s, const char *name);
  * how many instances it stopped. */
 unsigned pool_stop_idle(struct pool_set *s, const char *name, bool drop_snapshot);
 void pool_set_concurrency(struct pool_set *s, const char *name, uint32_t reserved);
+/* Copies path (a runtime image, say) into the jails' staging folder on a
+ * worker thread, once, so the first start that needs it does not copy on the
+ * loop (a start that comes first copies it there itself, as before); a no-op
+ * without jails or when the copy exists. */
+void pool_prestage(struct pool_set *s, const char *path);
 /* Snapshots stored, and versions that fell back to cold starts, since start. */
 void pool_snapshot_counts(struct pool_set *s, uint64_t *taken, uint64_t *fallbacks);
 void pool_status(struct pool_set *s, void (*each)(void *arg, const struct pool_status *st),

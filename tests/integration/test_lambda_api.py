@@ -13,7 +13,8 @@ import uuid
 
 import pytest
 
-from emberd_host import (AWS, ROLE, Emberd, EMBERD, code_sha256, make_zip, simple_zip)
+from emberd_host import (AWS, ROLE, RUNTIMES, Emberd, EMBERD, code_sha256, make_zip,
+                          simple_zip)
 
 LAST_MODIFIED = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000$")
 ARN = "arn:aws:lambda:us-east-1:000000000000:function:"
@@ -124,6 +125,20 @@ def test_create_get_with_the_aws_cli(emberd, tmp_path):
     assert stat.S_IMODE(os.stat(out / "bootstrap").st_mode) == 0o755
     assert stat.S_IMODE(os.stat(out / "app.py").st_mode) == 0o644
     assert (out / "app.py").read_bytes() == b"def h(e, c):\n    return e\n"
+
+
+def test_a_new_functions_runtime_is_staged_for_the_jails_off_the_loop(emberd):
+    # The runtime image lives outside $EMBER_HOME: jailed VMs get a copy in
+    # jail/files, made on a worker when the function is created, so its first
+    # start does not copy on emberd's loop.
+    fname = name()
+    create(emberd, fname, Runtime="provided.al2023", Handler="x")
+    image = os.path.join(RUNTIMES, "provided.erofs")
+    m = emberd.wait_for(r"jail: " + re.escape(image) + r" staged as (\S+)", 60)
+    staged = m.group(1)
+    assert os.path.dirname(staged) == os.path.join(emberd.home, "jail", "files")
+    assert os.path.getsize(staged) == os.path.getsize(image)
+    assert stat.S_IMODE(os.stat(staged).st_mode) == 0o440
 
 
 def test_names_in_paths(emberd):
