@@ -199,6 +199,13 @@ class Emberd:
         threading.Thread(target=lambda: [None for _ in iter(self.lines.get, None)],
                          daemon=True).start()
 
+    def create_functions(self):
+        """FUNCTIONS, 128 MiB each (the stand-in runs any code: the python example)."""
+        for name, runtime, handler, code in FUNCTIONS:
+            self.ember("create", name, "--runtime", runtime, "--handler", handler, "--code",
+                       code if not self.standin else os.path.join(REPO, "examples", "python"),
+                       "--memory", "128", "--timeout", "60")
+
     def ember(self, *args, timeout=1500):
         return self.host.check([EMBER, "--home", self.home] + list(args), timeout=timeout)
 
@@ -370,7 +377,7 @@ def components(quick, host=None):
         except (subprocess.TimeoutExpired, testbox.TestboxError) as ex:
             rc, text = None, f"did not finish: {str(ex).strip()[-300:]}"
         out[name] = {"command": cmd, "rc": rc,
-                     "summary": [l for l in text.strip().splitlines() if l.strip()][-12:]}
+                     "summary": [l for l in text.strip().splitlines() if l.strip()][-30:]}
     return out
 
 
@@ -441,10 +448,7 @@ def main():
         # init, and no snapshot is taken.
         e = Emberd(host, "cold", False, 4096, out, standin)
         try:
-            for name, runtime, handler, code in FUNCTIONS:
-                e.ember("create", name, "--runtime", runtime, "--handler", handler, "--code",
-                        code if not a.standin else os.path.join(REPO, "examples", "python"),
-                        "--memory", "128", "--timeout", "60")
+            e.create_functions()
             for name, *_ in FUNCTIONS:
                 starts[name] = {"cold": bench_json(e, name, "cold", n["cold"][name], warmup=0)}
         finally:
@@ -453,10 +457,7 @@ def main():
         # SnapStart on: restore, warm, throughput, creation rate, density.
         e = Emberd(host, "snap", True, 4096, out, standin)
         try:
-            for name, runtime, handler, code in FUNCTIONS:
-                e.ember("create", name, "--runtime", runtime, "--handler", handler, "--code",
-                        code if not a.standin else os.path.join(REPO, "examples", "python"),
-                        "--memory", "128", "--timeout", "60")
+            e.create_functions()
             for name, *_ in FUNCTIONS:
                 starts[name]["restore"] = bench_json(e, name, "restore", n["restore"])
                 starts[name]["warm"] = bench_json(e, name, "warm", n["warm"])
@@ -472,10 +473,7 @@ def main():
         # process count must not include the standbys.
         e = Emberd(host, "ondemand", True, 4096, out, standin, ["--no-standby"])
         try:
-            for name, runtime, handler, code in FUNCTIONS:
-                e.ember("create", name, "--runtime", runtime, "--handler", handler, "--code",
-                        code if not a.standin else os.path.join(REPO, "examples", "python"),
-                        "--memory", "128", "--timeout", "60")
+            e.create_functions()
             for name, *_ in FUNCTIONS:
                 starts[name]["restore_ondemand"] = bench_json(e, name, "restore",
                                                               n["ondemand"])
