@@ -247,7 +247,13 @@ static void run_job(struct instance *inst, struct pool_job *job)
 void pool_offer(struct instance *inst)
 {
 	struct pool *p = inst->pool;
-	struct pool_job *job = pool_dequeue(p);
+	struct pool_job *job;
+
+	if (inst->refill && !inst->fresh) { /* a restore that served its first job */
+		inst->refill = false;
+		pool_standby_fill(p);
+	}
+	job = pool_dequeue(p);
 
 	if (job != NULL)
 		run_job(inst, job);
@@ -304,8 +310,8 @@ static int start_one(struct pool *p)
 	}
 	if (ret < 0)
 		log_err("%s: starting an instance: %s", p->fn->key, strerror(-ret));
-	else if (restore)
-		pool_standby_fill(p); /* there was none (it died, say): one for the next */
+	else if (inst->restore)
+		inst->refill = true; /* there was none (it died, say): one for the next */
 	return ret;
 }
 

@@ -116,6 +116,7 @@ struct instance {
 	bool load_sent;	   /* restore: the load is on its way */
 	bool api_ready;	   /* restore: its API listens (the load may go) */
 	bool from_standby; /* restore: it was the pool's standby */
+	bool refill;	   /* restore: spawn the next standby once its first job is done */
 	enum inst_state state;
 	bool restore;  /* started from the snapshot */
 	bool fresh;    /* has run no job yet */

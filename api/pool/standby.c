@@ -8,7 +8,9 @@
 /* Spawning a jailed VMM (exec of ember-jailer, its namespaces and cgroup,
  * exec of ember-vmm, its API socket) is the largest step of a restore that
  * does not depend on the snapshot. A standby does it ahead of time and then
- * waits, with no VM and no guest memory, until a restore takes it. */
+ * waits, with no VM and no guest memory, until a restore takes it. The next
+ * one is spawned once that restore has served its first job (pool_offer),
+ * not while it runs: the two would compete for the CPU. */
 void pool_standby_fill(struct pool *p)
 {
 	struct pool_set *s = p->set;
@@ -49,7 +51,7 @@ struct instance *pool_standby_take(struct pool *p)
 		if (ret < 0)
 			inst_fail(inst, "loading the snapshot: %s", strerror(-ret));
 	} /* else the API's line sends the load (instance.c) */
-	pool_standby_fill(p);
+	inst->refill = true;
 	return inst;
 }
 

@@ -402,11 +402,17 @@ def test_diff_chain_equals_full(kvm, work):
     finally:
         vm.stop()
     merged = str(local / "merged")
-    for argv in (["cp", "--sparse=always", mem_a, merged],
-                 [os.path.join(BUILD, "bin", "ember-snap-merge"), merged, mem_b],
+    base_sum = kvm.run(["sha256sum", mem_a], timeout=WAIT).stdout.split()[0]
+    for argv in ([os.path.join(BUILD, "bin", "ember-snap-merge"), mem_a, mem_b, merged],
                  ["cmp", merged, mem_c]):
         p = kvm.run(argv, timeout=WAIT)
         assert p.returncode == 0, (argv, p.stdout, p.stderr)
+    # The base is left as it was (clones may map it), and the merge never
+    # writes over a file that exists.
+    assert kvm.run(["sha256sum", mem_a], timeout=WAIT).stdout.split()[0] == base_sum
+    p = kvm.run([os.path.join(BUILD, "bin", "ember-snap-merge"), mem_a, mem_b, merged],
+                timeout=WAIT)
+    assert p.returncode == 1 and "exists" in p.stderr, (p.stdout, p.stderr)
     # The Diff holds a small part of the guest's 128 MiB.
     du = kvm.run(["du", "-k", mem_b, mem_a], timeout=CALL_TIMEOUT).stdout.split()
     assert int(du[0]) * 4 < int(du[2]), du

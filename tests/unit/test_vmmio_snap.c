@@ -252,22 +252,24 @@ static void round_trip(void **state, bool rng)
 	static const uint64_t regs[] = { VIRTIO_MMIO_STATUS, VIRTIO_MMIO_INTERRUPT_STATUS,
 					 VIRTIO_MMIO_CONFIG_GENERATION, VIRTIO_MMIO_QUEUE_READY };
 	uint32_t ida, lena, idb, lenb;
-	int irqs_a;
+	int irqs_a, irqs_b;
 
 	run_and_save(f, rng);
 	open_b(f, NULL);
 	assert_int_equal(restore_b(f), 0);
-	/* The guest sees the same registers, and got no interrupt from the restore. */
+	/* The guest sees the same registers; the restore gives an interrupt only
+	 * for one still pending (an edge in flight at the snapshot may be lost). */
 	assert_int_equal(f->b.t.queue_sel, 5);
 	for (size_t i = 0; i < sizeof(regs) / sizeof(regs[0]); i++) {
 		wr(&f->a, VIRTIO_MMIO_QUEUE_SEL, 0);
 		wr(&f->b, VIRTIO_MMIO_QUEUE_SEL, 0);
 		assert_int_equal(rd(&f->b, regs[i]), rd(&f->a, regs[i]));
 	}
-	assert_int_equal(f->b.irqs, 0);
+	assert_int_equal(f->b.irqs, rd(&f->b, VIRTIO_MMIO_INTERRUPT_STATUS) != 0);
 	assert_int_equal(f->b.kicks, 1); /* every running queue is looked at once */
 	/* The next request is served by B exactly as by A. */
 	irqs_a = f->a.irqs;
+	irqs_b = f->b.irqs;
 	request(&f->a, 5);
 	request(&f->b, 5);
 	assert_int_equal(vqd_used_idx(&f->b.d), 4);
@@ -275,7 +277,7 @@ static void round_trip(void **state, bool rng)
 	vqd_used_elem(&f->b.d, 3, &idb, &lenb);
 	assert_int_equal(idb, ida);
 	assert_int_equal(lenb, lena);
-	assert_int_equal(f->b.irqs, f->a.irqs - irqs_a);
+	assert_int_equal(f->b.irqs - irqs_b, f->a.irqs - irqs_a);
 	if (!rng)
 		assert_memory_equal(gmem_slice(f->b.gm, DATA_GPA, 512),
 				    gmem_slice(f->a.gm, DATA_GPA, 512), 512);

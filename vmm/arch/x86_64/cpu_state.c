@@ -178,7 +178,12 @@ int cpu_state_save(const struct vcpu *vcpu, const struct cpu_msr_list *msrs, str
 		goto out;
 	out->ncpuid = cpuid->nent;
 	memcpy(out->cpuid, cpuid->entries, out->ncpuid * sizeof(out->cpuid[0]));
-	ret = vcpu_ioctl(vcpu, KVM_GET_MP_STATE, "KVM_GET_MP_STATE", &mp);
+	/* First: without KVM_CAP_EXCEPTION_PAYLOAD, KVM_GET_VCPU_EVENTS delivers a
+	 * pending exception's payload (a #PF's CR2, a #DB's DR6) into the vCPU
+	 * state, which the sregs and debug registers read after it must carry. */
+	ret = vcpu_ioctl(vcpu, KVM_GET_VCPU_EVENTS, "KVM_GET_VCPU_EVENTS", &out->events);
+	if (ret == 0)
+		ret = vcpu_ioctl(vcpu, KVM_GET_MP_STATE, "KVM_GET_MP_STATE", &mp);
 	if (ret == 0)
 		ret = vcpu_ioctl(vcpu, KVM_GET_REGS, "KVM_GET_REGS", &out->regs);
 	if (ret == 0)
@@ -207,8 +212,7 @@ int cpu_state_save(const struct vcpu *vcpu, const struct cpu_msr_list *msrs, str
 	}
 	out->nmsrs = msrs->n;
 	memcpy(out->msrs, m->entries, msrs->n * sizeof(out->msrs[0]));
-	/* Last: reading the other state does not change pending events. */
-	ret = vcpu_ioctl(vcpu, KVM_GET_VCPU_EVENTS, "KVM_GET_VCPU_EVENTS", &out->events);
+	ret = 0;
 out:
 	free(m);
 	free(cpuid);

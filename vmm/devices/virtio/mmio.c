@@ -75,11 +75,16 @@ uint32_t vmmio_status(struct vmmio *t)
 	       (needs_reset(t) ? VIRTIO_STATUS_DEVICE_NEEDS_RESET : 0);
 }
 
+/* An edge for every event, also while the bit is still set (as Firecracker
+ * signals its irqfd): an edge can be lost (the IOAPIC pin masked, or an
+ * irqfd injection KVM defers to a worker, not yet in the irqchip when a
+ * snapshot reads it), and a bit that stays set with no edge to come would
+ * stall the device for good. A spurious one costs the guest a read of
+ * InterruptStatus. */
 void vmmio_interrupt(struct vmmio *t, uint32_t bits)
 {
-	uint32_t old = __atomic_fetch_or(&t->interrupt_status, bits, __ATOMIC_ACQ_REL);
-
-	if ((old & bits) != bits && t->irq.raise != NULL)
+	__atomic_fetch_or(&t->interrupt_status, bits, __ATOMIC_ACQ_REL);
+	if (t->irq.raise != NULL)
 		t->irq.raise(t->irq.opaque);
 }
 

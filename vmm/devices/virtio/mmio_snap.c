@@ -310,6 +310,10 @@ static int restore(void *dev, struct snap_reader *r, uint32_t version)
 	t->irq = irq;
 	if (ret < 0)
 		return ret;
+	/* A pending interrupt may have been an edge in flight when the snapshot
+	 * was taken (signalled, not yet in the irqchip): give it again. */
+	if (__atomic_load_n(&t->interrupt_status, __ATOMIC_ACQUIRE) != 0 && t->irq.raise != NULL)
+		t->irq.raise(t->irq.opaque);
 	/* A kick the guest wrote just before the pause may never have been
 	 * served: look at every running queue once. A spurious kick finds nothing. */
 	if ((t->status & S_DOK) && !t->needs_reset && t->dev->ops->notify != NULL)

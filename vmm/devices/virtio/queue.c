@@ -169,6 +169,7 @@ static int add_buffer(struct vq *vq, struct walk *w, const struct desc *d, struc
 	if (seg->host == NULL)
 		return broken(vq, "buffer outside guest memory");
 	seg->len = d->len;
+	seg->gpa = d->addr;
 	*total += d->len;
 	if (writable) {
 		/* The device may write all of it: a Diff snapshot must hold it. */
@@ -297,6 +298,12 @@ void vq_request_kick(struct vq *vq)
 		load16(vq->avail + VIRTQ_AVAIL_OFF_IDX));
 	mark_used(vq);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+void vq_chain_mark_written(const struct vq *vq, const struct vq_chain *c)
+{
+	for (unsigned i = c->nread; i < c->nread + c->nwrite && i < VQ_MAX_SEGS; i++)
+		gmem_mark_dirty(vq->gm, c->seg[i].gpa, c->seg[i].len);
 }
 
 int vq_push(struct vq *vq, uint16_t head, uint32_t written)

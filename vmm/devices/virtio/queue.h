@@ -58,6 +58,7 @@
 struct vq_seg {
 	uint8_t *host; /* inside gmem, valid for len bytes */
 	uint32_t len;
+	gpa_t gpa; /* where host is in the guest */
 };
 
 /* One validated chain: seg[0..nread) device-readable, then seg[nread..nread+nwrite)
@@ -115,6 +116,11 @@ int vq_pop(struct vq *vq, struct vq_chain *out);
  * (the device passes at most the chain's write_len). -EINVAL if the queue is not
  * active or head >= size (a caller bug); -EIO if the queue is broken. */
 int vq_push(struct vq *vq, uint16_t head, uint32_t written);
+/* Marks c's writable part dirty again. vq_pop() marks it, and a snapshot
+ * clears the marks: a device that keeps a popped chain and writes into it
+ * after a snapshot calls this before vq_push(), or a Diff snapshot misses
+ * what it wrote. */
+void vq_chain_mark_written(const struct vq *vq, const struct vq_chain *c);
 /* The driver's avail idx as it is now (guest-written: only compare it for
  * change, never use it as an index); 0 on an inactive queue. */
 uint16_t vq_avail_idx(const struct vq *vq);

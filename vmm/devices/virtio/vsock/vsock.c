@@ -104,6 +104,7 @@ static bool run_rx(struct vsock_dev *d)
 	}
 	for (unsigned i = 0;; i++) {
 		uint32_t written = 0;
+		bool kept = d->rx_held; /* from an earlier pass: a snapshot may have come since */
 		int ret;
 
 		if (i >= vq->size) {
@@ -127,6 +128,8 @@ static bool run_rx(struct vsock_dev *d)
 			break; /* nothing to send: keep the chain for later */
 		}
 		d->rx_held = false;
+		if (kept)
+			vq_chain_mark_written(vq, &d->rx_chain);
 		if (vq_push(vq, d->rx_chain.head, written) < 0) {
 			broken(d);
 			return false;
