@@ -315,12 +315,29 @@ static int start_one(struct pool *p)
 	return ret;
 }
 
+/* The dispatch event pairs waiting jobs with idle instances on its next
+ * turn (never from inside the caller). */
+static void dispatch_soon(struct pool *p)
+{
+	struct pool_set *s = p->set;
+
+	if (p->wait_head == NULL || p->idle == NULL || p->dirty)
+		return;
+	p->dirty = true;
+	p->dirty_next = s->dirty;
+	s->dirty = p;
+	event_active(s->dispatch_ev, EV_TIMEOUT, 0);
+}
+
 /* Enough instances for the waiting jobs; what cannot start fails its job
- * unless a busy instance of this version will take it later. */
+ * unless a busy instance of this version will take it later. A job whose
+ * instance failed to start may find an idle one instead: pool_coming()
+ * counts those, so they must get it. */
 void pool_ensure_starts(struct pool *p)
 {
 	if (p->set->freeing)
 		return;
+	dispatch_soon(p);
 	while (p->nwaiting > pool_coming(p)) {
 		int ret = start_one(p);
 
@@ -384,12 +401,7 @@ int pool_submit(struct pool_set *s, struct pool_job *job)
 	p->nwaiting++;
 	pn->inflight++;
 	/* run() never from inside submit: the dispatch event runs it next. */
-	if (p->idle != NULL && !p->dirty) {
-		p->dirty = true;
-		p->dirty_next = s->dirty;
-		s->dirty = p;
-		event_active(s->dispatch_ev, EV_TIMEOUT, 0);
-	}
+	dispatch_soon(p);
 	return 0;
 }
 

@@ -209,17 +209,15 @@ STANDIN = os.path.join(BUILD, "bin", "standin-vmm")
 
 class StandinEmberd(Emberd):
     """emberd with SnapStart on and the stand-in VMM (tests/drivers/standin_vmm.c) as its
-    VMM: it answers INIT and INVOKE and takes snapshots with no guest, so no KVM is
-    needed. runtimes_dir() makes the runtimes folder it reads (the stand-in opens no
-    image)."""
+    VMM, for the benchmark tool's tests only (behaviour tests use real VMs): it answers
+    INIT and INVOKE and takes snapshots with no guest. runtimes_dir() makes the runtimes
+    folder it reads (the stand-in opens no image)."""
 
     def argv(self):
         return [EMBERD, "--home", self.home, "--listen", "127.0.0.1:0", "--no-jail",
                 "--vmm", STANDIN, "--kernel", "/dev/null", "--initrd", "/dev/null",
                 "--runtimes", self.runtimes, "--memory-budget", "4096", "--keep-warm", "3600",
-                "--log-level", self.level] + self.extra
-
-    level = "info"
+                "--log-level", "info"] + self.extra
 
     @staticmethod
     def runtimes_dir(path):

@@ -133,6 +133,11 @@ def test_make_install_and_the_unit(tmp_path):
     assert os.readlink(dest / "usr/bin/ember") == "../lib/ember/bin/ember"
     unit = (dest / "usr/lib/systemd/system/ember.service").read_text()
     assert "ExecStart=/usr/lib/ember/bin/emberd " in unit
+    # Every instance is jailed by default: the jailer makes cgroups (so the
+    # cgroup tree is writable and delegated) and device nodes the unit allows.
+    assert "ProtectControlGroups=yes" not in unit and "Delegate=yes" in unit
+    for dev in ("/dev/kvm rw", "/dev/userfaultfd rw"):
+        assert f"DeviceAllow={dev}\n" in unit, dev
     # PREFIX alone: the unit's paths exist, so systemd-analyze can check them.
     prefix = tmp_path / "prefix"
     r = subprocess.run(["make", "-s", f"BUILD={build}", "install", f"PREFIX={prefix}"],
