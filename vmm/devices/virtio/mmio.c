@@ -75,16 +75,17 @@ uint32_t vmmio_status(struct vmmio *t)
 	       (needs_reset(t) ? VIRTIO_STATUS_DEVICE_NEEDS_RESET : 0);
 }
 
-/* An edge for every event, also while the bit is still set (as Firecracker
- * signals its irqfd): an edge can be lost (the IOAPIC pin masked, or an
- * irqfd injection KVM defers to a worker, not yet in the irqchip when a
- * snapshot reads it), and a bit that stays set with no edge to come would
- * stall the device for good. A spurious one costs the guest a read of
- * InterruptStatus. */
+/* An edge when a bit goes from clear to set: the guest reads and acks the
+ * status before it looks at the rings, so an event while the bit is still
+ * set is seen in that same pass. (Linux replays an edge that comes while the
+ * line is disabled; an edge in flight when a snapshot is taken is raised
+ * again at restore, mmio_snap.c.) An edge per event would cost each of them
+ * a guest interrupt. */
 void vmmio_interrupt(struct vmmio *t, uint32_t bits)
 {
-	__atomic_fetch_or(&t->interrupt_status, bits, __ATOMIC_ACQ_REL);
-	if (t->irq.raise != NULL)
+	uint32_t old = __atomic_fetch_or(&t->interrupt_status, bits, __ATOMIC_ACQ_REL);
+
+	if ((old & bits) != bits && t->irq.raise != NULL)
 		t->irq.raise(t->irq.opaque);
 }
 

@@ -311,7 +311,10 @@ static int restore(void *dev, struct snap_reader *r, uint32_t version)
 	if (ret < 0)
 		return ret;
 	/* A pending interrupt may have been an edge in flight when the snapshot
-	 * was taken (signalled, not yet in the irqchip): give it again. */
+	 * was taken (KVM injects an irqfd's edge from a worker, so it may not have
+	 * reached the irqchip the snapshot read): give it again. Otherwise the
+	 * bit stays set, no new edge comes (vmmio_interrupt), and the device
+	 * stalls for good. A spurious one costs the guest a status read. */
 	if (__atomic_load_n(&t->interrupt_status, __ATOMIC_ACQUIRE) != 0 && t->irq.raise != NULL)
 		t->irq.raise(t->irq.opaque);
 	/* A kick the guest wrote just before the pause may never have been
