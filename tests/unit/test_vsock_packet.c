@@ -24,11 +24,12 @@ static const struct vq_chain *mk(size_t len, size_t split)
 {
 	memset(&chain, 0, sizeof(chain));
 	if (split > 0 && split < len) {
-		chain.seg[0] = (struct vq_seg){ buf, (uint32_t)split };
-		chain.seg[1] = (struct vq_seg){ buf + split, (uint32_t)(len - split) };
+		chain.seg[0] = (struct vq_seg){ .host = buf, .len = (uint32_t)split };
+		chain.seg[1] =
+			(struct vq_seg){ .host = buf + split, .len = (uint32_t)(len - split) };
 		chain.nread = 2;
 	} else {
-		chain.seg[0] = (struct vq_seg){ buf, (uint32_t)len };
+		chain.seg[0] = (struct vq_seg){ .host = buf, .len = (uint32_t)len };
 		chain.nread = 1;
 	}
 	chain.read_len = (uint32_t)len;
@@ -142,7 +143,7 @@ static void test_len_over_max(void **state)
 	(void)state;
 	vsock_hdr_encode(&h, buf);
 	memset(&chain, 0, sizeof(chain));
-	chain.seg[0] = (struct vq_seg){ buf, VSOCK_HDR_SIZE };
+	chain.seg[0] = (struct vq_seg){ .host = buf, .len = VSOCK_HDR_SIZE };
 	chain.nread = 1;
 	chain.read_len = VSOCK_HDR_SIZE + VSOCK_MAX_PKT + 10; /* claims enough payload */
 	assert_int_equal(vsock_pkt_parse(&chain, CID, &out, &why), VSOCK_PKT_DROP);
