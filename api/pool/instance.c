@@ -208,7 +208,15 @@ void inst_run(struct instance *inst, struct pool_job *job)
 	job->inst = inst;
 	inst->req_id = ++next_req_id;
 	inst_set_state(inst, INST_BUSY);
-	inst_arm(inst, job->fn->timeout_s); /* the deadline */
+}
+
+void inst_arm_deadline(struct instance *inst)
+{
+	/* From now, not from the loop's cached time (this turn's start): the
+	 * invocation's clock started as INVOKE went, and the deadline may not
+	 * come before Timeout has passed on it (a REPORT of 2999.87 ms). */
+	event_base_update_cache_time(inst->pool->set->base);
+	inst_arm(inst, inst->job->fn->timeout_s);
 }
 
 static void free_inst(struct instance *inst)

@@ -240,6 +240,8 @@ static void run_job(struct instance *inst, struct pool_job *job)
 	}
 	inst_run(inst, job);
 	s->ops->run(s->arg, job, how, fresh ? &ph : NULL);
+	if (inst->state == INST_BUSY && inst->job == job)
+		inst_arm_deadline(inst);
 }
 
 /* An instance is ready for work: the oldest waiting job, else idle (or

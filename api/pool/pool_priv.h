@@ -183,6 +183,8 @@ void inst_arm(struct instance *inst, unsigned seconds);
 /* Something went wrong: tell the pool (a start failure), then stop it. */
 void inst_fail(struct instance *inst, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void inst_run(struct instance *inst, struct pool_job *job);
+/* The running job's deadline, Timeout from now: armed once run() sent INVOKE. */
+void inst_arm_deadline(struct instance *inst);
 void inst_stop(struct instance *inst, enum inst_stop how, const char *why);
 void inst_to_idle(struct instance *inst);
 void inst_to_snapshotting(struct instance *inst);
