@@ -13,7 +13,7 @@ all: $(BIN)/ember-snap-merge
 # to $(PREFIX)/lib/systemd/system with its paths filled in.
 PREFIX ?= /usr/local
 INSTALL_LIB := $(PREFIX)/lib/ember
-INSTALL_BINS := emberd ember ember-vmm ember-jailer ember-snap-merge
+INSTALL_BINS := emberd ember ember-intake ember-vmm ember-jailer ember-snap-merge
 .PHONY: install
 install: all runtimes
 	install -d $(DESTDIR)$(INSTALL_LIB)/bin $(DESTDIR)$(INSTALL_LIB)/guest \

@@ -1,4 +1,4 @@
-/* intake: zip -> staging folder -> EROFS image, on a worker thread (see intake.h). */
+/* intake: zip -> staging folder -> EROFS image, in ember-intake's process (see intake.h). */
 #include "api/code/intake.h"
 
 #include <errno.h>

@@ -240,6 +240,7 @@ static void defaults(struct emberd_args *a)
 	exe[n > 0 ? n : 0] = '\0';
 	dir = dirname(exe);
 	snprintf(a->vmm, sizeof(a->vmm), "%.4000s/ember-vmm", dir);
+	snprintf(a->intake, sizeof(a->intake), "%.4000s/ember-intake", dir);
 	snprintf(a->kernel, sizeof(a->kernel), "%.4000s/../guest/vmlinux", dir);
 	snprintf(a->initrd, sizeof(a->initrd), "%.4000s/../guest/initramfs.cpio", dir);
 	snprintf(a->runtimes, sizeof(a->runtimes), "%.4000s/../runtimes", dir);

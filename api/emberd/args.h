@@ -5,7 +5,7 @@
  *   /var/lib/ember, listen 127.0.0.1:9000, memory budget 75% of RAM,
  *   keep-warm 300 s, region us-east-1, account 000000000000, Event retries
  *   after 60 s x the attempt, 4 Events at a time, a 30 s drain, and the VM's
- *   files next to the binary (<bin>/ember-vmm, <bin>/../guest/vmlinux,
+ *   files next to the binary (<bin>/ember-vmm, <bin>/ember-intake, <bin>/../guest/vmlinux,
  *   <bin>/../guest/initramfs.cpio, <bin>/../runtimes), as `make` lays them
  *   out in $(BUILD).
  * - Every instance is jailed (api/pool/pool.h) unless --no-jail; --jail-uids
@@ -47,6 +47,7 @@ struct emberd_args {
 	uint64_t memory_budget_mib;
 	unsigned keep_warm_s;
 	char vmm[PATH_MAX], kernel[PATH_MAX], initrd[PATH_MAX], runtimes[PATH_MAX];
+	char intake[PATH_MAX]; /* ember-intake: next to emberd */
 	char guest_args[1024];
 	bool has_guest_args;
 	bool snapstart;

@@ -248,6 +248,7 @@ int main(int argc, char **argv)
 			.work = work,
 			.runtimes = rt,
 			.home = a.home,
+			.intake = a.intake,
 		};
 		if (lambda_new(&lo, &api) < 0)
 			goto out;

@@ -51,7 +51,8 @@ struct lambda_opts {
 	struct metrics *metrics; /* GET /metrics; may be NULL */
 	struct work_pool *work;
 	const struct runtimes *runtimes;
-	const char *home; /* $EMBER_HOME: logs/ (the invoker writes them) and tmp/ */
+	const char *home;   /* $EMBER_HOME: logs/ (the invoker writes them) and tmp/ */
+	const char *intake; /* the ember-intake program (api/code/intake.h) */
 };
 
 int lambda_new(const struct lambda_opts *o, struct lambda **out);

@@ -45,6 +45,7 @@ struct lambda {
 	struct work_pool *work;
 	const struct runtimes *rt;
 	char home[PATH_MAX];
+	char intake[PATH_MAX];
 	struct lreq_list live;
 	struct busy *busy;
 	bool stopping; /* lambda_stop(): new requests answer 500 */

@@ -1,4 +1,4 @@
-/* ops_code: CreateFunction and UpdateFunctionCode (the body is parsed, decoded, unzipped and imaged on a worker, then committed on the loop), and the kept zip that GetFunction's Code.Location names. */
+/* ops_code: CreateFunction and UpdateFunctionCode (the body is parsed, decoded, unzipped and imaged by ember-intake from a worker, then committed on the loop), and the kept zip that GetFunction's Code.Location names. */
 #include "api/lambda/ops.h"
 
 #include <errno.h>
@@ -26,6 +26,7 @@ struct code_job {
 	size_t body_len;
 	const struct runtimes *rt;
 	const char *home;
+	const char *intake;
 	char name[FN_NAME_MAX + 1]; /* update: the path's; create: the body's */
 	/* out */
 	struct fn *f; /* create: the new function's fields */
@@ -86,7 +87,7 @@ static void code_run(struct work *w)
 	}
 	j->in.home = j->home;
 	j->in.zip = j->zip;
-	intake_run(&j->in);
+	intake_in_child(&j->in, j->intake);
 	free(j->zip);
 	j->zip = NULL;
 	j->in.zip = NULL;
@@ -264,6 +265,7 @@ static void submit(struct lreq *r, bool create)
 	j->create = create;
 	j->rt = l->rt;
 	j->home = l->home;
+	j->intake = l->intake;
 	j->body = r->body;
 	j->body_len = r->body_len;
 	if (!create) {

@@ -141,6 +141,7 @@ int lambda_new(const struct lambda_opts *o, struct lambda **out)
 	l->work = o->work;
 	l->rt = o->runtimes;
 	snprintf(l->home, sizeof(l->home), "%s", o->home);
+	snprintf(l->intake, sizeof(l->intake), "%s", o->intake);
 	l->http = evhttp_new(o->base);
 	if (l->http == NULL) {
 		free(l);

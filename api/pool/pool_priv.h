@@ -87,8 +87,8 @@ struct pool {
 	struct pool *next; /* hash chain */
 	struct pool_set *set;
 	struct pool_name *pname;
-	struct fn *fn; /* a reference: what this key's instances are built from */
-	char snap_dir[PATH_MAX];
+	struct fn *fn;		    /* a reference: what this key's instances are built from */
+	char snap_dir[FN_PATH_MAX]; /* <home>/snapshots/<name>/<version>/<revision> */
 	bool has_snapshot, snap_busy, snap_failed;
 	bool draining; /* a stale key: instances stop when no job waits */
 	bool dirty;    /* on the set's dispatch list */

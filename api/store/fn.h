@@ -41,6 +41,11 @@
 #define FN_TIMEOUT_MAX	   900
 #define FN_VERSION_NUM_MAX 999999999u
 #define FN_LATEST	   "$LATEST"
+/* An image's path. A code image is <home>/functions/<name>/code/<uuid>.erofs
+ * and EMBER_HOME is short (its sockets fit a sun_path, api/pool/set.c), so it
+ * always fits; runtimes.json's images are checked at load. Not PATH_MAX:
+ * every version in memory holds two, and emberd holds hundreds. */
+#define FN_PATH_MAX 256
 
 struct fn_env {
 	char *key, *value;
@@ -56,11 +61,11 @@ struct fn {
 	char handler[FN_HANDLER_MAX + 1];
 	char revision_id[FN_REVISION_MAX + 1];
 	char code_sha256[FN_SHA256_B64 + 1];
-	uint64_t code_size;	      /* bytes of the zip */
-	char code_image[PATH_MAX];    /* read-only image mounted at /var/task */
-	char runtime_image[PATH_MAX]; /* read-only image mounted at / */
-	uint32_t memory_mib;	      /* 128..10240 */
-	uint32_t timeout_s;	      /* 1..900 */
+	uint64_t code_size;		 /* bytes of the zip */
+	char code_image[FN_PATH_MAX];	 /* read-only image mounted at /var/task */
+	char runtime_image[FN_PATH_MAX]; /* read-only image mounted at / */
+	uint32_t memory_mib;		 /* 128..10240 */
+	uint32_t timeout_s;		 /* 1..900 */
 	unsigned env_count;
 	struct fn_env env[FN_ENV_MAX];
 	/* What the Lambda API shows and an instance never needs. */

@@ -26,7 +26,7 @@
 
 struct runtime_entry {
 	char name[FN_RUNTIME_MAX + 1];
-	char image[PATH_MAX];
+	char image[FN_PATH_MAX];
 };
 
 struct runtimes {

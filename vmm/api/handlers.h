@@ -24,7 +24,7 @@ int api_patch_drive(struct api *api, const char *id, const char *body, struct ap
  * an unconfigured VM; a failed load ends the process, as in Firecracker). */
 int api_put_snapshot_create(struct api *api, const char *id, const char *body,
 			    struct api_reply *out, char *err);
-int api_put_snapshot_load(struct api *api, const char *id, const char *body,
-			  struct api_reply *out, char *err);
+int api_put_snapshot_load(struct api *api, const char *id, const char *body, struct api_reply *out,
+			  char *err);
 
 #endif

@@ -7,7 +7,7 @@
 #include "vmm/api/handlers.h"
 
 int api_patch_vm(struct api *api, const char *id, const char *body, struct api_reply *out,
-		    char *err)
+		 char *err)
 {
 	enum schema_vm_state want;
 	int ret;
@@ -21,7 +21,7 @@ int api_patch_vm(struct api *api, const char *id, const char *body, struct api_r
 }
 
 int api_patch_drive(struct api *api, const char *id, const char *body, struct api_reply *out,
-		       char *err)
+		    char *err)
 {
 	struct vm_config *cfg = &api->ctl->cfg;
 	struct ctl_args args;
@@ -52,7 +52,7 @@ int api_patch_drive(struct api *api, const char *id, const char *body, struct ap
 
 /* Snapshots (Full only; Diff is refused by name). */
 int api_put_snapshot_create(struct api *api, const char *id, const char *body,
-			       struct api_reply *out, char *err)
+			    struct api_reply *out, char *err)
 {
 	struct schema_snapshot_create c;
 	struct ctl_args args = { 0 };
@@ -74,8 +74,8 @@ int api_put_snapshot_create(struct api *api, const char *id, const char *body,
 	return ctl_call(api->ctl, CTL_CMD_SNAPSHOT_CREATE, &args, err, ERR_LEN);
 }
 
-int api_put_snapshot_load(struct api *api, const char *id, const char *body,
-			     struct api_reply *out, char *err)
+int api_put_snapshot_load(struct api *api, const char *id, const char *body, struct api_reply *out,
+			  char *err)
 {
 	struct schema_snapshot_load l;
 	struct ctl_args args = { 0 };
@@ -106,4 +106,3 @@ int api_put_snapshot_load(struct api *api, const char *id, const char *body,
 	out->last = ret < 0; /* a failed load ends the process (Firecracker) */
 	return ret;
 }
-
