@@ -124,7 +124,6 @@ static void on_line(struct instance *inst, bool is_err, const char *line, size_t
 		   memmem(line, len, POOL_API_LISTENING, strlen(POOL_API_LISTENING)) != NULL) {
 		int ret;
 
-		inst->api_ready = true;
 		inst->t_api_ns = pool_now_ns();
 		ret = snap_load(inst);
 		inst->load_sent = true;

@@ -305,9 +305,7 @@ static int start_one(struct pool *p)
 			 p->fn->key, strerror(-ret));
 		p->snap_failed = true;
 		p->set->snapshot_fallbacks++;
-		p->has_snapshot = false;
-		snap_delete(p->snap_dir);
-		pool_standby_drop(p, "its snapshot was deleted");
+		pool_forget_snapshot(p, "its snapshot was deleted");
 		ret = inst_spawn(p, false, false, &inst);
 	}
 	if (ret < 0)

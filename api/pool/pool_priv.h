@@ -114,7 +114,6 @@ struct instance {
 	uint32_t uid;	   /* jailed: its own */
 	bool load_job;	   /* a snapshot load job refers to it (like snap_job) */
 	bool load_sent;	   /* restore: the load is on its way */
-	bool api_ready;	   /* restore: its API listens (the load may go) */
 	bool from_standby; /* restore: it was the pool's standby */
 	bool refill;	   /* restore: spawn the next standby once its first job is done */
 	enum inst_state state;
@@ -138,7 +137,8 @@ struct instance {
 	unsigned connect_tries;
 	struct gproto_reader rd;
 	/* The start's milestones (pool_phases): exec, the VMM's API listening
-	 * (restore), the VM ready for vsock, the handshake done, READY. */
+	 * (restore; 0 until it listens), the VM ready for vsock, the handshake
+	 * done, READY. */
 	uint64_t t_spawn_ns, t_api_ns, t_vm_ns, t_connected_ns, t_ready_ns;
 	uint64_t req_id;      /* the running job's */
 	struct pool_job *job; /* while busy (or dying with a job on it) */
@@ -268,6 +268,9 @@ int pool_jail_seal(const struct pool_set *s, const char *from, const char *to);
 void snap_dir_for(const struct pool_set *s, const struct fn *fn, char *out, size_t cap);
 bool snap_exists(const char *dir);
 void snap_delete(const char *dir);
+/* p's snapshot is gone for good: its files, has_snapshot, and the standby VMM
+ * spawned for it (why: for the standby's log line). */
+void pool_forget_snapshot(struct pool *p, const char *why);
 int snap_take(struct instance *inst);
 void snap_state_path(const char *dir, char *out, size_t cap);
 void snap_mem_path(const char *dir, char *out, size_t cap);

@@ -133,9 +133,7 @@ void pool_inst_start_failed(struct instance *inst, const char *detail, const cha
 			 p->fn->key, inst->id, detail, tail);
 		p->snap_failed = true;
 		p->set->snapshot_fallbacks++;
-		p->has_snapshot = false;
-		snap_delete(p->snap_dir);
-		pool_standby_drop(p, "its snapshot was deleted");
+		pool_forget_snapshot(p, "its snapshot was deleted");
 		return; /* its job waits for a cold start (ensure_starts at gone) */
 	}
 	if (etype == NULL)

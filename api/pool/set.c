@@ -181,11 +181,8 @@ void pool_drain(struct pool_set *s, const char *name, const char *version, const
 			    (current_key == NULL || strcmp(p->fn->key, current_key) != 0) &&
 			    !p->draining) {
 				p->draining = true;
-				if (s->snapstart) {
-					snap_delete(p->snap_dir);
-					p->has_snapshot = false;
-				}
-				pool_standby_drop(p, "its version was replaced");
+				if (s->snapstart)
+					pool_forget_snapshot(p, "its version was replaced");
 				while (p->idle != NULL)
 					inst_stop(p->idle, STOP_TERM, "its version was replaced");
 				pool_maybe_free(p);
@@ -215,9 +212,7 @@ unsigned pool_stop_idle(struct pool_set *s, const char *name, bool drop_snapshot
 				continue;
 			/* A snapshot being taken is left alone: it stores later. */
 			if (drop_snapshot && s->snapstart && p->has_snapshot && !p->snap_busy) {
-				snap_delete(p->snap_dir);
-				p->has_snapshot = false;
-				pool_standby_drop(p, "its snapshot was deleted on request");
+				pool_forget_snapshot(p, "its snapshot was deleted on request");
 			}
 			for (; p->idle != NULL; n++)
 				inst_stop(p->idle, STOP_TERM, "stopped on request");

@@ -79,6 +79,13 @@ void snap_delete(const char *dir)
 		log_warn("removing %s: %s", dir, strerror(errno));
 }
 
+void pool_forget_snapshot(struct pool *p, const char *why)
+{
+	p->has_snapshot = false;
+	snap_delete(p->snap_dir);
+	pool_standby_drop(p, why);
+}
+
 /* mkdir -p for the folders below $EMBER_HOME/snapshots. */
 static int make_dirs(const char *dir)
 {

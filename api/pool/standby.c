@@ -44,7 +44,7 @@ struct instance *pool_standby_take(struct pool *p)
 	inst->t_spawn_ns = pool_now_ns();
 	inst_set_state(inst, INST_STARTING);
 	inst_arm(inst, POOL_BOOT_TIMEOUT_S);
-	if (inst->api_ready) {
+	if (inst->t_api_ns != 0) { /* its API listens: the load may go */
 		inst->t_api_ns = inst->t_spawn_ns;
 		inst->load_sent = true;
 		ret = snap_load(inst);
@@ -63,7 +63,6 @@ void pool_standby_drop(struct pool *p, const char *why)
 
 void pool_standby_api_ready(struct instance *inst)
 {
-	inst->api_ready = true;
 	inst->t_api_ns = pool_now_ns();
 	log_debug("instance %s: on standby for %s's next restore", inst->id, inst->pool->fn->key);
 	/* Kept as long as an idle instance is (the version's traffic may
@@ -73,7 +72,7 @@ void pool_standby_api_ready(struct instance *inst)
 
 void pool_standby_expired(struct instance *inst)
 {
-	if (inst->api_ready)
+	if (inst->t_api_ns != 0)
 		inst_stop(inst, STOP_TERM, "kept on standby long enough");
 	else
 		inst_fail(inst, "the VMM's API did not listen within %d s", POOL_BOOT_TIMEOUT_S);
