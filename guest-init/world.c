@@ -47,9 +47,35 @@ static int mount_one(const char *src, const char *dir, const char *type, unsigne
 	return -e;
 }
 
-int world_mount(unsigned tmp_mib, char *err, size_t errlen)
+/* /tmp: the host's disk if there is one, else a tmpfs. The disk is an empty
+ * ext4 the host made (api/pool/scratch.c): noinit_itable, since its inode
+ * tables were never zeroed and need not be; its root and lost+found are
+ * made what Lambda's /tmp is, world-writable and empty. */
+static int mount_tmp(unsigned tmp_mib, char *err, size_t errlen)
 {
 	char opts[64];
+	int r;
+
+	if (access(WORLD_TMP_DEV, F_OK) < 0) {
+		snprintf(opts, sizeof(opts), "size=%um,mode=1777", tmp_mib);
+		return mount_one("tmpfs", WORLD_ROOT "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, opts,
+				 err, errlen);
+	}
+	r = mount_one(WORLD_TMP_DEV, WORLD_ROOT "/tmp", "ext4", MS_NOSUID | MS_NODEV,
+		      "noinit_itable", err, errlen);
+	if (r < 0)
+		return r;
+	if (chmod(WORLD_ROOT "/tmp", 01777) < 0 ||
+	    (rmdir(WORLD_ROOT "/tmp/lost+found") < 0 && errno != ENOENT)) {
+		r = -errno;
+		snprintf(err, errlen, "preparing /tmp on %s: %s", WORLD_TMP_DEV, strerror(errno));
+		umount2(WORLD_ROOT "/tmp", MNT_DETACH);
+	}
+	return r;
+}
+
+int world_mount(unsigned tmp_mib, char *err, size_t errlen)
+{
 	int r;
 
 	if (mkdir(WORLD_ROOT, 0755) < 0 && errno != EEXIST) {
@@ -62,8 +88,7 @@ int world_mount(unsigned tmp_mib, char *err, size_t errlen)
 	r = mount_image(WORLD_CODE_DEV, WORLD_ROOT WORLD_TASK_ROOT, err, errlen);
 	if (r < 0)
 		goto err_root;
-	snprintf(opts, sizeof(opts), "size=%um,mode=1777", tmp_mib);
-	r = mount_one("tmpfs", WORLD_ROOT "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, opts, err, errlen);
+	r = mount_tmp(tmp_mib, err, errlen);
 	if (r < 0)
 		goto err_task;
 	r = mount_one("proc", WORLD_ROOT "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL,

@@ -3,8 +3,10 @@
  * Contract:
  * - world_mount() builds the function's root under WORLD_ROOT in PID 1's
  *   mount tree: the runtime image (WORLD_RUNTIME_DEV, erofs or ext4) read-only
- *   as /, the code image (WORLD_CODE_DEV) read-only at /var/task, a tmpfs of
- *   tmp_mib MiB at /tmp, and proc and devtmpfs at /proc and /dev. All are
+ *   as /, the code image (WORLD_CODE_DEV) read-only at /var/task, at /tmp
+ *   the ext4 disk WORLD_TMP_DEV when the host gave one (emberd does: Lambda's
+ *   /tmp is storage, not memory) and else a tmpfs of tmp_mib MiB, and proc
+ *   and devtmpfs at /proc and /dev. All are
  *   nosuid (and nodev but /dev), so a setuid file in an image grants nothing.
  *   The runtime image must contain the mount points (var/task, tmp, proc,
  *   dev): images are read-only, so they cannot be created. The caller mounts
@@ -41,6 +43,7 @@
 #define WORLD_ROOT	  "/lambda"
 #define WORLD_RUNTIME_DEV "/dev/vda"
 #define WORLD_CODE_DEV	  "/dev/vdb"
+#define WORLD_TMP_DEV	  "/dev/vdc"
 /* Lambda runs functions as sbx_user1051, uid 993 and gid 990 (as in the runtime
  * images' /etc/passwd); so do we. */
 #define WORLD_UID 993u

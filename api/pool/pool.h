@@ -86,6 +86,7 @@ struct event_base;
 #define POOL_STOP_GRACE_S	2    /* SIGTERM -> SIGKILL */
 #define POOL_CONSOLE_TAIL	2048 /* bytes of console and VMM log kept for error messages */
 #define POOL_ID_LEN		16   /* hex digits of an instance id */
+#define POOL_SCRATCH_MIB	512  /* each instance's /tmp disk: Lambda's EphemeralStorage */
 
 /* Jails (api/pool/jail.c, vmm/jail/README.md): unless off, every ember-vmm
  * runs under ember-jailer with a uid of its own from [uid_first, uid_first +

@@ -46,8 +46,12 @@
 #define POOL_IN_MEM	   "/mem"
 #define POOL_IN_SNAP_STATE "/snapshot.state" /* a template writes its snapshot here */
 #define POOL_IN_SNAP_MEM   "/snapshot.mem"
-#define POOL_DRIVE_RUNTIME "runtime" /* drive ids (snapshot loads override their paths) */
+#define POOL_IN_TMP	   "/tmp.ext4" /* its /tmp disk (scratch.c), in its folder or jail */
+#define POOL_DRIVE_RUNTIME "runtime"   /* drive ids (snapshot loads override their paths) */
 #define POOL_DRIVE_CODE	   "code"
+#define POOL_DRIVE_TMP	   "tmp"
+#define POOL_SCRATCH_FILE  "scratch.ext4" /* <home>/: the empty /tmp disk copied for each */
+#define POOL_SNAP_TMP	   "tmp.ext4"	  /* in a snapshot's folder: the disk at the pause */
 
 enum inst_state {
 	INST_STARTING,
@@ -159,7 +163,8 @@ struct pool_set {
 	struct work_pool *load_work; /* snapshot loads: not behind a long snapshot */
 	struct pool_jail jail;
 	char jailer[PATH_MAX], jail_base[PATH_MAX];
-	uint8_t *uid_used; /* a bit per uid of the jail range */
+	char scratch[PATH_MAX]; /* the empty /tmp disk (scratch.c) */
+	uint8_t *uid_used;	/* a bit per uid of the jail range */
 	struct pool_name *names[POOL_HASH_BUCKETS];
 	struct pool *pools[POOL_HASH_BUCKETS];
 	struct instance *lru_head, *lru_tail; /* idle instances, least recently used first */
@@ -274,6 +279,15 @@ void pool_forget_snapshot(struct pool *p, const char *why);
 int snap_take(struct instance *inst);
 void snap_state_path(const char *dir, char *out, size_t cap);
 void snap_mem_path(const char *dir, char *out, size_t cap);
+void snap_scratch_path(const char *dir, char *out, size_t cap);
+
+/* scratch.c: each instance's /tmp disk. pool_scratch_template() makes the
+ * empty one at start (mke2fs); pool_scratch_place() copies it, or a restore's
+ * snapshot's, to <root>/tmp.ext4 before the VMM runs; pool_scratch_save()
+ * copies an instance's (paused) into a snapshot. Errors: negative errnos. */
+int pool_scratch_template(struct pool_set *s);
+int pool_scratch_place(struct instance *inst);
+int pool_scratch_save(const char *from, const char *to);
 /* Restore: PUT /snapshot/load on the instance's API (a worker thread), with
  * the drives and the vsock socket named by emberd (a state file may not
  * choose host paths: vmm/snapshot/paths.h); the VMM says "ready to run". */

@@ -71,6 +71,10 @@ int pool_set_new(struct event_base *base, const struct pool_opts *opts, const st
 		ret = work_pool_new(base, POOL_LOAD_THREADS, &s->load_work);
 	if (ret < 0)
 		goto err;
+	/* The empty /tmp disk each instance gets a copy of: once, here. */
+	ret = pool_scratch_template(s);
+	if (ret < 0)
+		goto err;
 	/* The VM's files outside <home> are copied for the jails once: now, off the loop. */
 	pool_prestage(s, s->kernel);
 	pool_prestage(s, s->initrd);

@@ -15,7 +15,7 @@
 
 /* A snapshot job carries copies of everything run() needs (pool_priv.h).
  * Phase 1 (the instance waits): pause, PUT /snapshot/create to temporary
- * names, resume. Phase 2 (the instance serves meanwhile): fsync, rename to
+ * names, a copy of its /tmp disk as it is at the pause, resume. Phase 2 (the instance serves meanwhile): fsync, rename to
  * the final names, fsync the folder; only then do restores use it. */
 struct snap_job {
 	struct work w;
@@ -23,7 +23,8 @@ struct snap_job {
 	struct pool *pool;     /* phase 2 */
 	bool stored;	       /* phase 2 ran */
 	char api[PATH_MAX], dir[PATH_MAX], id[POOL_ID_LEN + 1];
-	char tmp_state[PATH_MAX], tmp_mem[PATH_MAX];
+	char tmp_state[PATH_MAX], tmp_mem[PATH_MAX], tmp_disk[PATH_MAX];
+	char inst_disk[PATH_MAX];		       /* the instance's /tmp disk, from the host */
 	char req_state[PATH_MAX], req_mem[PATH_MAX];   /* as the VMM names them */
 	char jail_state[PATH_MAX], jail_mem[PATH_MAX]; /* jailed: where it writes them */
 	const struct pool_set *set;
@@ -53,15 +54,23 @@ void snap_mem_path(const char *dir, char *out, size_t cap)
 		out[0] = '\0';
 }
 
+void snap_scratch_path(const char *dir, char *out, size_t cap)
+{
+	if (snprintf(out, cap, "%s/" POOL_SNAP_TMP, dir) >= (int)cap)
+		out[0] = '\0';
+}
+
+/* A snapshot of an emberd without /tmp disks (no tmp.ext4) is not one. */
 bool snap_exists(const char *dir)
 {
-	char state[PATH_MAX], mem[PATH_MAX];
+	char state[PATH_MAX], mem[PATH_MAX], tmp[PATH_MAX];
 	struct stat st;
 
 	snap_state_path(dir, state, sizeof(state));
 	snap_mem_path(dir, mem, sizeof(mem));
+	snap_scratch_path(dir, tmp, sizeof(tmp));
 	return stat(state, &st) == 0 && S_ISREG(st.st_mode) && stat(mem, &st) == 0 &&
-	       S_ISREG(st.st_mode);
+	       S_ISREG(st.st_mode) && stat(tmp, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
@@ -150,6 +159,9 @@ static void snap_run(struct work *w)
 	}
 	j->running = false;
 	ret = fcapi_snapshot_create(c, &req, j->err, sizeof(j->err));
+	/* Paused: the disk matches the guest's memory (scratch.c). */
+	if (ret == 0 && (ret = pool_scratch_save(j->inst_disk, j->tmp_disk)) < 0)
+		snprintf(j->err, sizeof(j->err), "copying its /tmp disk: %s", strerror(-ret));
 	/* A jailed VMM wrote them in its root: out of its reach at once, root's,
 	 * before its jail can go (an instance may stop before phase 2). */
 	if (ret == 0 && j->jail_state[0] != '\0' &&
@@ -167,6 +179,7 @@ out:
 	if (ret < 0) {
 		unlink(j->tmp_state);
 		unlink(j->tmp_mem);
+		unlink(j->tmp_disk);
 		if (j->jail_state[0] != '\0') {
 			unlink(j->jail_state);
 			unlink(j->jail_mem);
@@ -181,19 +194,23 @@ out:
 static void snap_store(struct work *w)
 {
 	struct snap_job *j = (struct snap_job *)w;
-	char state[PATH_MAX], mem[PATH_MAX];
+	char state[PATH_MAX], mem[PATH_MAX], disk[PATH_MAX];
 	int ret;
 
 	snap_state_path(j->dir, state, sizeof(state));
 	snap_mem_path(j->dir, mem, sizeof(mem));
+	snap_scratch_path(j->dir, disk, sizeof(disk));
 	if ((ret = fsync_path(j->tmp_mem, O_RDONLY)) < 0 ||
 	    (ret = fsync_path(j->tmp_state, O_RDONLY)) < 0 ||
+	    (ret = fsync_path(j->tmp_disk, O_RDONLY)) < 0 ||
+	    (ret = rename(j->tmp_disk, disk) < 0 ? -errno : 0) < 0 ||
 	    (ret = pool_jail_seal(j->set, j->tmp_mem, mem)) < 0 ||
 	    (ret = pool_jail_seal(j->set, j->tmp_state, state)) < 0 ||
 	    (ret = fsync_path(j->dir, O_RDONLY | O_DIRECTORY)) < 0) {
 		snprintf(j->err, sizeof(j->err), "writing %.200s: %s", j->dir, strerror(-ret));
 		unlink(j->tmp_state);
 		unlink(j->tmp_mem);
+		unlink(j->tmp_disk);
 	}
 	j->ret = ret;
 }
@@ -205,6 +222,7 @@ static void store_done(struct snap_job *j)
 	if (j->w.cancelled) {
 		unlink(j->tmp_state); /* emberd is stopping: no time to finish it */
 		unlink(j->tmp_mem);
+		unlink(j->tmp_disk);
 		j->ret = -ECANCELED;
 		snprintf(j->err, sizeof(j->err), "cancelled: emberd is stopping");
 	}
@@ -252,6 +270,7 @@ static void snap_done(struct work *w)
 		snprintf(j->err, sizeof(j->err), "queueing the store: %s", strerror(-ret));
 		unlink(j->tmp_state);
 		unlink(j->tmp_mem);
+		unlink(j->tmp_disk);
 		pool_snapshot_stored(j->pool, j->ret, j->err);
 		free(j);
 	}
@@ -279,7 +298,11 @@ int snap_take(struct instance *inst)
 	    snprintf(j->jail_state, sizeof(j->jail_state), "%s%s", inst->root,
 		     POOL_IN_SNAP_STATE) >= (int)sizeof(j->jail_state) ||
 	    snprintf(j->jail_mem, sizeof(j->jail_mem), "%s%s", inst->root, POOL_IN_SNAP_MEM) >=
-		    (int)sizeof(j->jail_mem)) {
+		    (int)sizeof(j->jail_mem) ||
+	    snprintf(j->tmp_disk, sizeof(j->tmp_disk), "%s/tmp.%s.tmp", j->dir, j->id) >=
+		    (int)sizeof(j->tmp_disk) ||
+	    snprintf(j->inst_disk, sizeof(j->inst_disk), "%s%s", inst->root, POOL_IN_TMP) >=
+		    (int)sizeof(j->inst_disk)) {
 		free(j);
 		return -ENAMETOOLONG;
 	}
@@ -372,11 +395,14 @@ int snap_load(struct instance *inst)
 		snprintf(r->backend_path, sizeof(r->backend_path), "%s", POOL_IN_MEM);
 		add_override(&r->overrides, POOL_DRIVE_RUNTIME, POOL_IN_RUNTIME);
 		add_override(&r->overrides, POOL_DRIVE_CODE, POOL_IN_CODE);
+		add_override(&r->overrides, POOL_DRIVE_TMP, POOL_IN_TMP);
 	} else {
 		snap_state_path(inst->pool->snap_dir, r->snapshot_path, sizeof(r->snapshot_path));
 		snap_mem_path(inst->pool->snap_dir, r->backend_path, sizeof(r->backend_path));
 		add_override(&r->overrides, POOL_DRIVE_RUNTIME, fn->runtime_image);
 		add_override(&r->overrides, POOL_DRIVE_CODE, fn->code_image);
+		/* Relative: the VMM's working directory is the instance's folder. */
+		add_override(&r->overrides, POOL_DRIVE_TMP, POOL_IN_TMP + 1);
 	}
 	inst->load_job = true;
 	ret = work_submit(inst->pool->set->load_work, &j->w);

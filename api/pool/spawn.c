@@ -20,7 +20,7 @@
 void inst_remove_dir(const char *dir)
 {
 	static const char *const names[] = { POOL_API_SOCK, POOL_VSOCK_SOCK, POOL_VM_CONFIG,
-					     POOL_PID_FILE };
+					     POOL_PID_FILE, POOL_IN_TMP + 1 };
 	char path[PATH_MAX];
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -57,7 +57,7 @@ static int write_config(struct instance *inst)
 	}
 	cfg->machine.mem_size_mib = fn->memory_mib;
 	cfg->machine.vcpu_count = vcpus < 1 ? 1 : vcpus > POOL_MAX_VCPUS ? POOL_MAX_VCPUS : vcpus;
-	cfg->ndrives = 2;
+	cfg->ndrives = 3;
 	snprintf(cfg->drives[0].drive_id, CONFIG_DRIVE_ID_LEN, POOL_DRIVE_RUNTIME);
 	snprintf(cfg->drives[0].path_on_host, PATH_MAX, "%s",
 		 inst->jailed ? POOL_IN_RUNTIME : fn->runtime_image);
@@ -66,6 +66,12 @@ static int write_config(struct instance *inst)
 	snprintf(cfg->drives[1].path_on_host, PATH_MAX, "%s",
 		 inst->jailed ? POOL_IN_CODE : fn->code_image);
 	cfg->drives[1].is_read_only = true;
+	/* Its /tmp (scratch.c): the guest's ember-init mounts the third disk
+	 * there. A path in its folder ("/" in a jail, its working directory
+	 * unjailed), the same for every clone of a snapshot. */
+	snprintf(cfg->drives[2].drive_id, CONFIG_DRIVE_ID_LEN, POOL_DRIVE_TMP);
+	snprintf(cfg->drives[2].path_on_host, PATH_MAX, "%s",
+		 inst->jailed ? POOL_IN_TMP : POOL_IN_TMP + 1);
 	cfg->vsock.enabled = true;
 	cfg->vsock.guest_cid = CONFIG_VSOCK_CID_MIN;
 	snprintf(cfg->vsock.vsock_id, sizeof(cfg->vsock.vsock_id), "vsock");
@@ -270,6 +276,9 @@ int inst_spawn(struct pool *p, bool restore, bool standby, struct instance **out
 		if (ret < 0)
 			goto err_dir;
 	}
+	ret = pool_scratch_place(inst);
+	if (ret < 0)
+		goto err_dir;
 	if (!restore) {
 		ret = write_config(inst);
 		if (ret < 0)

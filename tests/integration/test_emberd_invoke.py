@@ -216,6 +216,44 @@ def test_two_restored_clones_draw_different_bytes(emberd):
     assert len(set(restored)) == len(restored)
 
 
+TMP_PY = b'''import os, time
+
+# Written during INIT, before the snapshot: every clone finds it.
+with open("/tmp/from-init", "w") as f:
+    f.write("init")
+
+def handler(event, context):
+    with open("/tmp/" + context.aws_request_id, "w") as f:
+        f.write("mine")
+    time.sleep(event.get("s", 0))
+    st = os.statvfs("/tmp")
+    with open("/tmp/from-init") as f:
+        init = f.read()
+    with open("/proc/mounts") as f:
+        tmp = [line.split()[:3] for line in f if line.split()[1] == "/tmp"]
+    return {"seen": sorted(os.listdir("/tmp")), "init": init, "tmp": tmp,
+            "mib": st.f_blocks * st.f_frsize >> 20, "mode": oct(os.stat("/tmp").st_mode)}
+'''
+
+
+def test_tmp_is_a_disk_of_each_instances_own(emberd):
+    """Lambda's /tmp: 512 MB of storage (not the function's memory), empty and
+    world-writable, and each instance's own. A restored clone gets the disk as
+    it was at the snapshot: it sees what INIT wrote and nothing of the other
+    clones'."""
+    emberd.create("tmpdisk", PY_RT, "app.handler", {"app.py": (TMP_PY, 0o644)})
+    first = ok(emberd.invoke("tmpdisk", {}))
+    assert first["tmp"] == [["/dev/vdc", "/tmp", "ext4"]], first
+    assert 480 <= first["mib"] <= 512 and first["mode"] == "0o41777", first
+    assert first["init"] == "init" and len(first["seen"]) == 2, first  # no lost+found
+    res = invoke_many(emberd, "tmpdisk", [{"s": 3} for _ in range(3)])
+    restored = [(ok(r), r[4]["ResponseMetadata"]["RequestId"]) for r in res
+                if reports(r[3])[0]["start"] == "restore"]
+    assert len(restored) >= 2, [r[3] for r in res]
+    for got, rid in restored:
+        assert got["init"] == "init" and got["seen"] == sorted(["from-init", rid]), got
+
+
 def test_reserved_concurrency_one(emberd):
     lam = emberd.create("reserved", PY_RT, "app.handler", SLOW)
     lam.put_function_concurrency(FunctionName="reserved", ReservedConcurrentExecutions=1)

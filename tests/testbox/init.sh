@@ -17,6 +17,12 @@ $bb mount -t tmpfs -o mode=1777 tmpfs /dev/shm
 $bb mount -t tmpfs -o mode=1777 tmpfs /tmp
 $bb mount -t tmpfs tmpfs /run
 $bb mount -t cgroup2 cgroup2 /sys/fs/cgroup
+# /disk: an empty ext4 on the host's disk (testbox.py, make_disk), for what
+# must not sit in L1's memory as /tmp's files do.
+$bb mkdir -p /disk
+if [ -b /dev/vda ]; then
+	$bb mount -t ext4 -o noinit_itable /dev/vda /disk && $bb chmod 1777 /disk
+fi
 
 share= port=7000 shell=0
 for word in $($bb cat /proc/cmdline); do

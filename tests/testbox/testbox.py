@@ -31,6 +31,7 @@ AGENT_PORT = 7000
 # FACTS.md's recipe for nested KVM under the emulator.
 L1_CPU = "EPYC,+svm,+npt"
 L1_DEFAULT_MEM = 2048
+L1_DISK_BYTES = 4 << 30  # sparse: what L1 writes to /disk, at most
 READY = b"testbox-agent: ready"
 TIMEOUT_EXIT = 124  # what timeout(1) returns
 
@@ -108,10 +109,24 @@ def _die_with_parent():
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def make_disk(path):
+    """L1's /disk: a sparse ext4 image on the host's disk, made empty at each boot.
+    L1's /tmp is a tmpfs, so a file there is memory: what a test must see as
+    disk-backed (a function filling its 512 MiB /tmp, whose disk file is
+    charged to its VMM's memory cgroup while in memory) lives here instead."""
+    if os.path.exists(path):
+        os.unlink(path)
+    with open(path, "wb") as f:
+        f.truncate(L1_DISK_BYTES)
+    subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", "-O", "^has_journal", "-E",
+                    "lazy_itable_init=1,nodiscard", "-m", "0", path], check=True)
+
+
 def qemu_argv(mem, cpus, forwards, ctl_port, console_sock, console_log, shell=False,
-              monitor_sock=None, l1_cmdline=""):
+              monitor_sock=None, l1_cmdline="", disk=None):
     """The L1 command line: FACTS.md's recipe for nested SVM under TCG.
-    l1_cmdline is appended to L1's kernel command line."""
+    l1_cmdline is appended to L1's kernel command line; disk, an image made
+    by make_disk(), becomes L1's /disk."""
     append = (f"console=ttyS0 quiet panic=-1 reboot=t tsc_early_khz={host_tsc_khz()} tsc=reliable "
               "ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off "
               f"testbox.share={REPO} testbox.port={AGENT_PORT}")
@@ -137,6 +152,10 @@ def qemu_argv(mem, cpus, forwards, ctl_port, console_sock, console_log, shell=Fa
         "-netdev", f"user,id=n0,restrict=on{fwd}",
         "-device", "virtio-net-device,netdev=n0",
     ]
+    if disk:
+        # cache=unsafe: the image is scratch space, its flushes need not reach the platter.
+        argv += ["-drive", f"id=disk,file={disk},format=raw,if=none,cache=unsafe",
+                 "-device", "virtio-blk-device,drive=disk"]
     if monitor_sock:
         argv += ["-monitor", f"unix:{monitor_sock},server=on,wait=off"]
     if shell:
@@ -159,6 +178,7 @@ class Testbox:
         self.boot_seconds = None
         self.console_log = os.path.join(self.statedir, "console.log")
         self.monitor_sock = os.path.join(self.statedir, "monitor.sock")
+        self.disk = os.path.join(self.statedir, "disk.img")
 
     # --- lifecycle -------------------------------------------------------
     def boot(self, timeout=300, keep=False):
@@ -173,9 +193,10 @@ class Testbox:
         listener.bind(sock_path)
         listener.listen(1)
         self.ctl_port = free_port()
+        make_disk(self.disk)
         argv = qemu_argv(self.mem, self.cpus, self.forwards, self.ctl_port,
                          sock_path, self.console_log, monitor_sock=self.monitor_sock,
-                         l1_cmdline=self.l1_cmdline)
+                         l1_cmdline=self.l1_cmdline, disk=self.disk)
         qemu_log = open(os.path.join(self.statedir, "qemu.log"), "wb")
         start = time.monotonic()
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=qemu_log,
@@ -259,9 +280,10 @@ class Testbox:
             if fd is not None:
                 select.select([fd], [], [], 10)
                 os.close(fd)
-        state = os.path.join(self.statedir, "state.json")
-        if os.path.exists(state):
-            os.unlink(state)
+        for name in ("state.json", "disk.img"):
+            path = os.path.join(self.statedir, name)
+            if os.path.exists(path):
+                os.unlink(path)
 
     def alive(self):
         """Whether QEMU still runs (a panic in L1 ends it: panic=-1, -no-reboot)."""

@@ -392,6 +392,7 @@ static void test_config(void **state)
 	config_init(&cfg);
 	cfg.machine.vcpu_count = 2;
 	assert_int_equal(config_add_drive(&cfg, img, err, sizeof(err)), 0);
+	cfg.drives[0].is_read_only = true; /* held to its identity */
 	assert_int_equal(snap_config_from(&cfg, &c), 0);
 	assert_int_equal(c.ndrives, 1);
 	assert_int_equal(c.drives[0].size, 4);
@@ -402,6 +403,11 @@ static void test_config(void **state)
 	assert_int_equal(snap_config_from(&cfg, &cur), 0);
 	assert_int_equal(snap_config_check(&c, &cur), -EINVAL);
 	assert_true(last_error_has("mtime"));
+	/* Writable, the same change passes: only its size is held. */
+	cfg.drives[0].is_read_only = false;
+	c.drives[0].read_only = false;
+	assert_int_equal(snap_config_from(&cfg, &cur), 0);
+	assert_int_equal(snap_config_check(&c, &cur), 0);
 	unlink(img);
 	assert_int_equal(snap_config_from(&cfg, &cur), -ENOENT);
 	rmdir(dir);
@@ -466,6 +472,17 @@ static void test_config_every_mismatch(void **state)
 	cur = c;
 	cur.vsock_cid = 4;
 	EXPECT_MISMATCH(&c, &cur, "vsock guest_cid differs: 3 in the snapshot, 4 here");
+	/* A writable drive is each clone's own copy: another file, but its size. */
+	c.drives[1].read_only = false;
+	cur = c;
+	cur.drives[1].ino = 99;
+	cur.drives[1].mtime_ns = 7;
+	assert_int_equal(snap_config_check(&c, &cur), 0);
+	cur.drives[1].size = 8192;
+	EXPECT_MISMATCH(&c, &cur,
+			"drive code's file /srv/code.img differs: size 4096 in the snapshot, size "
+			"8192 here");
+	c.drives[1].read_only = true;
 	/* The first difference is the one named. */
 	cur = c;
 	cur.drives[1].ino = 99;

@@ -10,7 +10,10 @@
  * - snap_config_check() compares a saved record with one made from the
  *   restoring VMM's config and refuses the first difference with a message
  *   naming the field and both values: a mismatch would hand the guest a
- *   disk or memory it did not see when it was paused, and corrupt it.
+ *   disk or memory it did not see when it was paused, and corrupt it. A
+ *   writable drive's file is compared by size only: each clone must have a
+ *   copy of its own (made at the pause by whoever restores, as emberd does
+ *   for /tmp), which is never the same inode.
  * - encode/decode: one SNAP_TAG_CONFIG section; strings are a u32 length and
  *   the bytes without NUL, refused if too long for their field or holding a
  *   NUL. Pure.
