@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <string.h>
@@ -127,6 +126,8 @@ void intake_in_child(struct intake *in, const char *exe)
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, to_child[0], STDIN_FILENO);
 	posix_spawn_file_actions_adddup2(&fa, from_child[1], STDOUT_FILENO);
+	/* Nothing else of emberd's (sockets, the store) reaches the parser. */
+	posix_spawn_file_actions_addclosefrom_np(&fa, STDERR_FILENO + 1);
 	ret = posix_spawn(&pid, exe, &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	close(to_child[0]);

@@ -15,8 +15,9 @@
 
 /* A snapshot job carries copies of everything run() needs (pool_priv.h).
  * Phase 1 (the instance waits): pause, PUT /snapshot/create to temporary
- * names, a copy of its /tmp disk as it is at the pause, resume. Phase 2 (the instance serves meanwhile): fsync, rename to
- * the final names, fsync the folder; only then do restores use it. */
+ * names, a copy of its /tmp disk as it is at the pause, resume. Phase 2
+ * (the instance serves meanwhile): fsync, rename to the final names, fsync
+ * the folder; only then do restores use it. */
 struct snap_job {
 	struct work w;
 	struct instance *inst; /* phase 1 */
