@@ -13,6 +13,7 @@
 #include <sys/pidfd.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "api/pool/pool_priv.h"
@@ -22,6 +23,11 @@
 /* Where a cgroup v1 host keeps the controllers ember-jailer uses. */
 static const char *const cgroup_v1[] = { "memory", "pids", "cpu", "cpu,cpuacct", "cpuset" };
 #define SWEEP_WAIT_MS 2000 /* for a leftover VMM to die after SIGKILL */
+/* A copy made ahead (pool_prestage) leaves at least this much of the disk
+ * free: it is an optimisation, and must never take the space that emberd's
+ * queue of accepted events and its uploads need (a full disk there is an
+ * error to a client). The first start that needs the file copies it anyway. */
+#define PRESTAGE_RESERVE_MIB 256
 
 /* <home>/jail/ember-vmm: the jails of this home's instances. */
 static void jails_dir(const struct pool_set *s, char *out, size_t cap)
@@ -219,11 +225,22 @@ static int copy_fd(int in, int out, off_t size)
 	return 0;
 }
 
+/* Whether bytes more in the jails' folder leave keep_free_mib free. */
+static bool room_for(const struct pool_set *s, uint64_t bytes, uint64_t keep_free_mib)
+{
+	struct statvfs fs;
+
+	return statvfs(s->jail_base, &fs) == 0 &&
+	       (uint64_t)fs.f_bavail * fs.f_frsize >= bytes + (keep_free_mib << 20);
+}
+
 /* The file to link into jails for src: src itself if it lives in <home>
  * (code images, snapshots: one file system, and emberd's own), else a copy
  * in <home>/jail/files named after src's identity, made once and kept
- * across restarts (a snapshot records its drives' inodes). */
-static int stage(const struct pool_set *s, const char *src, char *out, size_t cap)
+ * across restarts (a snapshot records its drives' inodes). A copy that
+ * would leave less than keep_free_mib free is not made (-ENOSPC). */
+static int stage(const struct pool_set *s, const char *src, char *out, size_t cap,
+		 uint64_t keep_free_mib)
 {
 	size_t hl = strlen(s->home);
 	char tmp[PATH_MAX];
@@ -255,6 +272,8 @@ static int stage(const struct pool_set *s, const char *src, char *out, size_t ca
 	if (ret == 0 &&
 	    snprintf(tmp, sizeof(tmp), "%s.%d.tmp", out, (int)gettid()) >= (int)sizeof(tmp))
 		ret = -ENAMETOOLONG;
+	if (ret == 0 && keep_free_mib > 0 && !room_for(s, (uint64_t)st.st_size, keep_free_mib))
+		ret = -ENOSPC;
 	if (ret < 0) {
 		close(in);
 		return ret;
@@ -287,14 +306,18 @@ static void prestage_run(struct work *w)
 {
 	struct prestage *j = (struct prestage *)w;
 
-	j->ret = stage(j->s, j->src, j->out, sizeof(j->out));
+	j->ret = stage(j->s, j->src, j->out, sizeof(j->out), PRESTAGE_RESERVE_MIB);
 }
 
 static void prestage_done(struct work *w)
 {
 	struct prestage *j = (struct prestage *)w;
 
-	if (!w->cancelled && j->ret < 0)
+	if (!w->cancelled && j->ret == -ENOSPC)
+		log_warn("jail: not staging %s ahead: it would leave less than %d MiB of the disk "
+			 "free (the first start that needs it copies it)",
+			 j->src, PRESTAGE_RESERVE_MIB);
+	else if (!w->cancelled && j->ret < 0)
 		log_warn("jail: staging %s: %s (the first start that needs it tries again)", j->src,
 			 strerror(-j->ret));
 	else if (!w->cancelled)
@@ -323,7 +346,7 @@ void pool_prestage(struct pool_set *s, const char *path)
 static int link_in(const struct instance *inst, const char *src, const char *name)
 {
 	char staged[PATH_MAX], to[PATH_MAX];
-	int ret = stage(inst->pool->set, src, staged, sizeof(staged));
+	int ret = stage(inst->pool->set, src, staged, sizeof(staged), 0);
 
 	if (ret == 0 && snprintf(to, sizeof(to), "%s%s", inst->root, name) >= (int)sizeof(to))
 		ret = -ENAMETOOLONG;
