@@ -107,7 +107,7 @@ void intake_in_child(struct intake *in, const char *exe)
 	posix_spawn_file_actions_t fa;
 	int to_child[2], from_child[2], status, ret;
 	size_t got;
-	pid_t pid;
+	pid_t pid, waited;
 
 	in->fault = INTAKE_OK;
 	in->msg[0] = '\0';
@@ -145,9 +145,11 @@ void intake_in_child(struct intake *in, const char *exe)
 	close(to_child[1]);
 	got = read_result(from_child[0], result, sizeof(result));
 	close(from_child[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+	while ((waited = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
 		;
-	if (WIFSIGNALED(status)) {
+	if (waited < 0) {
+		service(in, "waiting for ember-intake", strerror(errno));
+	} else if (WIFSIGNALED(status)) {
 		in->fault = INTAKE_SERVICE;
 		snprintf(in->msg, sizeof(in->msg), "ember-intake was killed by signal %d",
 			 WTERMSIG(status));
