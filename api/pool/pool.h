@@ -84,7 +84,7 @@ struct event_base;
 #define POOL_RESTORE_TIMEOUT_S	30   /* RESTORE -> READY */
 #define POOL_SNAPSHOT_TIMEOUT_S 300  /* pause + snapshot/create + resume */
 #define POOL_STOP_GRACE_S	2    /* SIGTERM -> SIGKILL */
-#define POOL_CONSOLE_TAIL	2048 /* bytes of console and VMM log kept for error messages */
+#define POOL_CONSOLE_TAIL	1024 /* bytes of console and VMM log kept for error messages */
 #define POOL_ID_LEN		16   /* hex digits of an instance id */
 #define POOL_SCRATCH_MIB	512  /* each instance's /tmp disk: Lambda's EphemeralStorage */
 

@@ -117,7 +117,7 @@ void pool_inst_start_failed(struct instance *inst, const char *detail, const cha
 			    const uint8_t *body, size_t len)
 {
 	struct pool *p = inst->pool;
-	char tail[1024], msg[1536];
+	char tail[POOL_CONSOLE_TAIL], msg[1536];
 
 	inst_console_tail(inst, tail, sizeof(tail));
 	if (inst->state == INST_SNAPSHOTTING) {
@@ -174,7 +174,7 @@ void pool_inst_gone(struct instance *inst)
 	exit_text(inst, how, sizeof(how));
 	log_debug("instance %s gone (%s; %s)", inst->id, inst->why[0] ? inst->why : "?", how);
 	if (inst->job != NULL) {
-		char tail[1024];
+		char tail[POOL_CONSOLE_TAIL];
 
 		snprintf(msg, sizeof(msg), "%s (the microVM ended: %s)", how,
 			 inst->why[0] ? inst->why : "ember-vmm exited");
