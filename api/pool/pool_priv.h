@@ -46,12 +46,12 @@
 #define POOL_IN_MEM	   "/mem"
 #define POOL_IN_SNAP_STATE "/snapshot.state" /* a template writes its snapshot here */
 #define POOL_IN_SNAP_MEM   "/snapshot.mem"
-#define POOL_IN_TMP	   "/tmp.ext4" /* its /tmp disk (scratch.c), in its folder or jail */
-#define POOL_DRIVE_RUNTIME "runtime"   /* drive ids (snapshot loads override their paths) */
+#define POOL_TMP_DISK	   "tmp.ext4" /* its /tmp disk (scratch.c): in its folder, jail or snapshot */
+#define POOL_IN_TMP	   "/" POOL_TMP_DISK
+#define POOL_DRIVE_RUNTIME "runtime" /* drive ids (snapshot loads override their paths) */
 #define POOL_DRIVE_CODE	   "code"
 #define POOL_DRIVE_TMP	   "tmp"
 #define POOL_SCRATCH_FILE  "scratch.ext4" /* <home>/: the empty /tmp disk copied for each */
-#define POOL_SNAP_TMP	   "tmp.ext4"	  /* in a snapshot's folder: the disk at the pause */
 
 enum inst_state {
 	INST_STARTING,

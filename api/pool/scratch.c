@@ -1,15 +1,14 @@
 /* scratch: each instance's /tmp on a disk of its own (Lambda's ephemeral storage), copied from one empty ext4 image, or from its snapshot's. */
 #include <errno.h>
 #include <fcntl.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "api/pool/pool_priv.h"
 #include "lib/util/log.h"
+#include "lib/util/tool.h"
 
 /* Why a disk and not a tmpfs: Lambda's /tmp holds 512 MB whatever the
  * function's memory, and a full one says ENOSPC. A tmpfs would hold the
@@ -23,12 +22,10 @@
  * empty ext4 without a journal and with lazy inode tables is a sparse file
  * of some 400 KiB of data, copied extent by extent (copy_file_range). */
 
-extern char **environ;
-
 /* The empty filesystem: no journal (scratch space, nothing to recover),
  * no reserved blocks, inode tables left for the guest's ext4 to treat as
  * unused (noinit_itable at mount) rather than zeroed here or there. */
-static int make_ext4(const char *path)
+static int make_ext4(const char *path, char *msg, size_t cap)
 {
 	char size[16];
 	char *const argv[] = { "mke2fs",
@@ -45,27 +42,14 @@ static int make_ext4(const char *path)
 			       (char *)path,
 			       size,
 			       NULL };
-	posix_spawn_file_actions_t fa;
-	int status, ret;
-	pid_t pid;
 
 	snprintf(size, sizeof(size), "%uM", POOL_SCRATCH_MIB);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	ret = posix_spawnp(&pid, "mke2fs", &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	if (ret != 0)
-		return -ret;
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -errno;
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
+	return tool_run(argv, msg, cap);
 }
 
 int pool_scratch_template(struct pool_set *s)
 {
-	char tmp[PATH_MAX];
+	char tmp[PATH_MAX], msg[256];
 	int ret;
 
 	if (snprintf(s->scratch, sizeof(s->scratch), "%s/%s", s->home, POOL_SCRATCH_FILE) >=
@@ -73,13 +57,14 @@ int pool_scratch_template(struct pool_set *s)
 	    snprintf(tmp, sizeof(tmp), "%s.tmp", s->scratch) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
 	unlink(tmp);
-	ret = make_ext4(tmp);
-	if (ret == 0 && rename(tmp, s->scratch) < 0)
+	ret = make_ext4(tmp, msg, sizeof(msg));
+	if (ret == 0 && rename(tmp, s->scratch) < 0) {
 		ret = -errno;
+		snprintf(msg, sizeof(msg), "%s", strerror(errno));
+	}
 	if (ret < 0) {
 		unlink(tmp);
-		log_err("making the instances' /tmp disk %s with mke2fs: %s", s->scratch,
-			strerror(-ret));
+		log_err("making the instances' /tmp disk %s: %s", s->scratch, msg);
 	}
 	return ret;
 }

@@ -57,7 +57,7 @@ void snap_mem_path(const char *dir, char *out, size_t cap)
 
 void snap_scratch_path(const char *dir, char *out, size_t cap)
 {
-	if (snprintf(out, cap, "%s/" POOL_SNAP_TMP, dir) >= (int)cap)
+	if (snprintf(out, cap, "%s/" POOL_TMP_DISK, dir) >= (int)cap)
 		out[0] = '\0';
 }
 
@@ -403,7 +403,7 @@ int snap_load(struct instance *inst)
 		add_override(&r->overrides, POOL_DRIVE_RUNTIME, fn->runtime_image);
 		add_override(&r->overrides, POOL_DRIVE_CODE, fn->code_image);
 		/* Relative: the VMM's working directory is the instance's folder. */
-		add_override(&r->overrides, POOL_DRIVE_TMP, POOL_IN_TMP + 1);
+		add_override(&r->overrides, POOL_DRIVE_TMP, POOL_TMP_DISK);
 	}
 	inst->load_job = true;
 	ret = work_submit(inst->pool->set->load_work, &j->w);

@@ -20,7 +20,7 @@
 void inst_remove_dir(const char *dir)
 {
 	static const char *const names[] = { POOL_API_SOCK, POOL_VSOCK_SOCK, POOL_VM_CONFIG,
-					     POOL_PID_FILE, POOL_IN_TMP + 1 };
+					     POOL_PID_FILE, POOL_TMP_DISK };
 	char path[PATH_MAX];
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -71,7 +71,7 @@ static int write_config(struct instance *inst)
 	 * unjailed), the same for every clone of a snapshot. */
 	snprintf(cfg->drives[2].drive_id, CONFIG_DRIVE_ID_LEN, POOL_DRIVE_TMP);
 	snprintf(cfg->drives[2].path_on_host, PATH_MAX, "%s",
-		 inst->jailed ? POOL_IN_TMP : POOL_IN_TMP + 1);
+		 inst->jailed ? POOL_IN_TMP : POOL_TMP_DISK);
 	cfg->vsock.enabled = true;
 	cfg->vsock.guest_cid = CONFIG_VSOCK_CID_MIN;
 	snprintf(cfg->vsock.vsock_id, sizeof(cfg->vsock.vsock_id), "vsock");
