@@ -23,6 +23,7 @@
 #define BENCH_NO_SNAP_S	  60  /* no instance and no snapshot for this long: none comes */
 #define BENCH_WARM_EXTRA  10  /* warm-up rounds beyond --warmup to reach conc instances */
 #define BENCH_POLL_NS	  10000000L
+#define BENCH_BAR_NS	  100000000L /* the progress bar's redraw */
 
 static double now_ms(void)
 {
@@ -124,43 +125,60 @@ static void progress(struct bench *b)
 		b->progress = false;
 }
 
-/* Cold/restore rounds start their k requests together: the threads wait at this gate. */
-struct gate {
+/* One run of threads. A round's k requests start together: the threads wait
+ * until `open`. Each thread counts itself out in `exited` as it ends, which
+ * is what the caller waits for (never a count of samples: a fast answer, a
+ * 429 say, may come before the caller looks). */
+struct run {
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	bool open;
+	pthread_cond_t cv; /* open, or one more exited */
+	bool open, round;
+	unsigned exited;
 };
 
 struct worker {
 	struct bench *b;
-	unsigned slot; /* cold/restore: this thread's one sample */
-	struct gate *gate;
+	unsigned slot; /* a round: this thread's one sample */
+	struct run *run;
 };
 
-/* Warm: pull sample slots until n are taken. Cold/restore: one slot, once the gate opens. */
-static void *worker_main(void *arg)
+static void worker_samples(struct worker *w)
 {
-	struct worker *w = arg;
 	struct bench *b = w->b;
 
-	if (w->gate != NULL) {
-		pthread_mutex_lock(&w->gate->mu);
-		while (!w->gate->open)
-			pthread_cond_wait(&w->gate->cv, &w->gate->mu);
-		pthread_mutex_unlock(&w->gate->mu);
+	if (w->run->round) {
 		invoke_one(b, &b->s[w->slot]);
 		atomic_fetch_add(&b->done, 1);
-		return NULL;
+		return;
 	}
 	for (;;) {
 		unsigned i = atomic_fetch_add(&b->next, 1);
 
 		if (i >= b->n)
-			return NULL;
+			return;
 		invoke_one(b, &b->s[i]);
 		atomic_fetch_add(&b->done, 1);
 	}
 }
+
+/* Warm: pull sample slots until n are taken. A round: one slot, once open. */
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct run *run = w->run;
+
+	pthread_mutex_lock(&run->mu);
+	while (!run->open)
+		pthread_cond_wait(&run->cv, &run->mu);
+	pthread_mutex_unlock(&run->mu);
+	worker_samples(w);
+	pthread_mutex_lock(&run->mu);
+	run->exited++;
+	pthread_cond_broadcast(&run->cv);
+	pthread_mutex_unlock(&run->mu);
+	return NULL;
+}
+
 /* The function's pools in /ember/status: live instances, and whether any has a snapshot. */
 static int pool_state(struct bench *b, unsigned *live, bool *snapshot)
 {
@@ -247,32 +265,45 @@ static unsigned run_threads(struct bench *b, unsigned first, unsigned k, bool ro
 {
 	static pthread_t tid[BENCH_C_MAX];
 	static struct worker w[BENCH_C_MAX];
-	struct gate g = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false };
-	struct timespec tick = { 0, 100000000L };
-	unsigned nt = round ? k : b->conc, started = 0, target;
+	struct run run = { .mu = PTHREAD_MUTEX_INITIALIZER, .round = round };
+	pthread_condattr_t ca;
+	unsigned nt = round ? k : b->conc, started = 0;
 
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&run.cv, &ca);
+	pthread_condattr_destroy(&ca);
 	for (; started < nt; started++) {
-		w[started] = (struct worker){ .b = b,
-					      .slot = first + started,
-					      .gate = round ? &g : NULL };
+		w[started] = (struct worker){ .b = b, .slot = first + started, .run = &run };
 		if (pthread_create(&tid[started], NULL, worker_main, &w[started]) != 0) {
 			fprintf(stderr, "ember bench: only %u of %u threads started\n", started,
 				nt);
 			break;
 		}
 	}
-	pthread_mutex_lock(&g.mu);
-	g.open = true;
-	pthread_cond_broadcast(&g.cv);
-	pthread_mutex_unlock(&g.mu);
-	/* The bar redraws while the workers run; the joins are the synchronisation. */
-	target = round ? atomic_load(&b->done) + started : b->n;
-	while (started > 0 && atomic_load(&b->done) < target) {
+	/* Open the gate, then wait for every thread to end, redrawing the bar
+	 * every BENCH_BAR_NS meanwhile. */
+	pthread_mutex_lock(&run.mu);
+	run.open = true;
+	pthread_cond_broadcast(&run.cv);
+	while (run.exited < started) {
+		struct timespec until;
+
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_nsec += BENCH_BAR_NS;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&run.cv, &run.mu, &until);
+		pthread_mutex_unlock(&run.mu);
 		progress(b);
-		nanosleep(&tick, NULL);
+		pthread_mutex_lock(&run.mu);
 	}
+	pthread_mutex_unlock(&run.mu);
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(tid[i], NULL);
+	pthread_cond_destroy(&run.cv);
 	progress(b);
 	return round ? started : b->n;
 }
