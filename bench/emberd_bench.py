@@ -10,7 +10,10 @@ once. So what is measured is emberd: the Lambda API over loopback TCP
 few microseconds per frame.
 
 1. Warm invoke latency at concurrency 1: `wrk -t1 -c1 --latency` POSTing {} to
-   one function's /invocations for --seconds (after a warm-up); p50, p99.
+   one function's /invocations for --seconds (after a warm-up); p50, p99, and
+   emberd's CPU time per invoke (/proc/PID/stat). Then the floor under it:
+   GetFunctionConfiguration the same way, one HTTP exchange with emberd and no
+   VMM behind it.
 2. Throughput at concurrency 32: `wrk -t2 -c32` on the same function (32
    instances, warmed first); invokes/s.
 3. Memory: a fresh emberd holding --functions functions with --per-function
@@ -115,10 +118,12 @@ class Emberd:
         self.proc.wait(60)
 
 
-def wrk(port, name, threads, conns, seconds, script):
+def wrk(port, name, threads, conns, seconds, script, route="invocations"):
+    """wrk on a function's route: POST /invocations (script), or a GET."""
     out = subprocess.run(["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "--latency",
-                          "-s", script, f"http://127.0.0.1:{port}/2015-03-31/functions/"
-                          f"{name}/invocations"], capture_output=True, text=True, check=True)
+                          *(["-s", script] if script else []),
+                          f"http://127.0.0.1:{port}/2015-03-31/functions/{name}/{route}"],
+                         capture_output=True, text=True, check=True)
     text = out.stdout
 
     def us(label):
@@ -127,7 +132,15 @@ def wrk(port, name, threads, conns, seconds, script):
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     return {"p50_us": us("50%"), "p99_us": us("99%"), "rps": rps,
+            "requests": int(re.search(r"(\d+) requests in", text).group(1)),
             "non2xx": int(errors.group(1)) if errors else 0, "raw": text}
+
+
+def cpu_s(pid):
+    """(user, kernel): CPU seconds a process has used (/proc/PID/stat)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return tuple(int(fields[i]) / os.sysconf("SC_CLK_TCK") for i in (11, 12))
 
 
 def mem_of(pid):
@@ -171,13 +184,22 @@ def main():
         e.create("bench")
         e.invoke("bench")
         wrk(e.port, "bench", 1, 1, 2, script)  # warm-up
+        cpu0 = cpu_s(e.proc.pid)
         lat = wrk(e.port, "bench", 1, 1, a.seconds, script)
+        lat["emberd_user_us"], lat["emberd_kernel_us"] = (
+            (b - a) / lat["requests"] * 1e6 for a, b in zip(cpu0, cpu_s(e.proc.pid)))
+        # The floor under it: one HTTP exchange with emberd and no VMM behind it.
+        hop = wrk(e.port, "bench", 1, 1, a.seconds, None, "configuration")
         wrk(e.port, "bench", 2, 32, 3, script)  # starts and warms 32 instances
         thr = wrk(e.port, "bench", 2, 32, a.seconds, script)
         inst = sum(p["Idle"] + p["Busy"] for p in e.status()["Pools"])
         e.stop()
         print(f"warm invoke, concurrency 1: p50 {lat['p50_us']:.0f} us, p99 {lat['p99_us']:.0f}"
-              f" us, {lat['rps']:.0f}/s (non-2xx: {lat['non2xx']})")
+              f" us, {lat['rps']:.0f}/s (non-2xx: {lat['non2xx']}); emberd's CPU "
+              f"per invoke: {lat['emberd_user_us']:.0f} us user, {lat['emberd_kernel_us']:.0f} us "
+              f"kernel")
+        print(f"the floor, GetFunctionConfiguration (no VMM), concurrency 1: p50 "
+              f"{hop['p50_us']:.0f} us, p99 {hop['p99_us']:.0f} us (non-2xx: {hop['non2xx']})")
         print(f"concurrency 32: {thr['rps']:.0f} invokes/s, p50 {thr['p50_us']:.0f} us, p99 "
               f"{thr['p99_us']:.0f} us, {inst} instances (non-2xx: {thr['non2xx']})")
 
@@ -210,11 +232,11 @@ def main():
               f"Pss {pss / 1024:.1f} MiB; largest parts: "
               + ", ".join(f"{name} {kb / 1024:.1f}" for kb, name in where))
         if a.json:
-            for r in (lat, thr):
+            for r in (lat, thr, hop):
                 r.pop("raw")
             with open(a.json, "w") as f:
                 json.dump({"seconds": a.seconds, "tool": "wrk (warm-up run first, not counted)",
-                           "vmm": "standin-vmm", "c1": lat, "c32": thr, "functions": len(
+                           "vmm": "standin-vmm", "c1": lat, "c1_no_vmm": hop, "c32": thr, "functions": len(
                                st["Pools"]), "instances": total, "rss_kib": rss,
                            "pss_kib": pss, "start_rss_kib": start_rss,
                            "rss_largest": where}, f, indent=1)
