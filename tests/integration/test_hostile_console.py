@@ -17,9 +17,28 @@ BOOT_TIMEOUT = 180
 PROMPT = 60
 
 # fd 3: what the test reads (stderr of ember-vmm and the shell's own lines);
-# ember-vmm's stdout: the pipe into sleep.
+# ember-vmm's stdout: the pipe into a reader that sleeps and never reads. Only
+# when the test kills its sleep (to see why no line was dropped, on a failure)
+# does it copy the console to fd 3.
 WRAP = ('exec 3>&1; ( "$0" "$@" 2>&3 & echo "vmm-pid $!" >&3; wait $!; '
-        'echo "vmm-exit $?" >&3 ) | sleep 100000')
+        'echo "vmm-exit $?" >&3 ) | { sleep 100000 & echo "sleep-pid $!" >&3; wait; '
+        'echo "=== the console ===" >&3; head -c 65536 >&3; }')
+
+
+def console_of(kvm, vm):
+    """A failure's evidence: the busiest processes where the VM runs (something
+    left running by an earlier test?), then what the guest wrote, once the
+    stalled reader is let go."""
+    ps = kvm.run(["ps", "-eo", "pid,pcpu,etime,rss,args", "--sort=-pcpu"],
+                 timeout=CALL_TIMEOUT).stdout
+    ps = "\n".join(line[:160] for line in ps.splitlines()[:12])
+    sleep = vm.drain().split("sleep-pid ")[1].split()[0]
+    kvm.run(["kill", sleep], timeout=CALL_TIMEOUT)
+    try:
+        vm.wait_for("vmm-exit ", 10)
+    except AssertionError:
+        pass
+    return f"{ps}\nthe guest's console:\n" + vm.drain().partition("=== the console ===")[2][-3000:]
 
 
 def test_stalled_console_reader_stops_nothing(kvm):
@@ -32,7 +51,10 @@ def test_stalled_console_reader_stops_nothing(kvm):
         vm.wait_for("vmm-pid ", BOOT_TIMEOUT)
         pid = vm.text.split("vmm-pid ")[1].split()[0]
         # The pipe is full and the ring too: lines are being dropped, and counted.
-        vm.wait_for("line(s) of guest output dropped", BOOT_TIMEOUT)
+        try:
+            vm.wait_for("line(s) of guest output dropped", BOOT_TIMEOUT)
+        except AssertionError as e:
+            raise AssertionError(f"{e}\n{console_of(kvm, vm)}") from None
         status, _, raw = curl(kvm, sock, "PATCH", "/vm", '{"state": "Paused"}')
         assert status == 204, raw
         assert curl(kvm, sock, "GET", "/")[1]["state"] == "Paused"
