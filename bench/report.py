@@ -247,7 +247,12 @@ def section(out, res, made, rel):
         L.append(f"**emberd's own cost** on this host (`bench/emberd_bench.py`, the stand-in VMM "
                  f"of issue 18, {e['tool']}, {e['seconds']} s each): warm invoke at "
                  f"concurrency 1 p50 {e['c1']['p50_us']:.0f} µs, p99 {e['c1']['p99_us']:.0f} µs "
-                 f"({e['c1']['rps']:.0f}/s); at concurrency 32 {e['c32']['rps']:.0f} invokes/s; "
+                 f"({e['c1']['rps']:.0f}/s)"
+                 + (f", emberd's CPU {e['c1']['emberd_user_us']:.0f} µs user and "
+                    f"{e['c1']['emberd_kernel_us']:.0f} µs kernel per invoke; the floor under "
+                    f"it, GetFunctionConfiguration (one HTTP exchange, no VMM), p50 "
+                    f"{e['c1_no_vmm']['p50_us']:.0f} µs" if "c1_no_vmm" in e else "")
+                 + f"; at concurrency 32 {e['c32']['rps']:.0f} invokes/s; "
                  f"RSS {e['start_rss_kib'] / 1024:.1f} MiB at start, "
                  f"{e['rss_kib'] / 1024:.1f} MiB (PSS {e['pss_kib'] / 1024:.1f}) with "
                  f"{e['functions']} functions and {e['instances']} idle instances"
