@@ -18,7 +18,7 @@ struct work_pool {
 	pthread_cond_t cond;
 	struct work *queue, **queue_tail; /* waiting for a thread */
 	struct work *finished;		  /* run, waiting for done() on the loop */
-	unsigned queued;
+	unsigned queued, max_queued;
 	bool stopping;
 	int efd;
 	struct event *ev;
@@ -94,7 +94,8 @@ static void on_finished(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-int work_pool_new(struct event_base *base, unsigned threads, struct work_pool **out)
+int work_pool_new(struct event_base *base, unsigned threads, unsigned max_queued,
+		  struct work_pool **out)
 {
 	struct work_pool *p = calloc(1, sizeof(*p));
 	int ret = -ENOMEM;
@@ -105,6 +106,7 @@ int work_pool_new(struct event_base *base, unsigned threads, struct work_pool **
 		threads = WORK_THREADS;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
+	p->max_queued = max_queued != 0 ? max_queued : WORK_QUEUE_MAX;
 	p->queue_tail = &p->queue;
 	p->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (p->efd < 0) {
@@ -133,7 +135,7 @@ int work_submit(struct work_pool *p, struct work *w)
 	int ret = 0;
 
 	pthread_mutex_lock(&p->lock);
-	if (p->queued >= WORK_QUEUE_MAX) {
+	if (p->queued >= p->max_queued) {
 		ret = -EAGAIN; /* w untouched */
 	} else {
 		w->cancelled = false;

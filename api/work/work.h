@@ -7,8 +7,11 @@
  *   submitted job. run() must not touch loop-owned state: it works on what
  *   the job carries. A job that was still queued when the pool is freed gets
  *   done() with `cancelled` set and run() never called.
- * - work_submit() never blocks. It refuses with -EAGAIN when WORK_QUEUE_MAX
- *   jobs are already waiting (the caller answers "too many requests").
+ * - work_submit() never blocks. It refuses with -EAGAIN when the pool's
+ *   max_queued jobs (WORK_QUEUE_MAX for 0) are already waiting (the caller
+ *   answers "too many requests"). A caller whose jobs are bounded otherwise
+ *   (one per instance, say) may give UINT_MAX: a refusal would only turn a
+ *   moment's burst into a failure.
  * - Completion reaches the loop through an eventfd the loop watches: no
  *   polling, no timers.
  * - work_pool_free() (loop thread) lets running jobs finish, joins the
@@ -33,7 +36,8 @@ struct work {
 
 struct work_pool;
 
-int work_pool_new(struct event_base *base, unsigned threads, struct work_pool **out);
+int work_pool_new(struct event_base *base, unsigned threads, unsigned max_queued,
+		  struct work_pool **out);
 int work_submit(struct work_pool *p, struct work *w);
 void work_pool_free(struct work_pool *p);
 

@@ -70,7 +70,7 @@ static void test_jobs_come_back_on_the_loop(void **state)
 	int remaining = JOBS;
 
 	(void)state;
-	assert_int_equal(work_pool_new(base, 2, &p), 0);
+	assert_int_equal(work_pool_new(base, 2, 0, &p), 0);
 	memset(jobs, 0, sizeof(jobs));
 	for (int i = 0; i < JOBS; i++) {
 		jobs[i].w.run = run;
@@ -102,7 +102,7 @@ static void test_full_queue_and_cancel(void **state)
 	struct work_pool *p;
 
 	(void)state;
-	assert_int_equal(work_pool_new(base, 2, &p), 0);
+	assert_int_equal(work_pool_new(base, 2, 0, &p), 0);
 	memset(jobs, 0, sizeof(jobs));
 	pthread_mutex_lock(&gate); /* both workers block in their first job */
 	for (size_t i = 0; i < sizeof(jobs) / sizeof(jobs[0]); i++) {
@@ -139,11 +139,49 @@ static void test_full_queue_and_cancel(void **state)
 	event_base_free(base);
 }
 
+/* A pool's own bound: one larger than WORK_QUEUE_MAX takes that many. */
+static void test_own_queue_bound(void **state)
+{
+	enum { BOUND = 4 * WORK_QUEUE_MAX };
+	struct event_base *base = event_base_new();
+	pthread_mutex_t gate = PTHREAD_MUTEX_INITIALIZER;
+	struct job jobs[BOUND + 1 + 1];
+	int remaining = 0, accepted = 0, last = 0;
+	struct work_pool *p;
+
+	(void)state;
+	assert_int_equal(work_pool_new(base, 1, BOUND, &p), 0);
+	memset(jobs, 0, sizeof(jobs));
+	pthread_mutex_lock(&gate); /* the worker blocks in its first job */
+	for (size_t i = 0; i < sizeof(jobs) / sizeof(jobs[0]); i++) {
+		jobs[i].w.run = run;
+		jobs[i].w.done = done;
+		jobs[i].remaining = &remaining;
+		jobs[i].base = base;
+		jobs[i].gate = &gate;
+		last = work_submit(p, &jobs[i].w);
+		if (last == 0) {
+			accepted++;
+			remaining++;
+		}
+	}
+	/* One running (or about to) and BOUND waiting: far more than
+	 * WORK_QUEUE_MAX; the last is refused all the same. */
+	assert_true(accepted >= BOUND && accepted <= BOUND + 1);
+	assert_int_equal(last, -EAGAIN);
+	open_at_join = &gate;
+	work_pool_free(p);
+	for (int i = 0; i < accepted; i++)
+		assert_true(jobs[i].done);
+	event_base_free(base);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_jobs_come_back_on_the_loop),
 		cmocka_unit_test(test_full_queue_and_cancel),
+		cmocka_unit_test(test_own_queue_bound),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
