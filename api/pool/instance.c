@@ -220,8 +220,8 @@ void inst_arm_deadline(struct instance *inst)
 
 static void free_inst(struct instance *inst)
 {
-	if (inst->snap_job || inst->load_job) {
-		inst->free_after_job = true; /* snapshot.c frees it in done() */
+	if (inst->snap_job || inst->load_job || inst->disk_job) {
+		inst->free_after_job = true; /* snapshot.c or load.c frees it in done() */
 		return;
 	}
 	free(inst);

@@ -117,6 +117,9 @@ struct instance {
 	bool jailed;
 	uint32_t uid;	   /* jailed: its own */
 	bool load_job;	   /* a snapshot load job refers to it (like snap_job) */
+	bool disk_job;	   /* restore: a job copies its /tmp disk ahead (load.c) */
+	bool disk_ready;   /* restore: its /tmp disk is in place (a standby's) */
+	bool load_waits;   /* restore: the load goes once disk_job is done */
 	bool load_sent;	   /* restore: the load is on its way */
 	bool from_standby; /* restore: it was the pool's standby */
 	bool refill;	   /* restore: spawn the next standby once its first job is done */
@@ -282,15 +285,29 @@ void snap_mem_path(const char *dir, char *out, size_t cap);
 void snap_scratch_path(const char *dir, char *out, size_t cap);
 
 /* scratch.c: each instance's /tmp disk. pool_scratch_template() makes the
- * empty one at start (mke2fs); pool_scratch_place() copies it, or a restore's
- * snapshot's, to <root>/tmp.ext4 before the VMM runs; pool_scratch_save()
- * copies an instance's (paused) into a snapshot. Errors: negative errnos. */
+ * empty one at start (mke2fs). A cold start's copy of it is made on the loop
+ * before the VMM runs (pool_scratch_place: a fixed ~400 KiB of data); a
+ * restore's, of its snapshot's disk (as large as what INIT left in /tmp), on
+ * a worker thread (load.c: pool_scratch_for on the loop, pool_scratch_copy
+ * on the worker), ahead for a standby. pool_scratch_save() copies a
+ * paused template's disk into its snapshot (worker thread). */
+struct pool_scratch_copy {
+	char from[PATH_MAX], to[PATH_MAX];
+	uid_t uid;
+	gid_t gid;
+};
 int pool_scratch_template(struct pool_set *s);
 int pool_scratch_place(struct instance *inst);
+int pool_scratch_for(const struct instance *inst, struct pool_scratch_copy *c);
+int pool_scratch_copy(const struct pool_scratch_copy *c);
 int pool_scratch_save(const char *from, const char *to);
-/* Restore: PUT /snapshot/load on the instance's API (a worker thread), with
- * the drives and the vsock socket named by emberd (a state file may not
- * choose host paths: vmm/snapshot/paths.h); the VMM says "ready to run". */
+/* load.c. Restore: the clone's /tmp disk, then PUT /snapshot/load on the
+ * instance's API (a worker thread), with the drives and the vsock socket
+ * named by emberd (a state file may not choose host paths:
+ * vmm/snapshot/paths.h); the VMM says "ready to run". snap_disk_ahead()
+ * copies a standby's disk as soon as it is spawned; a load of it waits for
+ * that copy. */
 int snap_load(struct instance *inst);
+int snap_disk_ahead(struct instance *inst);
 
 #endif

@@ -20,7 +20,9 @@
  * was at the pause (snap_take copies it into the snapshot), its own copy
  * (guests never share a writable disk), and the copy must be cheap: an
  * empty ext4 without a journal and with lazy inode tables is a sparse file
- * of some 400 KiB of data, copied extent by extent (copy_file_range). */
+ * of some 400 KiB of data, copied extent by extent (copy_file_range). A
+ * snapshot's disk holds what INIT left in /tmp as well, so a restore's copy
+ * is made on a worker thread (load.c). */
 
 /* The empty filesystem: no journal (scratch space, nothing to recover),
  * no reserved blocks, inode tables left for the guest's ext4 to treat as
@@ -115,30 +117,42 @@ static int copy_sparse(int in, const char *to, uid_t uid, gid_t gid, mode_t mode
 	return ret;
 }
 
-int pool_scratch_place(struct instance *inst)
+int pool_scratch_for(const struct instance *inst, struct pool_scratch_copy *c)
 {
 	const struct pool *p = inst->pool;
-	const struct pool_set *s = p->set;
-	char from[PATH_MAX], to[PATH_MAX];
-	int in, ret;
 
 	if (inst->restore)
-		snap_scratch_path(p->snap_dir, from, sizeof(from));
+		snap_scratch_path(p->snap_dir, c->from, sizeof(c->from));
 	else
-		snprintf(from, sizeof(from), "%s", s->scratch);
-	if (snprintf(to, sizeof(to), "%s%s", inst->root, POOL_IN_TMP) >= (int)sizeof(to))
+		snprintf(c->from, sizeof(c->from), "%s", p->set->scratch);
+	if (snprintf(c->to, sizeof(c->to), "%s%s", inst->root, POOL_IN_TMP) >= (int)sizeof(c->to))
 		return -ENAMETOOLONG;
-	in = open(from, O_RDONLY | O_CLOEXEC);
-	if (in < 0) {
-		ret = -errno;
-	} else {
-		/* Jailed: the VMM's own uid writes it; else root's VMM does. */
-		ret = copy_sparse(in, to, inst->jailed ? inst->uid : 0,
-				  inst->jailed ? s->jail.gid : 0, 0600);
-		close(in);
-	}
+	/* Jailed: the VMM's own uid writes it; else root's VMM does. */
+	c->uid = inst->jailed ? inst->uid : 0;
+	c->gid = inst->jailed ? p->set->jail.gid : 0;
+	return 0;
+}
+
+int pool_scratch_copy(const struct pool_scratch_copy *c)
+{
+	int in = open(c->from, O_RDONLY | O_CLOEXEC), ret;
+
+	if (in < 0)
+		return -errno;
+	ret = copy_sparse(in, c->to, c->uid, c->gid, 0600);
+	close(in);
+	return ret;
+}
+
+int pool_scratch_place(struct instance *inst)
+{
+	struct pool_scratch_copy c;
+	int ret = pool_scratch_for(inst, &c);
+
+	if (ret == 0)
+		ret = pool_scratch_copy(&c);
 	if (ret < 0)
-		log_err("instance %s: its /tmp disk from %s: %s", inst->id, from, strerror(-ret));
+		log_err("instance %s: its /tmp disk from %s: %s", inst->id, c.from, strerror(-ret));
 	return ret;
 }
 

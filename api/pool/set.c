@@ -66,9 +66,11 @@ int pool_set_new(struct event_base *base, const struct pool_opts *opts, const st
 	if (ret < 0)
 		goto err;
 	s->dispatch_ev = event_new(base, -1, 0, pool_on_dispatch, s);
-	ret = s->dispatch_ev == NULL ? -ENOMEM : work_pool_new(base, 1, &s->work);
+	ret = s->dispatch_ev == NULL ? -ENOMEM : work_pool_new(base, 1, WORK_QUEUE_MAX, &s->work);
 	if (ret == 0)
-		ret = work_pool_new(base, POOL_LOAD_THREADS, &s->load_work);
+		/* Loads and /tmp disk copies: at most one per instance at a time,
+		 * so bounded by the instances; never refused for a burst. */
+		ret = work_pool_new(base, POOL_LOAD_THREADS, UINT_MAX, &s->load_work);
 	if (ret < 0)
 		goto err;
 	/* The empty /tmp disk each instance gets a copy of: once, here. */

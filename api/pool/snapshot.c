@@ -1,4 +1,4 @@
-/* snapshot: SnapStart's files: where a version's snapshot lives, taking one and loading one on worker threads, deleting one. */
+/* snapshot: SnapStart's files: where a version's snapshot lives, taking one on a worker thread, deleting one (loading one: load.c). */
 #define _XOPEN_SOURCE 700
 #include <errno.h>
 #include <fcntl.h>
@@ -256,7 +256,7 @@ static void snap_done(struct work *w)
 			  (double)(pool_now_ns() - j->t0_ns) / 1e6);
 	/* The instance serves now; the files are finished behind it. */
 	pool_inst_snapshot_taken(inst, j->ret, j->err, j->running);
-	if (inst->free_after_job && !inst->load_job)
+	if (inst->free_after_job && !inst->load_job && !inst->disk_job)
 		free(inst);
 	j->inst = NULL;
 	if (j->ret < 0) {
@@ -320,95 +320,6 @@ int snap_take(struct instance *inst)
 	ret = work_submit(inst->pool->set->work, &j->w);
 	if (ret < 0) {
 		inst->snap_job = false;
-		free(j);
-	}
-	return ret;
-}
-
-/* A snapshot load: PUT /snapshot/load with every host path named here. */
-struct load_job {
-	struct work w;
-	struct instance *inst;
-	char api[PATH_MAX];
-	struct schema_snapshot_load req;
-	int ret;
-	char err[256];
-};
-
-/* Worker thread. */
-static void load_run(struct work *w)
-{
-	struct load_job *j = (struct load_job *)w;
-	struct fcapi_client *c = NULL;
-
-	j->ret = fcapi_client_new(j->api, POOL_RESTORE_TIMEOUT_S * 1000L, &c);
-	if (j->ret < 0)
-		snprintf(j->err, sizeof(j->err), "API client: %s", strerror(-j->ret));
-	else
-		j->ret = fcapi_snapshot_load(c, &j->req, j->err, sizeof(j->err));
-	fcapi_client_free(c);
-}
-
-static void load_done(struct work *w)
-{
-	struct load_job *j = (struct load_job *)w;
-	struct instance *inst = j->inst;
-
-	inst->load_job = false;
-	if (inst->free_after_job && !inst->snap_job) {
-		free(inst); /* it went meanwhile */
-	} else if (!w->cancelled && j->ret < 0 && inst->state == INST_STARTING) {
-		inst_fail(inst, "loading the snapshot: %s", j->err);
-	}
-	free(j);
-}
-
-static void add_override(struct schema_load_overrides *o, const char *id, const char *path)
-{
-	struct schema_drive_override *d = &o->drives[o->ndrives++];
-
-	snprintf(d->drive_id, sizeof(d->drive_id), "%s", id);
-	snprintf(d->path_on_host, sizeof(d->path_on_host), "%s", path);
-}
-
-int snap_load(struct instance *inst)
-{
-	const struct fn *fn = inst->pool->fn;
-	struct load_job *j = calloc(1, sizeof(*j));
-	struct schema_snapshot_load *r;
-	int ret;
-
-	if (j == NULL)
-		return -ENOMEM;
-	r = &j->req;
-	j->w.run = load_run;
-	j->w.done = load_done;
-	j->inst = inst;
-	snprintf(j->api, sizeof(j->api), "%s/%s", inst->root, POOL_API_SOCK);
-	r->backend_type = SCHEMA_MEM_BACKEND_FILE;
-	r->resume_vm = true;
-	r->overrides.vsock = true;
-	snprintf(r->overrides.vsock_uds_path, sizeof(r->overrides.vsock_uds_path), "%s",
-		 POOL_VSOCK_SOCK);
-	/* Jailed: the paths inside its root, the same for every clone. */
-	if (inst->jailed) {
-		snprintf(r->snapshot_path, sizeof(r->snapshot_path), "%s", POOL_IN_STATE);
-		snprintf(r->backend_path, sizeof(r->backend_path), "%s", POOL_IN_MEM);
-		add_override(&r->overrides, POOL_DRIVE_RUNTIME, POOL_IN_RUNTIME);
-		add_override(&r->overrides, POOL_DRIVE_CODE, POOL_IN_CODE);
-		add_override(&r->overrides, POOL_DRIVE_TMP, POOL_IN_TMP);
-	} else {
-		snap_state_path(inst->pool->snap_dir, r->snapshot_path, sizeof(r->snapshot_path));
-		snap_mem_path(inst->pool->snap_dir, r->backend_path, sizeof(r->backend_path));
-		add_override(&r->overrides, POOL_DRIVE_RUNTIME, fn->runtime_image);
-		add_override(&r->overrides, POOL_DRIVE_CODE, fn->code_image);
-		/* Relative: the VMM's working directory is the instance's folder. */
-		add_override(&r->overrides, POOL_DRIVE_TMP, POOL_TMP_DISK);
-	}
-	inst->load_job = true;
-	ret = work_submit(inst->pool->set->load_work, &j->w);
-	if (ret < 0) {
-		inst->load_job = false;
 		free(j);
 	}
 	return ret;

@@ -276,11 +276,11 @@ int inst_spawn(struct pool *p, bool restore, bool standby, struct instance **out
 		if (ret < 0)
 			goto err_dir;
 	}
-	ret = pool_scratch_place(inst);
-	if (ret < 0)
-		goto err_dir;
+	/* A restore's /tmp disk is copied on a worker thread (load.c). */
 	if (!restore) {
-		ret = write_config(inst);
+		ret = pool_scratch_place(inst);
+		if (ret == 0)
+			ret = write_config(inst);
 		if (ret < 0)
 			goto err_dir;
 	}

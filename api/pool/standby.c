@@ -28,6 +28,10 @@ void pool_standby_fill(struct pool *p)
 		return;
 	}
 	p->standby = inst;
+	/* Its /tmp disk too, off the loop; without it, its load copies it. */
+	ret = snap_disk_ahead(inst);
+	if (ret < 0)
+		log_warn("%s: the standby's /tmp disk ahead: %s", p->fn->key, strerror(-ret));
 }
 
 struct instance *pool_standby_take(struct pool *p)
