@@ -166,6 +166,7 @@ struct pool_set {
 	struct work_pool *load_work; /* snapshot loads: not behind a long snapshot */
 	struct pool_jail jail;
 	char jailer[PATH_MAX], jail_base[PATH_MAX];
+	char vmm_exec[PATH_MAX]; /* jailed: ember-vmm staged in jail/files (jail.c) */
 	char scratch[PATH_MAX]; /* the empty /tmp disk (scratch.c) */
 	uint8_t *uid_used;	/* a bit per uid of the jail range */
 	struct pool_name *names[POOL_HASH_BUCKETS];

@@ -134,6 +134,12 @@ def test_jailed_function_serves_cold_and_restored(emberd):
     ids = {i: p for i, p in e.instances().items()}
     uids = {int(proc_status(e, p)["Uid"].split()[0]) for p in ids.values()}
     assert len(uids) == len(ids), (ids, uids)  # a uid per live instance
+    # Every VMM runs one file: ember-vmm staged once, root's 0755, linked into
+    # each jail by the jailer (so its pages are shared), not a copy in each.
+    rc, out = e.sh("stat -L -c '%i %u %a' " + " ".join(f"/proc/{p}/exe" for p in ids.values())
+                   + f" {e.home}/jail/files/*/ember-vmm")
+    assert rc == 0 and len(set(out.splitlines())) == 1, out
+    assert out.split()[1:3] == ["0", "755"], out
 
 
 def test_vmm_over_its_memory_limit_is_killed_and_replaced(emberd):
