@@ -286,8 +286,7 @@ static int stage(const struct pool_set *s, const char *src, char *out, size_t ca
 				 (unsigned long long)st.st_ino, (unsigned long long)st.st_size,
 				 (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec) >= (int)cap)
 		ret = -ENAMETOOLONG;
-	/* ember-jailer names the jail's folder after the exec file: a folder
-	 * named after the identity holds it as "ember-vmm". */
+	/* The jailer names jails after the exec file: it is <identity>/ember-vmm. */
 	if (ret == 0 && exec) {
 		ret = mkdir_root(out);
 		if (ret == 0 && strlen(out) + sizeof("/" POOL_JAIL_EXEC) > cap)

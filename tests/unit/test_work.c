@@ -62,6 +62,18 @@ static void done(struct work *w)
 		event_base_loopbreak(j->base);
 }
 
+/* A job that waits at gate (NULL: none) and counts itself down in remaining. */
+static void job_init(struct job *j, int *remaining, struct event_base *base,
+		     pthread_mutex_t *gate)
+{
+	memset(j, 0, sizeof(*j));
+	j->w.run = run;
+	j->w.done = done;
+	j->remaining = remaining;
+	j->base = base;
+	j->gate = gate;
+}
+
 static void test_jobs_come_back_on_the_loop(void **state)
 {
 	struct event_base *base = event_base_new();
@@ -73,10 +85,7 @@ static void test_jobs_come_back_on_the_loop(void **state)
 	assert_int_equal(work_pool_new(base, 2, 0, &p), 0);
 	memset(jobs, 0, sizeof(jobs));
 	for (int i = 0; i < JOBS; i++) {
-		jobs[i].w.run = run;
-		jobs[i].w.done = done;
-		jobs[i].remaining = &remaining;
-		jobs[i].base = base;
+		job_init(&jobs[i], &remaining, base, NULL);
 		assert_int_equal(work_submit(p, &jobs[i].w), 0);
 	}
 	/* The eventfd wakes the loop: no timer, no polling. */
@@ -106,11 +115,7 @@ static void test_full_queue_and_cancel(void **state)
 	memset(jobs, 0, sizeof(jobs));
 	pthread_mutex_lock(&gate); /* both workers block in their first job */
 	for (size_t i = 0; i < sizeof(jobs) / sizeof(jobs[0]); i++) {
-		jobs[i].w.run = run;
-		jobs[i].w.done = done;
-		jobs[i].remaining = &remaining;
-		jobs[i].base = base;
-		jobs[i].gate = &gate;
+		job_init(&jobs[i], &remaining, base, &gate);
 		if (work_submit(p, &jobs[i].w) == 0)
 			accepted++;
 		else
@@ -154,11 +159,7 @@ static void test_own_queue_bound(void **state)
 	memset(jobs, 0, sizeof(jobs));
 	pthread_mutex_lock(&gate); /* the worker blocks in its first job */
 	for (size_t i = 0; i < sizeof(jobs) / sizeof(jobs[0]); i++) {
-		jobs[i].w.run = run;
-		jobs[i].w.done = done;
-		jobs[i].remaining = &remaining;
-		jobs[i].base = base;
-		jobs[i].gate = &gate;
+		job_init(&jobs[i], &remaining, base, &gate);
 		last = work_submit(p, &jobs[i].w);
 		if (last == 0) {
 			accepted++;
