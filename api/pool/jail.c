@@ -473,6 +473,7 @@ int pool_jail_argv(struct instance *inst, char **argv, char *buf, size_t cap)
 	argv[argc++] = inst->id;
 	argv[argc++] = "--exec-file";
 	argv[argc++] = (char *)s->vmm_exec;
+	argv[argc++] = "--link-exec-file";
 	argv[argc++] = "--uid";
 	argv[argc++] = uid;
 	argv[argc++] = "--gid";

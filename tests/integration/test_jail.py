@@ -266,28 +266,31 @@ def test_snapshot_clones_in_jails_see_the_same_paths(kvm, staged):
         tmpl.stop()
 
 
-def test_exec_file_is_linked_when_safe_else_copied(kvm, staged):
-    """The jail holds ember-vmm itself (a hard link: one copy of its pages for
-    every VMM) only when the VMM's uid can run it and nobody but root can
-    change it, on the jail's file system; else a copy, root's, 0755."""
+def test_exec_file_is_copied_or_linked_when_asked_and_safe(kvm, staged):
+    """The jail gets a copy of the exec file, root's, 0755, as Firecracker's
+    jailer makes; with --link-exec-file, the file itself (a hard link: one
+    copy of its pages for every VMM), but only when the VMM's uid can run it
+    and nobody but root can change it, on the jail's file system."""
     # The jail's folder and the file in it are named after the exec file.
     linked, copied = f"{STAGE}/linked/ember-vmm", f"{STAGE}/group-writable/ember-vmm"
     for f, mode in ((linked, "0755"), (copied, "0775")):
         sh(kvm, f"mkdir -p {os.path.dirname(f)} && cp {VMM} {f} && chown 0:0 {f} && "
                 f"chmod {mode} {f}")
-    for exe, vm_id in ((linked, "exec-linked"), (copied, "exec-copied")):
+    for exe, vm_id, flags, link in ((linked, "exec-linked", ["--link-exec-file"], True),
+                                    (linked, "exec-default", [], False),
+                                    (copied, "exec-copied", ["--link-exec-file"], False)):
         j = Jail(kvm, vm_id, 10003)
         try:
             # --help: the VMM runs in the jail and exits at once.
             p = kvm.run([JAILER, "--id", vm_id, "--exec-file", exe, "--uid", "10003",
-                         "--gid", str(GID), "--chroot-base-dir", BASE, "--", "--help"],
-                        timeout=CALL_TIMEOUT)
+                         "--gid", str(GID), "--chroot-base-dir", BASE, *flags, "--",
+                         "--help"], timeout=CALL_TIMEOUT)
             assert p.returncode == 0, (p.stdout, p.stderr)
             src, dst = (sh(kvm, f"stat -c '%i %u %a' {f}").split()
                         for f in (exe, f"{j.root}/ember-vmm"))
-            if exe == linked:
-                assert dst == src, (src, dst)
+            if link:
+                assert dst == src, (vm_id, src, dst)
             else:
-                assert dst[0] != src[0] and dst[1:] == ["0", "755"], (src, dst)
+                assert dst[0] != src[0] and dst[1:] == ["0", "755"], (vm_id, src, dst)
         finally:
             j.stop()

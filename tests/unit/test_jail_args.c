@@ -53,6 +53,7 @@ static void test_minimal_and_defaults(void **state)
 	assert_null(a.netns);
 	assert_false(a.new_pid_ns);
 	assert_false(a.daemonize);
+	assert_false(a.link_exec); /* Firecracker's jailer copies: so does the default */
 	assert_int_equal(a.guest_mem_mib, 0);
 	assert_int_equal(rlimit_of(RLIMIT_NOFILE), JAIL_DEFAULT_NOFILE);
 	assert_int_equal(rlimit_of(RLIMIT_NPROC), JAIL_DEFAULT_NPROC);
@@ -90,6 +91,7 @@ static void test_every_flag(void **state)
 				     "/var/run/netns/x",
 				     "--new-pid-ns",
 				     "--daemonize",
+				     "--link-exec-file",
 				     NULL };
 
 	(void)state;
@@ -110,6 +112,7 @@ static void test_every_flag(void **state)
 	assert_string_equal(a.netns, "/var/run/netns/x");
 	assert_true(a.new_pid_ns);
 	assert_true(a.daemonize);
+	assert_true(a.link_exec);
 	assert_int_equal(a.vmm_argc, 0);
 }
 

@@ -17,6 +17,7 @@ const char jail_usage[] =
 	"                    [--cgroup FILE=VALUE]... [--parent-cgroup PATH]\n"
 	"                    [--guest-mem-mib N] [--resource-limit NAME=VALUE]...\n"
 	"                    [--netns PATH] [--new-pid-ns] [--daemonize]\n"
+	"                    [--link-exec-file]\n"
 	"                    [-- VMM ARGUMENTS...]\n"
 	"\n"
 	"Builds a jail for one microVM and execs the VMM inside it, as Firecracker's\n"
@@ -42,6 +43,10 @@ const char jail_usage[] =
 	"  --new-pid-ns         run the VMM as PID 1 of a new PID namespace; this\n"
 	"                       process writes its pid to <root>/<exec name>.pid and exits\n"
 	"  --daemonize          setsid() and standard I/O to /dev/null before the exec\n"
+	"  --link-exec-file     hard-link the exec file into the jail instead of copying\n"
+	"                       it, if it is root's, writable by no one else, not set-id,\n"
+	"                       runnable by others and on the jail's file system (an\n"
+	"                       ember extension; otherwise it is copied all the same)\n"
 	"  -h, --help           this text\n"
 	"\n"
 	"Exit status: 1 if the jail could not be built (one error line on stderr);\n"
@@ -61,6 +66,7 @@ enum {
 	OPT_NETNS,
 	OPT_PIDNS,
 	OPT_DAEMON,
+	OPT_LINK,
 };
 
 static const struct option options[] = {
@@ -77,6 +83,7 @@ static const struct option options[] = {
 	{ "netns", required_argument, NULL, OPT_NETNS },
 	{ "new-pid-ns", no_argument, NULL, OPT_PIDNS },
 	{ "daemonize", no_argument, NULL, OPT_DAEMON },
+	{ "link-exec-file", no_argument, NULL, OPT_LINK },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -345,6 +352,9 @@ int jail_parse_args(int argc, char **argv, struct jail_args *a, char *err, size_
 			break;
 		case OPT_DAEMON:
 			a->daemonize = true;
+			break;
+		case OPT_LINK:
+			a->link_exec = true;
 			break;
 		case 'h':
 			return 1;

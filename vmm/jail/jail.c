@@ -64,10 +64,11 @@ static bool linkable(const struct stat *st)
 	       (st->st_mode & S_IXOTH);
 }
 
-/* Puts the exec file into the jail: a hard link of the very file checked
+/* Puts the exec file into the jail: a copy, root:root 0755, as Firecracker's
+ * jailer makes; with --link-exec-file, a hard link of the very file checked
  * (linkat of the open descriptor) when linkable() and on the jail's file
- * system, else a copy, root:root 0755, as Firecracker's jailer makes. */
-static int copy_exec(const char *from, const char *to, char *err, size_t errlen)
+ * system. */
+static int copy_exec(const char *from, const char *to, bool link, char *err, size_t errlen)
 {
 	struct stat st;
 	off_t off = 0;
@@ -82,7 +83,7 @@ static int copy_exec(const char *from, const char *to, char *err, size_t errlen)
 		     ret == -EINVAL ? "not a regular file" : strerror(-ret));
 	}
 	(void)unlink(to); /* a leftover copy may be running in an old jail: never write into it */
-	if (linkable(&st) && linkat(in, "", AT_FDCWD, to, AT_EMPTY_PATH) == 0) {
+	if (link && linkable(&st) && linkat(in, "", AT_FDCWD, to, AT_EMPTY_PATH) == 0) {
 		close(in);
 		return 0;
 	}
@@ -228,7 +229,7 @@ int jail_run(const struct jail_args *a, char *err, size_t errlen)
 	if (ret < 0 || chown(p.root, a->uid, a->gid) < 0)
 		FAIL(ret < 0 ? ret : -errno, "creating the jail %.200s: %s", p.root,
 		     strerror(ret < 0 ? -ret : errno));
-	ret = copy_exec(a->exec_file, p.exec_in_root, err, errlen);
+	ret = copy_exec(a->exec_file, p.exec_in_root, a->link_exec, err, errlen);
 	if (ret == 0)
 		ret = jail_libs_find(p.exec_in_root, &libs, err, errlen);
 	if (ret < 0)
