@@ -44,9 +44,12 @@ static void load_run(struct work *w)
 	}
 	if (j->disk_only)
 		return;
+	/* j->err says what failed: the VMM's own fault message begins
+	 * "loading the snapshot: ", so this side's do too. */
 	j->ret = fcapi_client_new(j->api, POOL_RESTORE_TIMEOUT_S * 1000L, &c);
 	if (j->ret < 0)
-		snprintf(j->err, sizeof(j->err), "API client: %s", strerror(-j->ret));
+		snprintf(j->err, sizeof(j->err), "loading the snapshot: API client: %s",
+			 strerror(-j->ret));
 	else
 		j->ret = fcapi_snapshot_load(c, &j->req, j->err, sizeof(j->err));
 	fcapi_client_free(c);
@@ -83,7 +86,7 @@ static void load_done(struct work *w)
 	inst->load_job = false;
 	if (!free_if_gone(inst, j) && !w->cancelled && j->ret < 0 &&
 	    inst->state == INST_STARTING)
-		inst_fail(inst, "loading the snapshot: %s", j->err);
+		inst_fail(inst, "%s", j->err);
 	free(j);
 }
 

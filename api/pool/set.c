@@ -66,7 +66,11 @@ int pool_set_new(struct event_base *base, const struct pool_opts *opts, const st
 	if (ret < 0)
 		goto err;
 	s->dispatch_ev = event_new(base, -1, 0, pool_on_dispatch, s);
-	ret = s->dispatch_ev == NULL ? -ENOMEM : work_pool_new(base, 1, WORK_QUEUE_MAX, &s->work);
+	/* Snapshots (one per version at a time) and staged copies (one per
+	 * function created or loaded) are bounded by the store: a refusal would
+	 * turn a burst (the functions loaded at start) into a version that never
+	 * gets a snapshot (snap_take's failure is for good). */
+	ret = s->dispatch_ev == NULL ? -ENOMEM : work_pool_new(base, 1, UINT_MAX, &s->work);
 	if (ret == 0)
 		/* Loads and /tmp disk copies: at most one per instance at a time,
 		 * so bounded by the instances; never refused for a burst. */
