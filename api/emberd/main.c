@@ -194,7 +194,8 @@ int main(int argc, char **argv)
 		if (store_open(&so, &store) < 0)
 			goto out;
 	}
-	if (work_pool_new(base, WORK_THREADS, WORK_QUEUE_MAX, &work) < 0 || metrics_new(&metrics) < 0)
+	if (work_pool_new(base, WORK_THREADS, WORK_QUEUE_MAX, &work) < 0 ||
+	    metrics_new(&metrics) < 0)
 		goto out;
 	{
 		struct invoker_opts io = {

@@ -84,8 +84,7 @@ static void load_done(struct work *w)
 	struct instance *inst = j->inst;
 
 	inst->load_job = false;
-	if (!free_if_gone(inst, j) && !w->cancelled && j->ret < 0 &&
-	    inst->state == INST_STARTING)
+	if (!free_if_gone(inst, j) && !w->cancelled && j->ret < 0 && inst->state == INST_STARTING)
 		inst_fail(inst, "%s", j->err);
 	free(j);
 }

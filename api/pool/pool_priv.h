@@ -167,8 +167,8 @@ struct pool_set {
 	struct pool_jail jail;
 	char jailer[PATH_MAX], jail_base[PATH_MAX];
 	char vmm_exec[PATH_MAX]; /* jailed: ember-vmm staged in jail/files (jail.c) */
-	char scratch[PATH_MAX]; /* the empty /tmp disk (scratch.c) */
-	uint8_t *uid_used;	/* a bit per uid of the jail range */
+	char scratch[PATH_MAX];	 /* the empty /tmp disk (scratch.c) */
+	uint8_t *uid_used;	 /* a bit per uid of the jail range */
 	struct pool_name *names[POOL_HASH_BUCKETS];
 	struct pool *pools[POOL_HASH_BUCKETS];
 	struct instance *lru_head, *lru_tail; /* idle instances, least recently used first */

@@ -106,7 +106,7 @@ int work_pool_new(struct event_base *base, unsigned threads, unsigned max_queued
 		threads = WORK_THREADS;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
-	p->max_queued = max_queued != 0 ? max_queued : WORK_QUEUE_MAX;
+	p->max_queued = max_queued;
 	p->queue_tail = &p->queue;
 	p->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (p->efd < 0) {

@@ -8,8 +8,8 @@
  *   the job carries. A job that was still queued when the pool is freed gets
  *   done() with `cancelled` set and run() never called.
  * - work_submit() never blocks. It refuses with -EAGAIN when the pool's
- *   max_queued jobs (WORK_QUEUE_MAX for 0) are already waiting (the caller
- *   answers "too many requests"). A caller whose jobs are bounded otherwise
+ *   max_queued jobs (WORK_QUEUE_MAX for most) are already waiting (the
+ *   caller answers "too many requests"). A caller whose jobs are bounded otherwise
  *   (one per instance, say) may give UINT_MAX: a refusal would only turn a
  *   moment's burst into a failure.
  * - Completion reaches the loop through an eventfd the loop watches: no

@@ -65,34 +65,20 @@ static void test_minimal_and_defaults(void **state)
 
 static void test_every_flag(void **state)
 {
-	const char *const args[] = { "--id=abc-DEF-9",
-				     "--exec-file=ember-vmm",
-				     "--uid=1000",
-				     "--gid=1001",
-				     "--chroot-base-dir",
-				     "/var/jail/",
-				     "--cgroup-version",
-				     "2",
-				     "--cgroup",
-				     "cpu.max=50000 100000",
-				     "--cgroup",
-				     "pids.max=16",
-				     "--parent-cgroup",
-				     "ember/vms",
-				     "--guest-mem-mib",
-				     "256",
-				     "--resource-limit",
-				     "no-file=64",
-				     "--resource-limit",
-				     "fsize=1048576",
-				     "--resource-limit",
-				     "nproc=40",
-				     "--netns",
-				     "/var/run/netns/x",
-				     "--new-pid-ns",
-				     "--daemonize",
-				     "--link-exec-file",
-				     NULL };
+	const char *const args[] = { "--id=abc-DEF-9",	  "--exec-file=ember-vmm",
+				     "--uid=1000",	  "--gid=1001",
+				     "--chroot-base-dir", "/var/jail/",
+				     "--cgroup-version",  "2",
+				     "--cgroup",	  "cpu.max=50000 100000",
+				     "--cgroup",	  "pids.max=16",
+				     "--parent-cgroup",	  "ember/vms",
+				     "--guest-mem-mib",	  "256",
+				     "--resource-limit",  "no-file=64",
+				     "--resource-limit",  "fsize=1048576",
+				     "--resource-limit",  "nproc=40",
+				     "--netns",		  "/var/run/netns/x",
+				     "--new-pid-ns",	  "--daemonize",
+				     "--link-exec-file",  NULL };
 
 	(void)state;
 	assert_int_equal(parse(args), 0);

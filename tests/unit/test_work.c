@@ -63,8 +63,7 @@ static void done(struct work *w)
 }
 
 /* A job that waits at gate (NULL: none) and counts itself down in remaining. */
-static void job_init(struct job *j, int *remaining, struct event_base *base,
-		     pthread_mutex_t *gate)
+static void job_init(struct job *j, int *remaining, struct event_base *base, pthread_mutex_t *gate)
 {
 	memset(j, 0, sizeof(*j));
 	j->w.run = run;
@@ -82,7 +81,7 @@ static void test_jobs_come_back_on_the_loop(void **state)
 	int remaining = JOBS;
 
 	(void)state;
-	assert_int_equal(work_pool_new(base, 2, 0, &p), 0);
+	assert_int_equal(work_pool_new(base, 2, WORK_QUEUE_MAX, &p), 0);
 	memset(jobs, 0, sizeof(jobs));
 	for (int i = 0; i < JOBS; i++) {
 		job_init(&jobs[i], &remaining, base, NULL);
@@ -111,7 +110,7 @@ static void test_full_queue_and_cancel(void **state)
 	struct work_pool *p;
 
 	(void)state;
-	assert_int_equal(work_pool_new(base, 2, 0, &p), 0);
+	assert_int_equal(work_pool_new(base, 2, WORK_QUEUE_MAX, &p), 0);
 	memset(jobs, 0, sizeof(jobs));
 	pthread_mutex_lock(&gate); /* both workers block in their first job */
 	for (size_t i = 0; i < sizeof(jobs) / sizeof(jobs[0]); i++) {

@@ -75,7 +75,7 @@ struct jail_args {
 	const char *netns;	/* a network namespace to join, or NULL: a new, empty one */
 	bool new_pid_ns;
 	bool daemonize;
-	bool link_exec; /* --link-exec-file */
+	bool link_exec;	 /* --link-exec-file */
 	char **vmm_argv; /* after "--" (may be empty) */
 	int vmm_argc;
 };
