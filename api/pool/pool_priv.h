@@ -94,8 +94,9 @@ struct pool {
 	struct fn *fn;		    /* a reference: what this key's instances are built from */
 	char snap_dir[FN_PATH_MAX]; /* <home>/snapshots/<name>/<version>/<revision> */
 	bool has_snapshot, snap_busy, snap_failed;
-	bool draining; /* a stale key: instances stop when no job waits */
-	bool dirty;    /* on the set's dispatch list */
+	bool snap_drop; /* the snapshot being stored is deleted instead (pool_stop_idle) */
+	bool draining;	/* a stale key: instances stop when no job waits */
+	bool dirty;	/* on the set's dispatch list */
 	struct pool *dirty_next;
 	struct pool_job *wait_head, **wait_tail;
 	unsigned nwaiting;

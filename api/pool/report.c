@@ -15,6 +15,7 @@ void pool_inst_ready(struct instance *inst)
 	    !p->snap_failed && !p->draining) {
 		inst_to_snapshotting(inst);
 		p->snap_busy = true;
+		p->snap_drop = false; /* a drop asked for of an earlier one is done */
 		ret = snap_take(inst);
 		if (ret == 0)
 			return;
@@ -56,7 +57,9 @@ void pool_inst_snapshot_taken(struct instance *inst, int ret, const char *err, b
 void pool_snapshot_stored(struct pool *p, int ret, const char *err)
 {
 	p->snap_busy = false;
-	if (ret == 0 && !p->draining) {
+	if (ret == 0 && p->snap_drop) {
+		snap_delete(p->snap_dir); /* dropped on request while it was stored */
+	} else if (ret == 0 && !p->draining) {
 		p->has_snapshot = true;
 		p->set->snapshots_taken++;
 		log_info("SnapStart: %s: snapshot taken (%s)", p->fn->key, p->snap_dir);

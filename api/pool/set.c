@@ -220,10 +220,12 @@ unsigned pool_stop_idle(struct pool_set *s, const char *name, bool drop_snapshot
 		for (struct pool *p = s->pools[b]; p != NULL; p = p->next) {
 			if (strcmp(p->fn->name, name) != 0)
 				continue;
-			/* A snapshot being taken is left alone: it stores later. */
-			if (drop_snapshot && s->snapstart && p->has_snapshot && !p->snap_busy) {
+			/* One being stored now goes when it is (pool_snapshot_stored):
+			 * the next start is cold either way. */
+			if (drop_snapshot && s->snapstart && p->snap_busy)
+				p->snap_drop = true;
+			else if (drop_snapshot && s->snapstart && p->has_snapshot)
 				pool_forget_snapshot(p, "its snapshot was deleted on request");
-			}
 			for (; p->idle != NULL; n++)
 				inst_stop(p->idle, STOP_TERM, "stopped on request");
 		}
