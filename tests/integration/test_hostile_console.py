@@ -27,18 +27,23 @@ WRAP = ('exec 3>&1; ( "$0" "$@" 2>&3 & echo "vmm-pid $!" >&3; wait $!; '
 
 def console_of(kvm, vm):
     """A failure's evidence: the busiest processes where the VM runs (something
-    left running by an earlier test?), then what the guest wrote, once the
-    stalled reader is let go."""
+    left running by an earlier test?), its timer interrupts against its uptime,
+    then what the guest wrote, once the stalled reader is let go."""
     ps = kvm.run(["ps", "-eo", "pid,pcpu,etime,rss,args", "--sort=-pcpu"],
                  timeout=CALL_TIMEOUT).stdout
     ps = "\n".join(line[:160] for line in ps.splitlines()[:12])
+    # A host whose timer interrupts stopped fires no timer, the console's tick
+    # included (the testbox's L1 did, on its LAPIC timer: testbox.py).
+    ticks = kvm.run(["sh", "-c", "grep -i 'timer' /proc/interrupts; cat /proc/uptime"],
+                    timeout=CALL_TIMEOUT).stdout
     sleep = vm.drain().split("sleep-pid ")[1].split()[0]
     kvm.run(["kill", sleep], timeout=CALL_TIMEOUT)
     try:
         vm.wait_for("vmm-exit ", 10)
     except AssertionError:
         pass
-    return f"{ps}\nthe guest's console:\n" + vm.drain().partition("=== the console ===")[2][-3000:]
+    console = vm.drain().partition("=== the console ===")[2][-3000:]
+    return f"{ps}\ntimer interrupts, uptime:\n{ticks}the guest's console:\n{console}"
 
 
 def test_stalled_console_reader_stops_nothing(kvm):

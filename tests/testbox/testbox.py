@@ -127,7 +127,16 @@ def qemu_argv(mem, cpus, forwards, ctl_port, console_sock, console_log, shell=Fa
     """The L1 command line: FACTS.md's recipe for nested SVM under TCG.
     l1_cmdline is appended to L1's kernel command line; disk, an image made
     by make_disk(), becomes L1's /disk."""
+    # nolapic_timer: L1 ticks from the PIT, not its LAPIC timer. While an L2
+    # vCPU ran flat out (test_hostile_console's flood), TCG's nested SVM lost
+    # L1's LAPIC timer interrupt: L1 then took no timer interrupt at all
+    # (LOC: 2431 in 62 s of uptime, where 250 Hz gives 15,500) until some
+    # other interrupt came in, so no timer in L1 fired, ember-vmm's 1 s
+    # console tick included, and the test waited 180 s for a log line that
+    # was only written once a command from the host arrived. The flood
+    # failed 8 of 26 runs that way; with the PIT, 0 of 30.
     append = (f"console=ttyS0 quiet panic=-1 reboot=t tsc_early_khz={host_tsc_khz()} tsc=reliable "
+              "nolapic_timer "
               "ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off "
               f"testbox.share={REPO} testbox.port={AGENT_PORT}")
     if shell:
