@@ -17,8 +17,10 @@ $(BIN)/ember: $(OBJ)/host/api/cli/main.o $$(call ember_libs,host)
 
 # ember-intake: one upload's zip to its code image, in a process of its own
 # (api/code/intake.h), so that emberd never maps libarchive.
+# It alone links libseccomp and libcap-ng (api/intake/confine.h).
 $(BIN)/ember-intake: $(OBJ)/host/api/intake/main.o $$(call ember_libs,host)
 	@mkdir -p $(@D)
-	$(CC) $(HOST_CFLAGS) -o $@ $< $(HOST_LDFLAGS) $(call ember_link,host) $(SYS_LIBS)
+	$(CC) $(HOST_CFLAGS) -o $@ $< $(HOST_LDFLAGS) $(call ember_link,host) $(SYS_LIBS) \
+		-l:libseccomp.a -l:libcap-ng.a
 
 all: $(BIN)/emberd $(BIN)/ember $(BIN)/ember-intake

@@ -3,7 +3,9 @@
  * usage: ember-intake HOME IMAGE_PATH SIZE < zip
  *
  * Why a process of its own: the zip is untrusted input, parsed by libarchive.
- * Here a zip that crashes the parser ends one upload, not the control plane;
+ * Here a zip that crashes the parser ends one upload, not the control plane,
+ * and a parser bug that runs code has what intake_confine() left it
+ * (api/intake/confine.h): no capabilities, no sockets, no namespaces;
  * and emberd maps neither libarchive (with its twenty libraries) nor
  * OpenSSL's providers (a SHA-256 loads them), which is most of what an idle
  * emberd's memory would otherwise be (issue 18's RSS target).
@@ -22,6 +24,7 @@
 #include <cjson/cJSON.h>
 
 #include "api/code/intake.h"
+#include "api/intake/confine.h"
 #include "lib/util/log.h"
 
 static int usage(const char *why)
@@ -81,7 +84,7 @@ int main(int argc, char **argv)
 	struct intake in = { 0 };
 	unsigned long long size;
 	uint8_t *zip = NULL;
-	char *end;
+	char *end, err[256];
 	int ret;
 
 	if (argc != 4)
@@ -94,6 +97,11 @@ int main(int argc, char **argv)
 	    (int)sizeof(in.image_path))
 		return usage("IMAGE_PATH is too long");
 	log_init("ember-intake", LOG_INFO);
+	/* Before the first byte of the zip: it is the attacker's. */
+	if (intake_confine(err, sizeof(err)) < 0) {
+		fprintf(stderr, "ember-intake: %s\n", err);
+		return 2;
+	}
 	in.home = argv[1];
 	in.zip_len = (size_t)size;
 	/* Over the limit: intake_run() says so without the bytes. */

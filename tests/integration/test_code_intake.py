@@ -1,9 +1,12 @@
 """Code intake runs in a process of its own (ember-intake, api/code/intake.h): emberd
-never maps libarchive, and an intake that dies or answers nonsense costs one upload a
-clear ServiceException, never emberd. emberd runs on this host; nothing is invoked."""
+never maps libarchive, an intake that dies or answers nonsense costs one upload a
+clear ServiceException, never emberd, and the zip is read with no privileges left
+(api/intake/confine.h). emberd runs on this host; nothing is invoked."""
+import json
 import os
 import shutil
 import stat
+import subprocess
 import tempfile
 import uuid
 
@@ -86,3 +89,45 @@ def test_an_intake_that_fails_costs_one_upload(script, words):
         assert e.stop() == 0
     finally:
         e.cleanup()
+
+
+INTAKE = os.path.join(os.path.dirname(EMBERD), "ember-intake")
+# What the kernel says a process has, and whether it may make a user namespace
+# (exit 159 = 128 + SIGSYS: the seccomp filter killed it), on one line: intake
+# reports the last line of mkfs.erofs's stderr.
+REPORT = """#!/bin/sh
+grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status | tr -s '\\t' ' ' | tr '\\n' ';' >&2
+printf 'core %s nofile %s;' "$(ulimit -c)" "$(ulimit -n)" >&2
+unshare --user true 2>/dev/null; printf 'unshare %s;' $? >&2
+exit 1
+"""
+
+
+def intake(home, zip_bytes, path=None):
+    env = dict(os.environ, PATH=path) if path else None
+    p = subprocess.run([INTAKE, home, os.path.join(home, "img.erofs"), str(len(zip_bytes))],
+                       input=zip_bytes, capture_output=True, env=env, timeout=60)
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout)
+
+
+def test_the_zip_is_read_with_no_privileges_left(tmp_path):
+    """ember-intake confines itself before it reads a byte of the zip, and
+    mkfs.erofs, which it runs, inherits all of it. A stand-in mkfs.erofs earlier
+    on PATH reports what the kernel says that process has."""
+    home, fake = tmp_path / "home", tmp_path / "bin"
+    home.mkdir()
+    fake.mkdir()
+    # Confined, the real intake still works: libarchive, the hash, mkfs.erofs.
+    assert intake(str(home), simple_zip())["fault"] == "ok"
+    assert (home / "img.erofs").stat().st_size > 0
+    (fake / "mkfs.erofs").write_text(REPORT)
+    (fake / "mkfs.erofs").chmod(0o755)
+    res = intake(str(home), simple_zip(), path=f"{fake}:/usr/sbin:/usr/bin:/sbin:/bin")
+    assert res["fault"] == "service", res
+    msg = res["msg"]
+    for want in ("CapEff: 0000000000000000;", "NoNewPrivs: 1;", "Seccomp: 2;",
+                 "core 0 nofile 256;", "unshare 159;"):
+        assert want in msg, msg
+    if os.geteuid() == 0:  # root can clear the bounding set, and does
+        assert "CapBnd: 0000000000000000;" in msg, msg
