@@ -121,6 +121,10 @@ def test_the_zip_is_read_with_no_privileges_left(tmp_path):
     # Confined, the real intake still works: libarchive, the hash, mkfs.erofs.
     assert intake(str(home), simple_zip())["fault"] == "ok"
     assert (home / "img.erofs").stat().st_size > 0
+    # A tree as deep as ZIP_PATH_MAX allows (500 folders) stays within its
+    # INTAKE_NOFILE descriptors, in libarchive's walk and in mkfs.erofs.
+    deep = "/".join(["d"] * 500) + "/f.py"
+    assert intake(str(home), make_zip({deep: (b"x = 1\n", 0o644)}))["fault"] == "ok"
     (fake / "mkfs.erofs").write_text(REPORT)
     (fake / "mkfs.erofs").chmod(0o755)
     res = intake(str(home), simple_zip(), path=f"{fake}:/usr/sbin:/usr/bin:/sbin:/bin")
