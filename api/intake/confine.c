@@ -11,11 +11,7 @@
 
 #include <cap-ng.h>
 
-#define FAIL(code, ...)                                                                            \
-	do {                                                                                       \
-		snprintf(err, errlen, __VA_ARGS__);                                                \
-		return (code);                                                                     \
-	} while (0)
+#include "lib/util/fail.h"
 
 /* Killed outright: nothing in unzipping or imaging calls them. */
 static const int denied[] = {

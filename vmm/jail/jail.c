@@ -16,6 +16,8 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "lib/util/fail.h"
+
 /* Device nodes the VMM may open, made inside the jail when the host has them. */
 static const struct {
 	const char *path;
@@ -25,14 +27,6 @@ static const struct {
 	{ "/dev/userfaultfd", false }, /* the Uffd snapshot backend (vmm/core/gmem_uffd.c) */
 };
 #define NDEVICES (sizeof(devices) / sizeof(devices[0]))
-
-/* Returns ret_ after one error line; ret_ is taken before snprintf can change errno. */
-#define FAIL(ret_, ...)                                                                            \
-	do {                                                                                       \
-		int fail_ret_ = (ret_);                                                            \
-		snprintf(err, errlen, __VA_ARGS__);                                                \
-		return fail_ret_;                                                                  \
-	} while (0)
 
 /* mkdir -p path, each new directory 0755 and owned by root. */
 static int mkdir_p(char *path)
