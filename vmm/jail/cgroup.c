@@ -92,11 +92,6 @@ static int read_mountinfo(char *buf, size_t len, char *err, size_t errlen)
 	return 0;
 }
 
-static void join_pid(char *buf, size_t len)
-{
-	snprintf(buf, len, "%d", (int)getpid());
-}
-
 /* v2: one directory. Each controller the plan writes must be enabled in the
  * subtree_control of every ancestor, from the mount's root down. */
 static int setup_v2(const struct jail_cgroup_plan *plan, const char *mount, const char *rel,
@@ -125,7 +120,7 @@ static int setup_v2(const struct jail_cgroup_plan *plan, const char *mount, cons
 	}
 	for (unsigned i = 0; ret == 0 && i < plan->n; i++)
 		ret = write_file(dir, plan->w[i].file, plan->w[i].value, err, errlen);
-	join_pid(pid, sizeof(pid));
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
 	return ret == 0 ? write_file(dir, "cgroup.procs", pid, err, errlen) : ret;
 }
 
@@ -164,14 +159,21 @@ static int cpuset_inherit(const char *dir, char *err, size_t errlen)
 	return ret;
 }
 
-/* v1: a directory per controller, under that controller's own mount. */
+/* v1: a directory per controller, under that controller's own mount.
+ * The jailer joins each by writing "0" to `tasks`, which moves only the
+ * calling thread; the jailer has no other thread, so that is the whole
+ * process. A whole-process move (`cgroup.procs`) takes the kernel's global
+ * threadgroup lock for writing, and that waits out an RCU grace period
+ * unless the hierarchy favours dynamic changes (README.md, "Cost"): 12-43 ms
+ * per join in the testbox's L1 against 1.2-5.8 ms for `tasks`, measured in
+ * the same run (bench/RESULTS.md). v2 has no per-thread move outside
+ * threaded cgroups, so setup_v2 pays it. */
 static int setup_v1(const struct jail_cgroup_plan *plan, const char *mountinfo, const char *rel,
 		    char *err, size_t errlen)
 {
-	char mount[PATH_MAX], dir[PATH_MAX], pid[32];
+	char mount[PATH_MAX], dir[PATH_MAX];
 	int ret = 0;
 
-	join_pid(pid, sizeof(pid));
 	for (unsigned i = 0; ret == 0 && i < plan->n; i++) {
 		const char *ctl = plan->w[i].controller;
 		bool seen = false;
@@ -193,7 +195,7 @@ static int setup_v1(const struct jail_cgroup_plan *plan, const char *mountinfo, 
 		if (ret == 0 && strcmp(ctl, "cpuset") == 0)
 			ret = cpuset_inherit(dir, err, errlen);
 		if (ret == 0)
-			ret = write_file(dir, "cgroup.procs", pid, err, errlen);
+			ret = write_file(dir, "tasks", "0", err, errlen);
 	}
 	return ret;
 }
