@@ -7,6 +7,9 @@ As root. Interleaved, run by run, four ways to start one VM:
   restore         ember-vmm --restore STATE,MEM (cwd: a fresh folder)
   restore-jailed  ember-jailer --id ... -- --restore /state,/mem, with the two
                   files hard-linked into the jail as emberd does
+  restore-jailed-netns  the same with --netns: an empty network namespace
+                  made before the clock starts (ip netns add), as emberd
+                  makes them ahead (api/pool/netns.c)
   cold            ember-vmm --kernel vmlinux --initrd initramfs.cpio
   cold-jailed     the same through the jailer, kernel and initramfs hard-linked
   standby         ember-vmm --api-sock, spawned ahead as emberd's standby VMMs
@@ -118,13 +121,19 @@ def clean_jail(vm_id):
 JAIL_ARGS = ["--link-exec-file"]
 
 
-def jailed(vm_id, files, vmm_args):
+def jailed(vm_id, files, vmm_args, jail_args=()):
     root = jail_root(vm_id)
     os.makedirs(root)
     for src, name in files:
         os.link(src, os.path.join(root, name))
     return [JAILER, "--id", vm_id, "--exec-file", VMM, "--uid", str(UID), "--gid", str(UID),
-            "--chroot-base-dir", BASE, *JAIL_ARGS, "--", *vmm_args]
+            "--chroot-base-dir", BASE, *JAIL_ARGS, *jail_args, "--", *vmm_args]
+
+
+def netns(vm_id):
+    """A new empty network namespace, made before the clock starts."""
+    subprocess.run(["ip", "netns", "add", f"ember-jb-{vm_id}"], check=True)
+    return f"/run/netns/ember-jb-{vm_id}"
 
 
 def p99(v):
@@ -168,6 +177,10 @@ def main():
         "restore-jailed": lambda i, d: (jailed(f"r{i}", [(state, "state"), (mem, "mem")],
                                                ["--restore", "/state,/mem",
                                                 "--vsock-override", "/v.sock", *debug]), d),
+        "restore-jailed-netns": lambda i, d: (jailed(
+            f"n{i}", [(state, "state"), (mem, "mem")],
+            ["--restore", "/state,/mem", "--vsock-override", "/v.sock", *debug],
+            ["--netns", netns(f"n{i}")]), d),
         "cold": lambda i, d: ([VMM, "--kernel", kernel, "--initrd", initrd, *debug], d),
         "cold-jailed": lambda i, d: (jailed(f"c{i}", [(kernel, "vmlinux"),
                                                       (initrd, "initramfs.cpio")],
@@ -194,8 +207,10 @@ def main():
             try:
                 wall, own = until_running(argv, cwd, args.timeout, *load)
             finally:
-                for prefix in "rcs":
+                for prefix in "rncs":
                     clean_jail(f"{prefix}{rnd}")
+                if os.path.exists(f"/run/netns/ember-jb-n{rnd}"):
+                    subprocess.run(["ip", "netns", "del", f"ember-jb-n{rnd}"], check=True)
                 shutil.rmtree(d, ignore_errors=True)
             print(f"{'warm' if rnd == 0 else rnd:>4} {kind:15s} spawn->running {wall:.2f} ms "
                   f"(main()->running {own:.2f} ms)", file=sys.stderr, flush=True)
@@ -220,6 +235,10 @@ def main():
         b = statistics.median(r[0] for r in res[f"{plain}-jailed"])
         what = "restore on a standby VMM (emberd's)" if plain == "standby" else f"{plain} start"
         print(f"jail adds to a {what}: {b - a:.2f} ms (median against median)")
+        if plain == "restore":
+            b = statistics.median(r[0] for r in res["restore-jailed-netns"])
+            print(f"jail adds to a restore start, its network namespace made ahead "
+                  f"(emberd's spawns): {b - a:.2f} ms (median against median)")
 
 
 if __name__ == "__main__":

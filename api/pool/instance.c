@@ -101,6 +101,8 @@ void inst_console_tail(const struct instance *inst, char *out, size_t cap)
 
 static void on_line(struct instance *inst, bool is_err, const char *line, size_t len)
 {
+	/* The jailer opens --netns before it prints anything or runs the VMM. */
+	pool_netns_drop(inst);
 	tail_add(inst, line, len);
 	tail_add(inst, "\n", 1);
 	if ((inst->state != INST_STARTING && inst->state != INST_STANDBY) || inst->bev != NULL)
@@ -247,6 +249,7 @@ static void to_gone(struct instance *inst)
 	close(inst->out_fd);
 	close(inst->err_fd);
 	inst->out_fd = inst->err_fd = inst->pidfd = -1;
+	pool_netns_drop(inst);
 	/* Killed for its memory limit: that is what its job's error must say,
 	 * whatever noticed the end first (the vsock connection, the pidfd). */
 	if (inst->exited && WIFSIGNALED(inst->status) && pool_jail_oom_killed(inst))

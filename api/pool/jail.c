@@ -184,6 +184,11 @@ int pool_jail_init(struct pool_set *s, const struct pool_jail *opts)
 			 strerror(-ret));
 		snprintf(s->vmm_exec, sizeof(s->vmm_exec), "%s", s->vmm);
 	}
+	ret = pool_netns_new(&s->netns);
+	if (ret < 0)
+		log_warn("jail: no network namespaces made ahead (%s): the jailer makes each "
+			 "VMM's own",
+			 strerror(-ret));
 	return 0;
 }
 
@@ -191,6 +196,8 @@ void pool_jail_free(struct pool_set *s)
 {
 	char parent[64], path[PATH_MAX];
 
+	pool_netns_free(s->netns);
+	s->netns = NULL;
 	/* This home's parent cgroup, then ember/ if no other emberd uses it. */
 	if (!s->jail.off) {
 		parent_cgroup(s, parent, sizeof(parent));
@@ -484,6 +491,18 @@ int pool_jail_argv(struct instance *inst, char **argv, char *buf, size_t cap)
 	argv[argc++] = parent;
 	argv[argc++] = "--cgroup";
 	argv[argc++] = cgroup;
+	/* One made ahead (netns.c), by its path in emberd's descriptor table:
+	 * the jailer opens it before anything else it does. */
+	if (inst->netns_fd >= 0) {
+		char *netns = cgroup + strlen(cgroup) + 1;
+		size_t left = cap - (size_t)(netns - buf);
+
+		if (snprintf(netns, left, "/proc/%d/fd/%d", (int)getpid(), inst->netns_fd) >=
+		    (int)left)
+			return -ENAMETOOLONG;
+		argv[argc++] = "--netns";
+		argv[argc++] = netns;
+	}
 	argv[argc++] = "--";
 	return argc;
 }

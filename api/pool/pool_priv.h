@@ -37,6 +37,7 @@
 #define POOL_JAIL_FILES	 "files" /* <home>/jail/files: the staged copies */
 #define POOL_JAIL_EXEC	 "ember-vmm"
 #define POOL_JAIL_CGROUP "ember-vmm" /* --parent-cgroup: <hierarchy>/ember-vmm/<id> */
+#define POOL_NETNS_AHEAD 4 /* network namespaces made ahead (netns.c) */
 /* The VM's files, as the jailed VMM sees them (its root is the jail). */
 #define POOL_IN_KERNEL	   "/vmlinux"
 #define POOL_IN_INITRD	   "/initramfs.cpio"
@@ -117,6 +118,7 @@ struct instance {
 	char root[POOL_DIR_MAX]; /* the VMM's folder from the host: its sockets, vm.json */
 	bool jailed;
 	uint32_t uid;	   /* jailed: its own */
+	int netns_fd;	   /* jailed: its namespace made ahead, until the jailer joined it */
 	bool load_job;	   /* a snapshot load job refers to it (like snap_job) */
 	bool disk_job;	   /* restore: a job copies its /tmp disk ahead (load.c) */
 	bool disk_ready;   /* restore: its /tmp disk is in place (a standby's) */
@@ -167,6 +169,7 @@ struct pool_set {
 	struct work_pool *load_work; /* snapshot loads: not behind a long snapshot */
 	struct pool_jail jail;
 	char jailer[PATH_MAX], jail_base[PATH_MAX];
+	struct pool_netns *netns; /* jailed: namespaces made ahead (netns.c) */
 	char vmm_exec[PATH_MAX]; /* jailed: ember-vmm staged in jail/files (jail.c) */
 	char scratch[PATH_MAX];	 /* the empty /tmp disk (scratch.c) */
 	uint8_t *uid_used;	 /* a bit per uid of the jail range */
@@ -259,6 +262,16 @@ void pool_inst_idle_expired(struct instance *inst);
  * renamed to `to`, which must then still be that file (-EPERM if a VMM
  * swapped another in). */
 #define POOL_JAIL_ARGC 20
+/* netns.c: empty network namespaces made ahead on a thread of their own.
+ * pool_netns_take: one, as a descriptor the caller then owns, or -1 when
+ * none is ready (the jailer makes the VMM's own). */
+struct pool_netns;
+int pool_netns_new(struct pool_netns **out);
+int pool_netns_take(struct pool_netns *ns);
+/* inst's descriptor goes: the jailer has joined the namespace (it opens
+ * --netns before it prints a line or execs the VMM), or inst is gone. */
+void pool_netns_drop(struct instance *inst);
+void pool_netns_free(struct pool_netns *ns);
 int pool_jail_init(struct pool_set *s, const struct pool_jail *opts);
 void pool_jail_free(struct pool_set *s);
 int pool_jail_prepare(struct instance *inst);

@@ -183,7 +183,7 @@ static int spawn_vmm(struct instance *inst, int out_w, int err_w)
 {
 	const struct pool_set *s = inst->pool->set;
 	char *argv[POOL_JAIL_ARGC + 12];
-	char jail_buf[128], api[sizeof(POOL_API_SOCK) + 1];
+	char jail_buf[192], api[sizeof(POOL_API_SOCK) + 1];
 	char *envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
@@ -191,6 +191,7 @@ static int spawn_vmm(struct instance *inst, int out_w, int err_w)
 	int argc = 0, ret, devnull;
 
 	if (inst->jailed) {
+		inst->netns_fd = pool_netns_take(s->netns);
 		argc = pool_jail_argv(inst, argv, jail_buf, sizeof(jail_buf));
 		if (argc < 0)
 			return argc;
@@ -255,7 +256,7 @@ int inst_spawn(struct pool *p, bool restore, bool standby, struct instance **out
 	inst->pool = p;
 	inst->restore = restore;
 	inst->fresh = true;
-	inst->pidfd = inst->out_fd = inst->err_fd = -1;
+	inst->pidfd = inst->out_fd = inst->err_fd = inst->netns_fd = -1;
 	inst->state = INST_NSTATES; /* new: counted nowhere yet */
 	ret = make_id(inst->id);
 	if (ret < 0)
@@ -332,6 +333,7 @@ err_pipes:
 			close(err_p[i]);
 	}
 err_dir:
+	pool_netns_drop(inst);
 	pool_jail_release(inst);
 	inst_remove_dir(inst->dir);
 err_free:

@@ -9,8 +9,10 @@ Lambda user sees (results, start kinds, Lambda's error for an instance that
 died). Timings in the testbox are emulated: the jailed against unjailed
 restore times are printed, never asserted on."""
 import json
+import re
 import statistics
 import threading
+import time
 
 import pytest
 
@@ -140,6 +142,52 @@ def test_jailed_function_serves_cold_and_restored(emberd):
                    + f" {e.home}/jail/files/*/ember-vmm")
     assert rc == 0 and len(set(out.splitlines())) == 1, out
     assert out.split()[1:3] == ["0", "755"], out
+
+
+def netns_of(e, pid):
+    rc, out = e.sh(f"stat -L -c %i /proc/{pid}/ns/net")
+    assert rc == 0, out
+    return int(out)
+
+
+def netns_held_by_emberd(e):
+    """The network namespaces emberd holds descriptors to, but its own: the
+    ones it made ahead and has not handed out (api/pool/netns.c)."""
+    # (ls says "No such file" of a descriptor closed while it lists them.)
+    _, out = e.sh(f"ls -l /proc/$(cat {e.pidfile})/fd 2>/dev/null")
+    return {int(m) for m in re.findall(r"net:\[(\d+)\]", out)} - {netns_of(e, 1)}
+
+
+def test_each_vmm_gets_a_network_namespace_of_its_own_made_ahead(emberd):
+    e = emberd
+    e.create("netns", C_RT, "bootstrap", {"bootstrap": (c_bootstrap(), 0o755)})
+    # emberd makes them while nothing waits (a thread of its own)...
+    deadline = time.monotonic() + 60
+    while len(ahead := netns_held_by_emberd(e)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(ahead) >= 2, f"emberd holds {len(ahead)} network namespace(s) made ahead"
+    host = netns_of(e, 1)
+    # ...and each VMM it spawns joins one of them: two at once, two namespaces.
+    others = set(e.instances())
+    done = []
+    t = threading.Thread(target=lambda: done.append(e.invoke("netns", {})))
+    t.start()
+    ok(e.invoke("netns", {}))
+    t.join()
+    ok(done[0])
+    mine = {i: p for i, p in e.instances().items() if i not in others}
+    assert len(mine) == 2, mine
+    spaces = {netns_of(e, p) for p in mine.values()}
+    assert len(spaces) == 2 and host not in spaces, (spaces, host)
+    assert spaces <= ahead, (spaces, ahead)
+    # Handed out for good: emberd let go of each once its jailer had joined
+    # it, so the VMM is all that is in it; nothing but a loopback device.
+    assert not spaces & netns_held_by_emberd(e), spaces
+    for pid in mine.values():
+        rc, out = e.sh(f"nsenter --net=/proc/{pid}/ns/net ip -o link")
+        assert rc == 0 and [l.split()[1] for l in out.splitlines()] == ["lo:"], out
+    for i, p in mine.items():
+        e.kill(i, p)
 
 
 def test_vmm_over_its_memory_limit_is_killed_and_replaced(emberd):
