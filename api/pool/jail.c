@@ -13,6 +13,7 @@
 #include <sys/pidfd.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -20,6 +21,9 @@
 #include "lib/util/log.h"
 
 #define CGROUP_ROOT "/sys/fs/cgroup"
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
 /* Where a cgroup v1 host keeps the controllers ember-jailer uses. */
 static const char *const cgroup_v1[] = { "memory", "pids", "cpu", "cpu,cpuacct", "cpuset" };
 #define SWEEP_WAIT_MS 2000 /* for a leftover VMM to die after SIGKILL */
@@ -136,9 +140,12 @@ int pool_jail_init(struct pool_set *s, const struct pool_jail *opts)
 		.mem_margin_mib = POOL_JAIL_MARGIN_MIB,
 	};
 	char path[PATH_MAX], vmm[PATH_MAX];
+	struct statfs fs;
 	int ret;
 
 	s->jail = opts != NULL ? *opts : defaults;
+	/* As ember-jailer decides it (vmm/jail/cgroup.c). */
+	s->cgroup_v1 = !(statfs(CGROUP_ROOT, &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC);
 	if (s->jail.off) {
 		log_warn("--no-jail: every ember-vmm runs as emberd's user, with its "
 			 "capabilities and no namespaces or cgroup");
@@ -198,12 +205,19 @@ void pool_jail_free(struct pool_set *s)
 
 	pool_netns_free(s->netns);
 	s->netns = NULL;
-	/* This home's parent cgroup, then ember/ if no other emberd uses it. */
-	if (!s->jail.off) {
-		parent_cgroup(s, parent, sizeof(parent));
-		snprintf(path, sizeof(path), "%s/%s", CGROUP_ROOT, parent);
-		if (rmdir(path) == 0)
-			rmdir(CGROUP_ROOT "/" POOL_JAIL_CGROUP);
+	/* This home's parent cgroup, then ember/ if no other emberd uses it
+	 * (v1: in each controller's hierarchy). */
+	parent_cgroup(s, parent, sizeof(parent));
+	for (size_t i = 0; !s->jail.off && i <= sizeof(cgroup_v1) / sizeof(cgroup_v1[0]); i++) {
+		const char *ctl = i == 0 ? "" : cgroup_v1[i - 1];
+
+		snprintf(path, sizeof(path), "%s%s%s/%s", CGROUP_ROOT, i == 0 ? "" : "/", ctl,
+			 parent);
+		if (rmdir(path) == 0) {
+			snprintf(path, sizeof(path), "%s%s%s/%s", CGROUP_ROOT, i == 0 ? "" : "/",
+				 ctl, POOL_JAIL_CGROUP);
+			rmdir(path);
+		}
 	}
 	free(s->uid_used);
 	s->uid_used = NULL;
@@ -472,8 +486,10 @@ int pool_jail_argv(struct instance *inst, char **argv, char *buf, size_t cap)
 	parent_cgroup(s, parent, cap - (size_t)n);
 	n += (int)strlen(parent) + 1;
 	cgroup = buf + n;
-	if ((size_t)n >= cap || snprintf(cgroup, cap - (size_t)n, "memory.max=%llu",
-					 (unsigned long long)mem_max) >= (int)(cap - (size_t)n))
+	if ((size_t)n >= cap ||
+	    snprintf(cgroup, cap - (size_t)n, "%s=%llu",
+		     s->cgroup_v1 ? "memory.limit_in_bytes" : "memory.max",
+		     (unsigned long long)mem_max) >= (int)(cap - (size_t)n))
 		return -ENAMETOOLONG;
 	argv[argc++] = (char *)s->jailer;
 	argv[argc++] = "--id";
@@ -514,7 +530,9 @@ uint64_t pool_jail_memory_max_mib(const struct instance *inst)
 	FILE *f;
 
 	parent_cgroup(inst->pool->set, parent, sizeof(parent));
-	snprintf(path, sizeof(path), "%s/%s/%s/memory.max", CGROUP_ROOT, parent, inst->id);
+	snprintf(path, sizeof(path), "%s%s/%s/%s/%s", CGROUP_ROOT,
+		 inst->pool->set->cgroup_v1 ? "/memory" : "", parent, inst->id,
+		 inst->pool->set->cgroup_v1 ? "memory.limit_in_bytes" : "memory.max");
 	f = fopen(path, "re");
 	if (f != NULL && fscanf(f, "%llu", &v) != 1)
 		v = 0;

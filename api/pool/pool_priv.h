@@ -170,6 +170,7 @@ struct pool_set {
 	struct pool_jail jail;
 	char jailer[PATH_MAX], jail_base[PATH_MAX];
 	struct pool_netns *netns; /* jailed: namespaces made ahead (netns.c) */
+	bool cgroup_v1;		  /* the host's cgroups are v1: a hierarchy per controller */
 	char vmm_exec[PATH_MAX]; /* jailed: ember-vmm staged in jail/files (jail.c) */
 	char scratch[PATH_MAX];	 /* the empty /tmp disk (scratch.c) */
 	uint8_t *uid_used;	 /* a bit per uid of the jail range */
@@ -283,7 +284,7 @@ void pool_jail_release(struct instance *inst);
 int pool_jail_raise_memory(const struct pool_set *s, const char *id, uint64_t mib);
 /* Whether the kernel killed something in inst's cgroup for its memory limit. */
 bool pool_jail_oom_killed(const struct instance *inst);
-/* Its cgroup's memory limit now, in MiB (v2; 0 if unknown). */
+/* Its cgroup's memory limit now, in MiB (0 if unknown). */
 uint64_t pool_jail_memory_max_mib(const struct instance *inst);
 int pool_jail_seal(const struct pool_set *s, const char *from, const char *to);
 
