@@ -147,10 +147,13 @@ def emberd(kvm):
     e.create("steady", C_RT, "bootstrap", {"bootstrap": (c_bootstrap(), 0o755)})
     ok(e.invoke("abuser", {}))  # both warm (and snapshotted) before any abuse
     ok(e.invoke("steady", {}))
-    LATENCIES["unloaded"] = Steady(e).run_for(8)
+    # 40 unloaded answers, so that the ratios below rest on more than a few.
+    LATENCIES["unloaded"] = Steady(e).run_for(40)
     yield e
+    base = statistics.median(LATENCIES["unloaded"])
     for what, lat in LATENCIES.items():
-        print(f"steady's latency {what}: median {statistics.median(lat):.0f} ms, "
+        print(f"steady's latency {what}: median {statistics.median(lat):.0f} ms "
+              f"({statistics.median(lat) / base:.2f}x unloaded), "
               f"max {max(lat):.0f} ms over {len(lat)} invocations")
     rc = e.stop()
     print(e.proc.text)

@@ -39,6 +39,7 @@ def emberd():
     try:
         yield e
     finally:
+        e.stop()  # (SIGTERM: emberd stops its jailed VMMs; a kill would leave them)
         e.cleanup()
 
 
