@@ -1,32 +1,22 @@
-/* jail: each instance's jail: its uid, its root with the VM's files linked in, ember-jailer's arguments, and cleanup (see pool.h, vmm/jail/README.md). */
+/* jail: each instance's jail: its uid, its root with the VM's files linked in, ember-jailer's arguments, and cleanup; its cgroups are jail_cgroup.c's (see pool.h, vmm/jail/README.md). */
 #define _XOPEN_SOURCE 700
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <libgen.h>
-#include <poll.h>
-#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/pidfd.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "api/pool/pool_priv.h"
 #include "lib/util/log.h"
 
-#define CGROUP_ROOT "/sys/fs/cgroup"
-#ifndef CGROUP2_SUPER_MAGIC
-#define CGROUP2_SUPER_MAGIC 0x63677270
-#endif
-/* Where a cgroup v1 host keeps the controllers ember-jailer uses. */
-static const char *const cgroup_v1[] = { "memory", "pids", "cpu", "cpu,cpuacct", "cpuset" };
-#define SWEEP_WAIT_MS 2000 /* for a leftover VMM to die after SIGKILL */
 /* A copy made ahead (pool_prestage) leaves at least this much of the disk
  * free: it is an optimisation, and must never take the space that emberd's
  * queue of accepted events and its uploads need (a full disk there is an
@@ -40,17 +30,6 @@ static int stage(const struct pool_set *s, const char *src, char *out, size_t ca
 static void jails_dir(const struct pool_set *s, char *out, size_t cap)
 {
 	snprintf(out, cap, "%.3000s/%s", s->jail_base, POOL_JAIL_EXEC);
-}
-
-/* The parent cgroup of this home's VMs, ember/<hash of home>: a sweep of
- * one emberd's leftovers never touches another's VMs. */
-static void parent_cgroup(const struct pool_set *s, char *out, size_t cap)
-{
-	uint32_t h = 2166136261u; /* FNV-1a */
-
-	for (const char *p = s->home; *p; p++)
-		h = (h ^ (uint8_t)*p) * 16777619u;
-	snprintf(out, cap, "%s/%08x", POOL_JAIL_CGROUP, h);
 }
 
 static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
@@ -68,43 +47,6 @@ static void remove_tree(const char *dir)
 		log_warn("removing %s: %s", dir, strerror(errno));
 }
 
-/* Kills what is left in a cgroup (a VMM of an earlier emberd), waits for
- * each to die, and removes the cgroup (each v1 controller's too). */
-static void cgroup_remove(const struct pool_set *s, const char *id, bool kill_procs)
-{
-	char parent[64], path[PATH_MAX], procs[PATH_MAX];
-
-	parent_cgroup(s, parent, sizeof(parent));
-	for (size_t i = 0; i <= sizeof(cgroup_v1) / sizeof(cgroup_v1[0]); i++) {
-		const char *ctl = i == 0 ? "" : cgroup_v1[i - 1];
-
-		snprintf(path, sizeof(path), "%s%s%s/%s/%s", CGROUP_ROOT, i == 0 ? "" : "/", ctl,
-			 parent, id);
-		if (kill_procs &&
-		    snprintf(procs, sizeof(procs), "%s/cgroup.procs", path) < (int)sizeof(procs)) {
-			FILE *f = fopen(procs, "re");
-			int pid;
-
-			while (f != NULL && fscanf(f, "%d", &pid) == 1) {
-				int fd = pidfd_open(pid, 0);
-				struct pollfd p = { .fd = fd, .events = POLLIN };
-
-				log_warn("stopping ember-vmm %d, left in its jail by an earlier "
-					 "emberd",
-					 pid);
-				if (fd >= 0 && pidfd_send_signal(fd, SIGKILL, NULL, 0) == 0)
-					poll(&p, 1, SWEEP_WAIT_MS);
-				if (fd >= 0)
-					close(fd);
-			}
-			if (f != NULL)
-				fclose(f);
-		}
-		if (rmdir(path) < 0 && errno != ENOENT)
-			log_warn("removing the cgroup %s: %s", path, strerror(errno));
-	}
-}
-
 /* The jails an earlier emberd of this home left behind. */
 static void sweep(struct pool_set *s)
 {
@@ -120,7 +62,7 @@ static void sweep(struct pool_set *s)
 		if (e->d_name[0] == '.' ||
 		    snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >= (int)sizeof(path))
 			continue;
-		cgroup_remove(s, e->d_name, true);
+		pool_cgroup_remove(s, e->d_name, true);
 		remove_tree(path);
 	}
 	closedir(d);
@@ -140,12 +82,10 @@ int pool_jail_init(struct pool_set *s, const struct pool_jail *opts)
 		.mem_margin_mib = POOL_JAIL_MARGIN_MIB,
 	};
 	char path[PATH_MAX], vmm[PATH_MAX];
-	struct statfs fs;
 	int ret;
 
 	s->jail = opts != NULL ? *opts : defaults;
-	/* As ember-jailer decides it (vmm/jail/cgroup.c). */
-	s->cgroup_v1 = !(statfs(CGROUP_ROOT, &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC);
+	s->cgroup_v1 = pool_cgroup_v1();
 	if (s->jail.off) {
 		log_warn("--no-jail: every ember-vmm runs as emberd's user, with its "
 			 "capabilities and no namespaces or cgroup");
@@ -201,24 +141,10 @@ int pool_jail_init(struct pool_set *s, const struct pool_jail *opts)
 
 void pool_jail_free(struct pool_set *s)
 {
-	char parent[64], path[PATH_MAX];
-
 	pool_netns_free(s->netns);
 	s->netns = NULL;
-	/* This home's parent cgroup, then ember/ if no other emberd uses it
-	 * (v1: in each controller's hierarchy). */
-	parent_cgroup(s, parent, sizeof(parent));
-	for (size_t i = 0; !s->jail.off && i <= sizeof(cgroup_v1) / sizeof(cgroup_v1[0]); i++) {
-		const char *ctl = i == 0 ? "" : cgroup_v1[i - 1];
-
-		snprintf(path, sizeof(path), "%s%s%s/%s", CGROUP_ROOT, i == 0 ? "" : "/", ctl,
-			 parent);
-		if (rmdir(path) == 0) {
-			snprintf(path, sizeof(path), "%s%s%s/%s", CGROUP_ROOT, i == 0 ? "" : "/",
-				 ctl, POOL_JAIL_CGROUP);
-			rmdir(path);
-		}
-	}
+	if (!s->jail.off)
+		pool_cgroups_free(s);
 	free(s->uid_used);
 	s->uid_used = NULL;
 }
@@ -471,26 +397,59 @@ int pool_jail_prepare(struct instance *inst)
 	return ret;
 }
 
+/* Appends one printf-formatted value to buf (cap bytes, *n used), NUL
+ * included; NULL once buf is full, and from then on. */
+static char *put(char *buf, size_t cap, size_t *n, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static char *put(char *buf, size_t cap, size_t *n, const char *fmt, ...)
+{
+	char *at = buf + *n;
+	va_list ap;
+	int len;
+
+	if (*n >= cap)
+		return NULL;
+	va_start(ap, fmt);
+	len = vsnprintf(at, cap - *n, fmt, ap);
+	va_end(ap);
+	if (len < 0 || (size_t)len >= cap - *n) {
+		*n = cap;
+		return NULL;
+	}
+	*n += (size_t)len + 1;
+	return at;
+}
+
 int pool_jail_argv(struct instance *inst, char **argv, char *buf, size_t cap)
 {
 	const struct pool_set *s = inst->pool->set;
 	uint64_t mem_max = ((uint64_t)inst->pool->fn->memory_mib + s->jail.mem_margin_mib) << 20;
-	char *uid = buf, *gid, *parent, *cgroup;
-	int argc = 0, n;
+	unsigned quota =
+		pool_vcpus(inst->pool->fn) * POOL_JAIL_CPU_PERIOD_US + POOL_JAIL_CPU_MARGIN_US;
+	char parent_rel[64], *uid, *gid, *parent, *mem, *cpu, *period = NULL, *netns = NULL;
+	size_t n = 0;
+	int argc = 0;
 
-	/* The values live in buf, one after the other, each NUL-terminated. */
-	n = snprintf(uid, cap, "%u", inst->uid) + 1;
-	gid = uid + n;
-	n += snprintf(gid, cap - (size_t)n, "%u", s->jail.gid) + 1;
-	parent = buf + n;
-	parent_cgroup(s, parent, cap - (size_t)n);
-	n += (int)strlen(parent) + 1;
-	cgroup = buf + n;
-	if ((size_t)n >= cap ||
-	    snprintf(cgroup, cap - (size_t)n, "%s=%llu",
-		     s->cgroup_v1 ? "memory.limit_in_bytes" : "memory.max",
-		     (unsigned long long)mem_max) >= (int)(cap - (size_t)n))
-		return -ENAMETOOLONG;
+	/* The values live in buf, one after the other. v1 names the memory
+	 * limit otherwise and keeps the CPU period in a file of its own. */
+	pool_cgroup_parent(s, parent_rel, sizeof(parent_rel));
+	uid = put(buf, cap, &n, "%u", inst->uid);
+	gid = put(buf, cap, &n, "%u", s->jail.gid);
+	parent = put(buf, cap, &n, "%s", parent_rel);
+	mem = put(buf, cap, &n, "%s=%llu", s->cgroup_v1 ? "memory.limit_in_bytes" : "memory.max",
+		  (unsigned long long)mem_max);
+	if (s->cgroup_v1) {
+		cpu = put(buf, cap, &n, "cpu.cfs_quota_us=%u", quota);
+		period = put(buf, cap, &n, "cpu.cfs_period_us=%u", POOL_JAIL_CPU_PERIOD_US);
+	} else {
+		cpu = put(buf, cap, &n, "cpu.max=%u %u", quota, POOL_JAIL_CPU_PERIOD_US);
+	}
+	/* One made ahead (netns.c), by its path in emberd's descriptor table:
+	 * the jailer opens it before anything else it does. */
+	if (inst->netns_fd >= 0)
+		netns = put(buf, cap, &n, "/proc/%d/fd/%d", (int)getpid(), inst->netns_fd);
+	if (n >= cap)
+		return -ENAMETOOLONG; /* (put() returned NULL) */
 	argv[argc++] = (char *)s->jailer;
 	argv[argc++] = "--id";
 	argv[argc++] = inst->id;
@@ -506,89 +465,19 @@ int pool_jail_argv(struct instance *inst, char **argv, char *buf, size_t cap)
 	argv[argc++] = "--parent-cgroup";
 	argv[argc++] = parent;
 	argv[argc++] = "--cgroup";
-	argv[argc++] = cgroup;
-	/* One made ahead (netns.c), by its path in emberd's descriptor table:
-	 * the jailer opens it before anything else it does. */
-	if (inst->netns_fd >= 0) {
-		char *netns = cgroup + strlen(cgroup) + 1;
-		size_t left = cap - (size_t)(netns - buf);
-
-		if (snprintf(netns, left, "/proc/%d/fd/%d", (int)getpid(), inst->netns_fd) >=
-		    (int)left)
-			return -ENAMETOOLONG;
+	argv[argc++] = mem;
+	argv[argc++] = "--cgroup";
+	argv[argc++] = cpu;
+	if (period != NULL) {
+		argv[argc++] = "--cgroup";
+		argv[argc++] = period;
+	}
+	if (netns != NULL) {
 		argv[argc++] = "--netns";
 		argv[argc++] = netns;
 	}
 	argv[argc++] = "--";
 	return argc;
-}
-
-uint64_t pool_jail_memory_max_mib(const struct instance *inst)
-{
-	char parent[64], path[PATH_MAX];
-	unsigned long long v = 0;
-	FILE *f;
-
-	parent_cgroup(inst->pool->set, parent, sizeof(parent));
-	snprintf(path, sizeof(path), "%s%s/%s/%s/%s", CGROUP_ROOT,
-		 inst->pool->set->cgroup_v1 ? "/memory" : "", parent, inst->id,
-		 inst->pool->set->cgroup_v1 ? "memory.limit_in_bytes" : "memory.max");
-	f = fopen(path, "re");
-	if (f != NULL && fscanf(f, "%llu", &v) != 1)
-		v = 0;
-	if (f != NULL)
-		fclose(f);
-	return v >> 20;
-}
-
-bool pool_jail_oom_killed(const struct instance *inst)
-{
-	/* v2: memory.events; v1: the memory controller's memory.oom_control. */
-	static const char *const where[][2] = { { "", "memory.events" },
-						{ "/memory", "memory.oom_control" } };
-	char parent[64], path[PATH_MAX], key[32];
-	unsigned long long n;
-	bool killed = false;
-
-	if (!inst->jailed)
-		return false;
-	parent_cgroup(inst->pool->set, parent, sizeof(parent));
-	for (size_t i = 0; i < sizeof(where) / sizeof(where[0]) && !killed; i++) {
-		FILE *f;
-
-		snprintf(path, sizeof(path), "%s%s/%s/%s/%s", CGROUP_ROOT, where[i][0], parent,
-			 inst->id, where[i][1]);
-		f = fopen(path, "re");
-		while (f != NULL && fscanf(f, "%31s %llu", key, &n) == 2)
-			if (strcmp(key, "oom_kill") == 0 && n > 0)
-				killed = true;
-		if (f != NULL)
-			fclose(f);
-	}
-	return killed;
-}
-
-int pool_jail_raise_memory(const struct pool_set *s, const char *id, uint64_t mib)
-{
-	static const char *const where[][2] = { { "", "memory.max" },
-						{ "/memory", "memory.limit_in_bytes" } };
-	char parent[64], path[PATH_MAX];
-	int ret = -ENOENT;
-
-	parent_cgroup(s, parent, sizeof(parent));
-	for (size_t i = 0; i < sizeof(where) / sizeof(where[0]) && ret < 0; i++) {
-		FILE *f;
-
-		snprintf(path, sizeof(path), "%s%s/%s/%s/%s", CGROUP_ROOT, where[i][0], parent, id,
-			 where[i][1]);
-		f = fopen(path, "we");
-		if (f == NULL)
-			continue;
-		ret = fprintf(f, "%llu\n", (unsigned long long)(mib << 20)) < 0 ? -EIO : 0;
-		if (fclose(f) != 0 && ret == 0)
-			ret = -errno;
-	}
-	return ret;
 }
 
 void pool_jail_release(struct instance *inst)
@@ -602,7 +491,7 @@ void pool_jail_release(struct instance *inst)
 	*strrchr(dir, '/') = '\0';
 	remove_tree(dir);
 	/* The VMM was reaped: its cgroup is empty. */
-	cgroup_remove(s, inst->id, false);
+	pool_cgroup_remove(s, inst->id, false);
 	free_uid(s, inst->uid);
 	inst->jailed = false;
 }

@@ -91,8 +91,12 @@ struct event_base;
 /* Jails (api/pool/jail.c, vmm/jail/README.md): unless off, every ember-vmm
  * runs under ember-jailer with a uid of its own from [uid_first, uid_first +
  * uid_count), the group gid shared by all VMs, in
- * $EMBER_HOME/jail/ember-vmm/<instance id>/root, and in the cgroup
- * ember-vmm/<instance id> with memory.max = MemorySize + mem_margin_mib. The
+ * $EMBER_HOME/jail/ember-vmm/<instance id>/root, in a network namespace
+ * of its own made ahead (netns.c), and in the cgroup
+ * ember-vmm/<home hash>/<instance id> (jail_cgroup.c) with memory.max =
+ * MemorySize + mem_margin_mib, a CPU quota of its vCPUs plus a quarter CPU
+ * per 100 ms, and ember-jailer's pids.max (v1: the same limits in each
+ * controller's hierarchy, under v1's names). The
  * VM's files are hard-linked into its root from $EMBER_HOME/jail/files
  * (copies, made once, of files outside $EMBER_HOME), root-owned, 0440, group
  * gid: readable by the VMs, writable by none. */

@@ -38,6 +38,10 @@
 #define POOL_JAIL_EXEC	 "ember-vmm"
 #define POOL_JAIL_CGROUP "ember-vmm" /* --parent-cgroup: <hierarchy>/ember-vmm/<id> */
 #define POOL_NETNS_AHEAD 4 /* network namespaces made ahead (netns.c) */
+/* A VMM's CPU quota: its vCPUs at full speed, and a quarter of a CPU more
+ * for its own threads (the event loop's device work), per 100 ms. */
+#define POOL_JAIL_CPU_PERIOD_US	  100000
+#define POOL_JAIL_CPU_MARGIN_US	  25000
 /* The VM's files, as the jailed VMM sees them (its root is the jail). */
 #define POOL_IN_KERNEL	   "/vmlinux"
 #define POOL_IN_INITRD	   "/initramfs.cpio"
@@ -183,7 +187,9 @@ struct pool_set {
 	uint64_t snapshots_taken, snapshot_fallbacks; /* for /metrics */
 };
 
-/* spawn.c: a standby instance (restore only) waits in INST_STANDBY. */
+/* spawn.c: a standby instance (restore only) waits in INST_STANDBY.
+ * pool_vcpus: a function's vCPUs, one per POOL_LAMBDA_VCPU_MIB of memory. */
+unsigned pool_vcpus(const struct fn *fn);
 int inst_spawn(struct pool *p, bool restore, bool standby, struct instance **out);
 void inst_remove_dir(const char *dir);
 /* Start-up: stops what an earlier emberd left in <home>/run (it held the
@@ -262,7 +268,7 @@ void pool_inst_idle_expired(struct instance *inst);
  * 0440 group gid, readable by clones; --no-jail: 0400) through its fd, then
  * renamed to `to`, which must then still be that file (-EPERM if a VMM
  * swapped another in). */
-#define POOL_JAIL_ARGC 20
+#define POOL_JAIL_ARGC 24
 /* netns.c: empty network namespaces made ahead on a thread of their own.
  * pool_netns_take: one, as a descriptor the caller then owns, or -1 when
  * none is ready (the jailer makes the VMM's own). */
@@ -278,6 +284,15 @@ void pool_jail_free(struct pool_set *s);
 int pool_jail_prepare(struct instance *inst);
 int pool_jail_argv(struct instance *inst, char **argv, char *buf, size_t cap);
 void pool_jail_release(struct instance *inst);
+/* jail_cgroup.c: the instances' cgroups. pool_cgroup_parent: this home's
+ * parent cgroup (relative to a hierarchy's root). pool_cgroup_remove: an
+ * instance's cgroup removed (each v1 controller's), what is left in it
+ * killed first if kill_procs (a sweep). pool_cgroups_free: the parent, and
+ * ember-vmm/ if no other emberd uses it. */
+bool pool_cgroup_v1(void);
+void pool_cgroup_parent(const struct pool_set *s, char *out, size_t cap);
+void pool_cgroup_remove(const struct pool_set *s, const char *id, bool kill_procs);
+void pool_cgroups_free(const struct pool_set *s);
 /* Sets the memory limit of instance id's cgroup to mib (any thread). A
  * template's snapshot memory file is charged to its cgroup as it writes it
  * (on tmpfs, for good), so a snapshotting instance gets MemorySize more. */

@@ -31,6 +31,13 @@ void inst_remove_dir(const char *dir)
 		log_warn("instance folder %s: %s", dir, strerror(errno));
 }
 
+unsigned pool_vcpus(const struct fn *fn)
+{
+	unsigned n = (fn->memory_mib + POOL_LAMBDA_VCPU_MIB - 1) / POOL_LAMBDA_VCPU_MIB;
+
+	return n < 1 ? 1 : n > POOL_MAX_VCPUS ? POOL_MAX_VCPUS : n;
+}
+
 static int write_config(struct instance *inst)
 {
 	const struct pool_set *s = inst->pool->set;
@@ -38,7 +45,6 @@ static int write_config(struct instance *inst)
 	struct vm_config *cfg = malloc(sizeof(*cfg));
 	char err[CONFIG_ERR_LEN], path[PATH_MAX];
 	char *json = NULL;
-	unsigned vcpus = (fn->memory_mib + POOL_LAMBDA_VCPU_MIB - 1) / POOL_LAMBDA_VCPU_MIB;
 	int ret = -ENOMEM, fd;
 
 	if (cfg == NULL)
@@ -56,7 +62,7 @@ static int write_config(struct instance *inst)
 		goto out;
 	}
 	cfg->machine.mem_size_mib = fn->memory_mib;
-	cfg->machine.vcpu_count = vcpus < 1 ? 1 : vcpus > POOL_MAX_VCPUS ? POOL_MAX_VCPUS : vcpus;
+	cfg->machine.vcpu_count = pool_vcpus(fn);
 	cfg->ndrives = 3;
 	snprintf(cfg->drives[0].drive_id, CONFIG_DRIVE_ID_LEN, POOL_DRIVE_RUNTIME);
 	snprintf(cfg->drives[0].path_on_host, PATH_MAX, "%s",

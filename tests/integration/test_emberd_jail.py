@@ -86,6 +86,8 @@ def assert_confined(e, inst_id, pid, limit_mib):
     assert cg.endswith("/" + inst_id), cg
     assert int(read(e, f"{cg}/memory.max")) == limit_mib * MIB
     assert read(e, f"{cg}/pids.max") == "64"
+    # A CPU quota: its vCPU (one up to 1769 MB) and a quarter CPU for the VMM.
+    assert read(e, f"{cg}/cpu.max") == "125000 100000"
     # Its root holds only its own files: nothing of the host, not emberd's home.
     view = f"/proc/{pid}/root"
     rc, top = e.sh(f"ls -A {view}")

@@ -67,12 +67,16 @@ def test_jailed_instance_on_v1_has_its_memory_and_pids_limits(emberd, tmp_path):
         _, ctls, path = line.split(":", 2)
         for ctl in ctls.split(","):
             groups[ctl] = path
-    for ctl in ("memory", "pids"):
+    for ctl in ("memory", "pids", "cpu"):
         assert groups.get(ctl, "").endswith("/" + inst.name), groups
     mem = f"{V1}/memory{groups['memory']}"
     # MemorySize and emberd's 64 MiB margin, in v1's file.
     assert int(read(f"{mem}/memory.limit_in_bytes")) == (128 + 64) * MIB
     assert read(f"{V1}/pids{groups['pids']}/pids.max") == "64"
+    # Its one vCPU at full speed and a quarter of a CPU for the VMM's threads.
+    cpu = f"{V1}/cpu{groups['cpu']}"
+    assert (read(f"{cpu}/cpu.cfs_quota_us"), read(f"{cpu}/cpu.cfs_period_us")) == \
+        ("125000", "100000")
     st = dict(l.split(":", 1) for l in read(f"/proc/{pid}/status").splitlines())
     assert int(st["Uid"].split()[0]) >= 10001 and int(st["CapEff"], 16) == 0, st
     assert os.stat(f"/proc/{pid}/ns/net").st_ino != os.stat("/proc/self/ns/net").st_ino
@@ -80,5 +84,5 @@ def test_jailed_instance_on_v1_has_its_memory_and_pids_limits(emberd, tmp_path):
     # every hierarchy.
     assert e.stop() == 0, "".join(e.log)[-3000:]
     parent = os.path.dirname(groups["memory"])
-    for ctl in ("memory", "pids"):
+    for ctl in ("memory", "pids", "cpu"):
         assert not os.path.exists(f"{V1}/{ctl}{parent}"), (ctl, parent)
