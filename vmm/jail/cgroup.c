@@ -164,10 +164,10 @@ static int cpuset_inherit(const char *dir, char *err, size_t errlen)
  * calling thread; the jailer has no other thread, so that is the whole
  * process. A whole-process move (`cgroup.procs`) takes the kernel's global
  * threadgroup lock for writing, and that waits out an RCU grace period
- * unless the hierarchy favours dynamic changes (README.md, "Cost"): 12-43 ms
- * per join in the testbox's L1 against 1.2-5.8 ms for `tasks`, measured in
- * the same run (bench/RESULTS.md). v2 has no per-thread move outside
- * threaded cgroups, so setup_v2 pays it. */
+ * unless the hierarchy favours dynamic changes (README.md, "Cost"): a
+ * median of 13-14 ms per join in the testbox's L1 against 0.2 ms through
+ * `tasks`, in one run of bench/cgroup_join.py (bench/RESULTS.md). v2 has
+ * no per-thread move outside threaded cgroups, so setup_v2 pays it. */
 static int setup_v1(const struct jail_cgroup_plan *plan, const char *mountinfo, const char *rel,
 		    char *err, size_t errlen)
 {
