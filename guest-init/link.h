@@ -30,8 +30,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LINK_OUT_HIGH (32u << 20)
-#define LINK_OUT_LOW  (8u << 20)
+/* Small, so that a function flooding its output feels it soon (its writes
+ * block): emberd reads each instance's log lines within a budget
+ * (api/pool/conn.c), and a 32 MiB queue, as it was, took minutes to drain
+ * at that rate, past the invocation's timeout, and held a quarter of a
+ * 128 MB function's memory. A RESULT is queued whatever its size. */
+#define LINK_OUT_HIGH (1u << 20)
+#define LINK_OUT_LOW  (256u << 10)
 /* Listen backlog on the vsock port: a host reconnects, it does not crowd. */
 #define LINK_BACKLOG 4
 

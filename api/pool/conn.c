@@ -114,6 +114,41 @@ static void to_initializing_or_restoring(struct instance *inst)
 	inst_arm(inst, fn->timeout_s > POOL_INIT_TIMEOUT_S ? fn->timeout_s : POOL_INIT_TIMEOUT_S);
 }
 
+/* Why a log budget: each log line costs emberd a frame to decode and a
+ * write to the function's log, on the loop that serves every other
+ * instance, so a function that floods its stdout would slow them all. Over
+ * budget, emberd stops reading the instance's connection until it has
+ * earned more: the guest's vsock buffers fill and the function's writes
+ * block, as they would on a slow terminal. Nothing is dropped; frames
+ * keep their order (a RESULT after a flood waits its turn). */
+static void on_log_resume(evutil_socket_t fd, short what, void *arg);
+
+static void log_pause(struct instance *inst)
+{
+	struct pool_set *s = inst->pool->set;
+	double wait_s = -inst->log_units / POOL_LOG_RATE;
+	struct timeval tv = { (time_t)wait_s, (suseconds_t)((wait_s - (time_t)wait_s) * 1e6) + 1 };
+
+	if (inst->log_ev == NULL)
+		inst->log_ev = evtimer_new(s->base, on_log_resume, inst);
+	if (inst->log_ev == NULL || evtimer_add(inst->log_ev, &tv) < 0)
+		return; /* out of memory: no budget then, rather than no reading */
+	inst->log_paused = true;
+	bufferevent_disable(inst->bev, EV_READ);
+}
+
+/* Charges one log line; false once the instance is over its budget. */
+static bool log_charge(struct instance *inst, size_t len)
+{
+	uint64_t now = pool_now_ns();
+	double units = inst->log_units + (double)(now - inst->log_ns) * 1e-9 * POOL_LOG_RATE;
+
+	inst->log_units = units > POOL_LOG_RATE ? POOL_LOG_RATE : units;
+	inst->log_ns = now;
+	inst->log_units -= 1.0 + (double)(len >> 10);
+	return inst->log_units >= 0;
+}
+
 static void process_frames(struct instance *inst)
 {
 	struct gproto_frame f;
@@ -121,7 +156,8 @@ static void process_frames(struct instance *inst)
 	const char *why = NULL;
 	int r;
 
-	while (inst->bev != NULL && (r = gproto_reader_next(&inst->rd, &f)) != 0) {
+	while (inst->bev != NULL && !inst->log_paused &&
+	       (r = gproto_reader_next(&inst->rd, &f)) != 0) {
 		if (r < 0) {
 			inst_fail(inst, "malformed frame from the guest: %s",
 				  inst->rd.why ? inst->rd.why : strerror(-r));
@@ -133,6 +169,8 @@ static void process_frames(struct instance *inst)
 				  gproto_type_name(f.hdr.type), why ? why : strerror(-r));
 			return;
 		}
+		if (m.type == GPROTO_LOG && !log_charge(inst, m.log.line.len) && inst->bev != NULL)
+			log_pause(inst); /* after this frame */
 		on_frame(inst, &m);
 	}
 }
@@ -160,7 +198,8 @@ static void on_read(struct bufferevent *bev, void *arg)
 	}
 	/* Feed the framer chunk by chunk; it holds at most one frame (bounded by
 	 * gproto_frame_max) and takes more once its frames are handled. */
-	while (inst->bev != NULL && evbuffer_get_length(in) > 0) {
+	process_frames(inst); /* (what a log pause left in it) */
+	while (inst->bev != NULL && !inst->log_paused && evbuffer_get_length(in) > 0) {
 		struct evbuffer_iovec v;
 		ssize_t n;
 
@@ -180,6 +219,18 @@ static void on_read(struct bufferevent *bev, void *arg)
 	 * holds none (its 64 KiB would be most of an instance's memory). */
 	if (inst->bev != NULL && !gproto_reader_pending(&inst->rd))
 		gproto_reader_free(&inst->rd);
+}
+
+static void on_log_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct instance *inst = arg;
+
+	(void)fd, (void)what;
+	inst->log_paused = false;
+	if (inst->bev == NULL)
+		return;
+	bufferevent_enable(inst->bev, EV_READ);
+	on_read(inst->bev, inst);
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
@@ -229,6 +280,9 @@ void inst_connect(struct instance *inst)
 		return;
 	}
 	gproto_reader_init(&inst->rd, GPROTO_FROM_GUEST);
+	inst->log_units = POOL_LOG_RATE;
+	inst->log_ns = pool_now_ns();
+	inst->log_paused = false;
 	bufferevent_setcb(inst->bev, on_read, NULL, on_event, inst);
 	bufferevent_enable(inst->bev, EV_READ);
 }

@@ -242,6 +242,9 @@ static void to_gone(struct instance *inst)
 	inst->bev = NULL;
 	gproto_reader_free(&inst->rd);
 	event_free(inst->timer);
+	if (inst->log_ev != NULL)
+		event_free(inst->log_ev);
+	inst->log_ev = NULL;
 	event_free(inst->pid_ev);
 	event_free(inst->out_ev);
 	event_free(inst->err_ev);

@@ -27,6 +27,9 @@
 /* A restored guest may refuse the first host connection (conn.c says
  * why); each new one gets the VMM's next host port. */
 #define POOL_CONNECT_TRIES 3
+/* An instance's log lines cost a unit each and one more per KiB; it earns
+ * POOL_LOG_RATE units a second and may save up as many (conn.c). */
+#define POOL_LOG_RATE 2048
 #define POOL_MAX_VCPUS	   6
 /* The VMM's line once its API serves (a restore loads through it). */
 #define POOL_API_LISTENING "API listening on"
@@ -150,6 +153,12 @@ struct instance {
 	bool handshaken;
 	unsigned connect_tries;
 	struct gproto_reader rd;
+	/* Its log budget (conn.c): units left, when last counted, and the
+	 * timer that reads on once a paused connection has earned more. */
+	double log_units;
+	uint64_t log_ns;
+	bool log_paused;
+	struct event *log_ev;
 	/* The start's milestones (pool_phases): exec, the VMM's API listening
 	 * (restore; 0 until it listens), the VM ready for vsock, the handshake
 	 * done, READY. */
