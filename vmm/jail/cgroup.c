@@ -6,22 +6,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <unistd.h>
 
-#ifndef CGROUP2_SUPER_MAGIC
-#define CGROUP2_SUPER_MAGIC 0x63677270
-#endif
+#include "lib/util/cgroup.h"
 
-#define CGROUP_ROOT   "/sys/fs/cgroup"
 #define MOUNTINFO_MAX (256 * 1024)
-
-int jail_cgroup_host_version(void)
-{
-	struct statfs st;
-
-	return statfs(CGROUP_ROOT, &st) == 0 && st.f_type == CGROUP2_SUPER_MAGIC ? 2 : 1;
-}
 
 static int write_file(const char *dir, const char *file, const char *value, char *err,
 		      size_t errlen)

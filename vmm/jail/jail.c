@@ -16,6 +16,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "lib/util/cgroup.h"
 #include "lib/util/fail.h"
 
 /* Device nodes the VMM may open, made inside the jail when the host has them. */
@@ -245,7 +246,7 @@ int jail_run(const struct jail_args *a, char *err, size_t errlen)
 	/* 1. The cgroup, before anything the VM costs exists: the limits are
 	 *    written first and the jailer joins last, so the VMM (our exec, or
 	 *    the PID-namespace child) never runs outside them. */
-	version = a->cgroup_version != 0 ? a->cgroup_version : jail_cgroup_host_version();
+	version = a->cgroup_version != 0 ? a->cgroup_version : cgroup_host_version();
 	ret = jail_cgroup_plan(a, version, &plan, err, errlen);
 	if (ret == 0)
 		ret = jail_cgroup_setup(&plan, version, p.cgroup_rel, err, errlen);

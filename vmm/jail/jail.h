@@ -129,9 +129,6 @@ int jail_cgroup_mount(const char *mountinfo, const char *controller, char *out, 
  * version 0 means detect. Errors name the file. */
 int jail_cgroup_setup(const struct jail_cgroup_plan *plan, int version, const char *cgroup_rel,
 		      char *err, size_t errlen);
-/* The cgroup version the host offers at /sys/fs/cgroup: 2 if that is a
- * cgroup2 mount, else 1 (v1 controllers, possibly beside a v2 "unified"). */
-int jail_cgroup_host_version(void);
 
 /* vmm/jail/libs.c: jail_libs_find() reads the exec file's dynamic section
  * and its libraries' (vmm/jail/elf.h) and finds each library in glibc's
